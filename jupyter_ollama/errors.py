@@ -1,0 +1,33 @@
+"""Errors that reach a client, each carrying the HTTP status Ollama answers with.
+
+The store, the Modelfile parser and the manager raise these; the API layer turns
+them into `{"error": message}` with `status` (or one error line once a stream has
+started). Anything else escaping a handler is a bug, reported as a 500 without a
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class OllamaError(Exception):
+    """An error with the HTTP status and message a client should see."""
+
+    status: int = 500
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(OllamaError):
+    status = 400
+
+
+class NotFound(OllamaError):
+    status = 404
+
+
+class Busy(OllamaError):
+    status = 503
