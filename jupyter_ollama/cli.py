@@ -1,0 +1,159 @@
+"""`jupyter-ollama` (also `jupyter ollama`): Ollama's CLI, talking to the server at OLLAMA_HOST."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .client import Client, ClientError
+from .format import human_bytes, human_time, table
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve())
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from .store.modelfile import parse_modelfile
+
+    path = Path(args.file or "Modelfile")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise ClientError(f"{err.strerror}: {path}") from err
+    modelfile = parse_modelfile(text)
+    client = Client()
+
+    def upload(file: Path) -> str:
+        print(f"gathering model components ({file.name})", flush=True)
+        return client.upload_blob(file)
+
+    body = modelfile.create_request(path.parent, upload)
+    body["model"] = args.name
+    if args.quantize:
+        body["quantize"] = args.quantize
+    for event in client.stream("/api/create", body):
+        print(event.get("status", ""), flush=True)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    models = Client().request("GET", "/api/tags")["models"]
+    rows = [[m["name"], m["digest"][:12], human_bytes(m["size"]), human_time(m.get("modified_at"))] for m in models]
+    print(table(["NAME", "ID", "SIZE", "MODIFIED"], rows))
+    return 0
+
+
+SHOW_FIELDS = ("modelfile", "parameters", "template", "system", "license")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    info = Client().request("POST", "/api/show", {"model": args.name, "verbose": args.verbose})
+    for field in SHOW_FIELDS:
+        if getattr(args, field):
+            print(info.get(field, ""))
+            return 0
+    print(describe(info))
+    return 0
+
+
+def describe(info: dict[str, Any]) -> str:
+    """The summary `ollama show NAME` prints."""
+    details, model_info = info.get("details", {}), info.get("model_info", {})
+    arch = model_info.get("general.architecture") or details.get("family", "")
+    rows = [
+        ("architecture", arch),
+        ("parameters", details.get("parameter_size", "")),
+        ("context length", model_info.get(f"{arch}.context_length", "")),
+        ("embedding length", model_info.get(f"{arch}.embedding_length", "")),
+        ("quantization", details.get("quantization_level", "")),
+    ]
+    sections = [("Model", [(k, str(v)) for k, v in rows if v != ""])]
+    sections.append(("Capabilities", [(c, "") for c in info.get("capabilities", [])]))
+    params = [line.split(None, 1) for line in info.get("parameters", "").splitlines() if line.strip()]
+    if params:
+        sections.append(("Parameters", [(p[0], p[1] if len(p) > 1 else "") for p in params]))
+    if info.get("system"):
+        sections.append(("System", [(line, "") for line in info["system"].splitlines()[:2]]))
+    if info.get("license"):
+        sections.append(("License", [(line, "") for line in info["license"].splitlines()[:2]]))
+    out = []
+    for title, pairs in sections:
+        out.append(f"  {title}")
+        width = max((len(k) for k, _ in pairs), default=0)
+        out.extend(f"    {k.ljust(width)}    {v}".rstrip() for k, v in pairs)
+        out.append("")
+    return "\n".join(out)
+
+
+def cmd_cp(args: argparse.Namespace) -> int:
+    Client().request("POST", "/api/copy", {"source": args.source, "destination": args.destination})
+    print(f"copied '{args.source}' to '{args.destination}'")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    client = Client()
+    for name in args.names:
+        client.request("DELETE", "/api/delete", {"model": name})
+        print(f"deleted '{name}'")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jupyter-ollama", description="Large language models in Jupyter, the Ollama way.")
+    parser.add_argument("-v", "--version", action="version", version=f"jupyter-ollama {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str, aliases: tuple[str, ...] = ()):
+        p = sub.add_parser(name, help=help, aliases=list(aliases))
+        p.set_defaults(handler=handler)
+        return p
+
+    add("serve", cmd_serve, "Start the server (on OLLAMA_HOST, default 127.0.0.1:11434)", ("start",))
+    p = add("create", cmd_create, "Create a model from a Modelfile")
+    p.add_argument("name")
+    p.add_argument("-f", "--file", help='Name of the Modelfile (default "Modelfile")')
+    p.add_argument("-q", "--quantize", help="Quantize model to this level")
+    add("list", cmd_list, "List models", ("ls",))
+    p = add("show", cmd_show, "Show information for a model")
+    p.add_argument("name")
+    for field in SHOW_FIELDS:
+        p.add_argument(f"--{field}", action="store_true", help=f"Show the {field} of a model")
+    p.add_argument("--verbose", action="store_true", help="Show detailed model information")
+    p = add("cp", cmd_cp, "Copy a model")
+    p.add_argument("source")
+    p.add_argument("destination")
+    p = add("rm", cmd_rm, "Remove a model")
+    p.add_argument("names", nargs="+")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    from .errors import OllamaError
+
+    try:
+        return args.handler(args)
+    except (ClientError, OllamaError) as err:
+        print(f"Error: {err.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Human-readable sizes, times and tables, as Ollama's CLI prints them (format/*.go)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+
+def human_bytes(size: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            value = size / scale
+            if value >= 10 or value == math.trunc(value):
+                return f"{int(value)} {unit}"
+            return f"{value:.1f} {unit}"
+    return f"{size} B"
+
+
+def human_duration(seconds: float) -> str:
+    whole = int(seconds)
+    if whole < 1:
+        return "Less than a second"
+    if whole == 1:
+        return "1 second"
+    if whole < 60:
+        return f"{whole} seconds"
+    minutes = whole // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 14:
+        return f"{hours // 24} days"
+    if hours < 24 * 60:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds // 3600) // 24 // 365} years"
+
+
+def human_time(timestamp: str | None, zero: str = "Never") -> str:
+    """`3 minutes ago` / `4 minutes from now` for an RFC 3339 time."""
+    if not timestamp:
+        return zero
+    moment = parse_time(timestamp)
+    delta = (datetime.now(timezone.utc) - moment).total_seconds()
+    if delta / 86400 / 365 < -20:
+        return "Forever"
+    if delta < 0:
+        return human_duration(-delta) + " from now"
+    return human_duration(delta) + " ago"
+
+
+def parse_time(timestamp: str) -> datetime:
+    text = timestamp.replace("Z", "+00:00")
+    # Python < 3.11 accepts at most 6 fractional digits; Go writes up to 9.
+    if "." in text:
+        head, _, tail = text.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = head + "." + tail[: min(digits, 6)] + tail[digits:]
+    return datetime.fromisoformat(text)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns separated by three spaces, like Ollama's tablewriter setup."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
+    return "\n".join(lines)

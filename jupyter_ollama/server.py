@@ -1,0 +1,57 @@
+"""The standalone server: `jupyter-ollama serve`, a drop-in for `ollama serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+import tornado.web
+
+from .api.native import native_routes
+from .config import HostURL, ollama_host
+from .store.store import ModelStore
+
+log = logging.getLogger("jupyter_ollama")
+
+
+class NotFoundHandler(tornado.web.RequestHandler):
+    """Unknown paths answer like Ollama's router: 404 with a plain-text body."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "text/plain")
+        self.finish("404 page not found")
+
+
+def api_routes(prefix: str = "/") -> list[tuple[str, type, dict[str, Any]]]:
+    """Every API route under `prefix` (which ends with a slash)."""
+    return [(prefix + pattern + "/?" if pattern else prefix + "?", handler, kwargs) for pattern, handler, kwargs in native_routes()]
+
+
+def make_app(store: ModelStore) -> tornado.web.Application:
+    return tornado.web.Application(
+        api_routes("/"),
+        ollama_store=store,
+        default_handler_class=NotFoundHandler,
+    )
+
+
+async def serve(host: HostURL | None = None, store: ModelStore | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then stop accepting and return."""
+    host = host or ollama_host()
+    store = store or ModelStore()
+    app = make_app(store)
+    server = app.listen(host.port, address=host.host, xheaders=False, max_body_size=1 << 40)
+    log.warning("jupyter-ollama listening on %s (models in %s)", host.netloc, store.root)
+    print(f"jupyter-ollama listening on {host.netloc}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await server.close_all_connections()
+    log.warning("jupyter-ollama stopped")

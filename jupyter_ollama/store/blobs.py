@@ -1,0 +1,126 @@
+"""Content-addressed blobs: `blobs/sha256-<hex>`, written atomically.
+
+Every write goes to a temporary file in the blobs folder, is hashed on the way,
+checked against the digest it claims, and only then renamed into place. A blob
+path therefore always holds exactly the bytes its name promises; a crash or a
+bad upload leaves at most a temporary file, which `sweep_temporary()` clears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import BadRequest
+
+_DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
+_TEMP_PREFIX = ".upload-"
+INVALID_DIGEST = "invalid digest format"
+
+
+def normalize_digest(digest: str) -> str:
+    """`sha256:<lowercase hex>`; 400 `invalid digest format` for anything else."""
+    match = _DIGEST.fullmatch(digest) if isinstance(digest, str) else None
+    if match is None:
+        raise BadRequest(INVALID_DIGEST)
+    return "sha256:" + match.group(1).lower()
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+class BlobWriter:
+    """Streams one blob to a temporary file; `commit()` verifies and renames it."""
+
+    def __init__(self, store: BlobStore, expected: str | None) -> None:
+        self._store = store
+        self.expected = expected
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._temp = store.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
+        self._file: BinaryIO | None = open(self._temp, "wb")
+
+    def write(self, data: bytes) -> None:
+        assert self._file is not None, "blob writer already closed"
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def commit(self) -> str:
+        """Verify against the expected digest and move into place; returns the digest."""
+        self._close()
+        digest = "sha256:" + self._hash.hexdigest()
+        if self.expected is not None and digest != self.expected:
+            self.abort()
+            raise BadRequest(f'digest mismatch, expected "{self.expected}", got "{digest}"')
+        os.chmod(self._temp, 0o644)
+        os.replace(self._temp, self._store.path(digest))
+        return digest
+
+    def abort(self) -> None:
+        self._close()
+        self._temp.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        """The file of a digest; the digest is validated, so this never leaves the folder."""
+        return self.root / normalize_digest(digest).replace(":", "-")
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def writer(self, expected: str | None = None) -> BlobWriter:
+        return BlobWriter(self, normalize_digest(expected) if expected is not None else None)
+
+    def put_bytes(self, data: bytes) -> tuple[str, bool]:
+        """Store small content (a template, params, a config); returns (digest, created)."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if self.exists(digest):
+            return digest, False
+        writer = self.writer(digest)
+        writer.write(data)
+        writer.commit()
+        return digest, True
+
+    def read_bytes(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def remove(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def digests(self) -> set[str]:
+        found = set()
+        for entry in self.root.iterdir():
+            match = _DIGEST.fullmatch(entry.name)
+            if match and entry.is_file():
+                found.add("sha256:" + match.group(1).lower())
+        return found
+
+    def sweep_temporary(self) -> None:
+        """Remove uploads left behind by a crash (called at start-up)."""
+        for entry in self.root.glob(_TEMP_PREFIX + "*"):
+            entry.unlink(missing_ok=True)

@@ -1,0 +1,205 @@
+"""POST /api/create: build a model's manifest from an existing model or uploaded GGUF blobs.
+
+Layers are written first (each small layer a content-addressed blob), the config
+blob next, the manifest last; only then are the old manifest's orphaned blobs
+removed. A failure at any step leaves the store as it was, apart from unreferenced
+blobs that a later create can reuse.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any, Callable
+
+from ..errors import BadRequest, NotFound
+from .blobs import normalize_digest
+from .gguf import NotGGUFError, read_gguf
+from .templates import check_template
+from .manifests import (
+    CONFIG_MEDIA_TYPE,
+    MEDIA_ADAPTER,
+    MEDIA_LICENSE,
+    MEDIA_MESSAGES,
+    MEDIA_MODEL,
+    MEDIA_PARAMS,
+    MEDIA_SYSTEM,
+    MEDIA_TEMPLATE,
+    Layer,
+    Manifest,
+)
+from .names import INVALID_MODEL_NAME, ModelName
+from .options import validate_parameters
+from .store import ModelStore
+
+Progress = Callable[[dict[str, Any]], None]
+
+MESSAGE_ROLES = ("system", "user", "assistant", "tool")
+
+
+def _valid_relative_path(path: str) -> bool:
+    """Go's fs.ValidPath: unrooted, slash-separated, no `.`/`..`/empty elements."""
+    if path == ".":
+        return True
+    return bool(path) and all(part not in ("", ".", "..") for part in path.split("/")) and "\\" not in path
+
+
+def check_file_map(files: dict[str, str]) -> dict[str, str]:
+    checked = {}
+    for key, digest in files.items():
+        if not _valid_relative_path(key) or posixpath.isabs(key):
+            raise BadRequest("file path must be relative")
+        checked[key] = normalize_digest(digest)
+    return checked
+
+
+def check_messages(messages: list[Any]) -> list[dict[str, str]]:
+    out = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
+            raise BadRequest("messages must be objects with a role and string content")
+        role = message.get("role")
+        if role not in MESSAGE_ROLES:
+            raise BadRequest(f'invalid message role "{role}"')
+        out.append({"role": role, "content": message.get("content", "")})
+    return out
+
+
+def check_license(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v for v in value if v]
+    raise BadRequest("license must be a string or a list of strings")
+
+
+class ModelCreator:
+    def __init__(self, store: ModelStore, progress: Progress) -> None:
+        self.store = store
+        self.progress = progress
+
+    def status(self, text: str) -> None:
+        self.progress({"status": text})
+
+    def create(self, request: dict[str, Any]) -> None:
+        """Validate everything up front (so errors come with a real status), then build."""
+        name = ModelName.parse(request.get("model") or request.get("name") or "")
+        name = self.store.manifests.find(name) or name
+        files = check_file_map(request.get("files") or {})
+        adapters = check_file_map(request.get("adapters") or {})
+        quantize = request.get("quantize") or request.get("quantization")
+        if quantize:
+            raise BadRequest("quantization is not supported by this server; create from a quantized GGUF")
+        template = request.get("template")
+        if template:
+            check_template(template)
+        parameters = validate_parameters(request.get("parameters") or {})
+        messages = check_messages(request.get("messages") or [])
+        licenses = check_license(request.get("license"))
+
+        self._existing = self.store.blobs.digests()
+        if request.get("from"):
+            layers, config = self._from_model(request["from"])
+        elif files:
+            layers, config = self._from_files(files, MEDIA_MODEL)
+        else:
+            raise BadRequest("neither 'from' or 'files' was specified")
+        if adapters:
+            if len(adapters) > 1:
+                raise BadRequest("only one adapter is currently supported")
+            adapter_layers, _ = self._from_files(adapters, MEDIA_ADAPTER)
+            layers += adapter_layers
+
+        if template:
+            layers = self._replace(layers, MEDIA_TEMPLATE, template.encode())
+        if request.get("system"):
+            layers = self._replace(layers, MEDIA_SYSTEM, request["system"].encode())
+        for text in licenses:
+            layers.append(self._new_layer(MEDIA_LICENSE, text.encode()))
+        merged = self._merge_parameters(layers, parameters)
+        if merged:
+            layers = self._replace(layers, MEDIA_PARAMS, json.dumps(merged).encode())
+        if messages:
+            layers = self._replace(layers, MEDIA_MESSAGES, json.dumps(messages).encode())
+
+        for layer in layers:
+            self.status(f"{'using existing' if layer.digest in self._existing else 'creating new'} layer {layer.digest}")
+        for key in ("requires", "renderer", "parser"):
+            if request.get(key):
+                config[key] = request[key]
+        config_bytes = json.dumps(config).encode()
+        config_digest, _ = self.store.blobs.put_bytes(config_bytes)
+        config_layer = Layer(CONFIG_MEDIA_TYPE, config_digest, len(config_bytes))
+
+        self.status("writing manifest")
+        with self.store.lock:
+            old = self.store.manifests.read(name)
+            self.store.manifests.write(name, Manifest(config_layer, layers))
+            if old is not None:
+                self.store.remove_unused(old.manifest.digests())
+        self.status("success")
+
+    # -- sources --------------------------------------------------------------
+
+    _existing: set[str]  # blobs present before this create began, for the status lines
+
+    def _from_model(self, source: str) -> tuple[list[Layer], dict[str, Any]]:
+        parsed = ModelName.parse_lenient(source)
+        if not parsed.is_valid():
+            raise BadRequest(INVALID_MODEL_NAME)
+        base = self.store.find(parsed)
+        if base is None:
+            raise NotFound(f'model "{source}" not found, try pulling it first')
+        origin = base.name.display()
+        layers = [
+            Layer(x.media_type, x.digest, x.size, x.from_ or origin) if x.media_type == MEDIA_MODEL else x
+            for x in base.stored.manifest.layers
+        ]
+        config = {k: v for k, v in base.config.items() if k in _INHERITED_CONFIG}
+        config.update(os="linux", architecture="amd64")
+        return layers, config
+
+    def _from_files(self, files: dict[str, str], media_type: str) -> tuple[list[Layer], dict[str, Any]]:
+        blobs = self.store.blobs
+        layers: list[Layer] = []
+        config: dict[str, Any] = {}
+        for digest in files.values():
+            if not blobs.exists(digest):
+                raise BadRequest(f'blob "{digest}" not found: upload it with POST /api/blobs/{digest} first')
+            self.status("parsing GGUF")
+            try:
+                info = read_gguf(blobs.path(digest))
+            except NotGGUFError as err:
+                raise BadRequest(f"supplied file was not in GGUF format: {err.message}") from err
+            layers.append(Layer(media_type, digest, blobs.size(digest)))
+            if media_type == MEDIA_MODEL and not config:
+                config = info.config_blob()
+        return layers, config
+
+    # -- layers ---------------------------------------------------------------
+
+    def _new_layer(self, media_type: str, data: bytes) -> Layer:
+        digest, _ = self.store.blobs.put_bytes(data)
+        return Layer(media_type, digest, len(data))
+
+    def _replace(self, layers: list[Layer], media_type: str, data: bytes) -> list[Layer]:
+        kept = [x for x in layers if x.media_type != media_type]
+        return kept + [self._new_layer(media_type, data)]
+
+    def _merge_parameters(self, layers: list[Layer], new: dict[str, Any]) -> dict[str, Any]:
+        """New parameters win; the base model's fill in the rest (Ollama's merge)."""
+        merged = dict(new)
+        for layer in layers:
+            if layer.media_type == MEDIA_PARAMS:
+                for key, value in json.loads(self.store.blobs.read_bytes(layer.digest)).items():
+                    merged.setdefault(key, value)
+        return merged
+
+
+_INHERITED_CONFIG = (
+    "model_format", "model_family", "model_families", "model_type", "file_type",
+    "renderer", "parser", "requires", "capabilities", "context_length",
+)
+

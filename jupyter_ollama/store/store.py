@@ -1,0 +1,167 @@
+"""The model store: Ollama's layout under OLLAMA_MODELS, and the operations on it.
+
+All methods are synchronous file work; the API layer runs the slow ones (create,
+hashing) in a worker thread so the server's IOLoop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadRequest, NotFound
+from .blobs import BlobStore
+from .gguf import GGUFInfo, read_gguf
+from .manifests import ManifestStore
+from .model import LocalModel
+from .modelfile import render_modelfile
+from .names import ModelName
+from .options import format_parameters
+
+
+def default_models_dir() -> Path:
+    """`OLLAMA_MODELS`, else the Jupyter data dir's `ollama/models`."""
+    if env := os.environ.get("OLLAMA_MODELS"):
+        return Path(env).expanduser()
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "ollama" / "models"
+
+
+class ModelStore:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_models_dir()
+        self.blobs = BlobStore(self.root / "blobs")
+        self.manifests = ManifestStore(self.root / "manifests")
+        self.blobs.sweep_temporary()
+        # Manifest writes and blob deletes are serialized so that a delete never
+        # removes a blob that a concurrent create is about to reference.
+        self.lock = threading.RLock()
+        self._gguf_cache: OrderedDict[str, GGUFInfo] = OrderedDict()
+
+    # -- lookup ---------------------------------------------------------------
+
+    def find(self, name: str | ModelName) -> LocalModel | None:
+        parsed = ModelName.parse(name) if isinstance(name, str) else name
+        found = self.manifests.find(parsed)
+        stored = self.manifests.read(found) if found else None
+        return LocalModel(stored, self.blobs) if stored else None
+
+    def get(self, name: str) -> LocalModel:
+        """The model called `name`; 400 for an invalid name, 404 (Ollama's wording) if absent."""
+        if not name:
+            raise BadRequest("model is required")
+        model = self.find(name)
+        if model is None:
+            raise NotFound(f"model '{name}' not found")
+        return model
+
+    def gguf(self, model: LocalModel, verbose: bool = False) -> GGUFInfo | None:
+        """GGUF metadata of the model layer, parsed once per blob.
+
+        The cache keeps reads without the large arrays (the vocabulary); only a
+        verbose show, which returns them, reads the whole metadata again.
+        """
+        layer = model.model_layer
+        if layer is None:
+            return None
+        if verbose:
+            return read_gguf(self.blobs.path(layer.digest))
+        with self.lock:
+            info = self._gguf_cache.get(layer.digest)
+            if info is not None:
+                self._gguf_cache.move_to_end(layer.digest)
+                return info
+        info = read_gguf(self.blobs.path(layer.digest), max_array_len=1024)
+        with self.lock:
+            self._gguf_cache[layer.digest] = info
+            while len(self._gguf_cache) > 16:
+                self._gguf_cache.popitem(last=False)
+        return info
+
+    # -- listing and showing --------------------------------------------------
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """`/api/tags` entries, newest first."""
+        entries = []
+        for stored in sorted(self.manifests.all(), key=lambda s: s.modified, reverse=True):
+            model = LocalModel(stored, self.blobs)
+            try:
+                details = model.details()
+            except (OSError, ValueError):
+                continue  # a manifest whose config blob is gone is not a usable model
+            name = stored.name.display()
+            entries.append(
+                {
+                    "name": name,
+                    "model": name,
+                    "modified_at": model.modified_at,
+                    "size": model.size,
+                    "digest": stored.digest,
+                    "details": details,
+                }
+            )
+        return entries
+
+    def show(self, name: str, verbose: bool = False, system: str | None = None) -> dict[str, Any]:
+        model = self.get(name)
+        info = self.gguf(model, verbose)
+        template = model.template
+        if template is None:
+            # Native mode: the GGUF's own Jinja chat template renders prompts.
+            template = (info.chat_template if info else None) or "{{ .Prompt }}"
+        reply: dict[str, Any] = {
+            "license": "\n".join(model.licenses),
+            "modelfile": render_modelfile(model),
+            "parameters": format_parameters(model.parameters),
+            "template": template,
+            "system": system if system else (model.system or ""),
+            "details": model.details(),
+            "model_info": info.model_info(verbose=verbose) if info else {},
+            "capabilities": ["completion"],
+            "modified_at": model.modified_at,
+        }
+        if model.messages:
+            reply["messages"] = model.messages
+        return reply
+
+    # -- copy and delete ------------------------------------------------------
+
+    def copy(self, source: str, destination: str) -> None:
+        src_name = ModelName.parse_lenient(source or "")
+        if not src_name.is_valid():
+            raise BadRequest(f'source "{source}" is invalid')
+        dst_name = ModelName.parse_lenient(destination or "")
+        if not dst_name.is_valid():
+            raise BadRequest(f'destination "{destination}" is invalid')
+        with self.lock:
+            model = self.find(src_name)
+            if model is None:
+                raise NotFound(f'model "{source}" not found')
+            target = self.manifests.find(dst_name) or dst_name
+            self.manifests.write(target, model.stored.manifest)
+
+    def delete(self, name: str) -> None:
+        if not name:
+            raise BadRequest("model is required")
+        parsed = ModelName.parse_lenient(name)
+        if not parsed.is_valid():
+            raise BadRequest(f'name "{name}" is invalid')
+        with self.lock:
+            model = self.find(parsed)
+            if model is None:
+                raise NotFound(f"model '{name}' not found")
+            self.manifests.remove(model.name)
+            self.remove_unused(model.stored.manifest.digests())
+
+    def remove_unused(self, candidates: set[str]) -> None:
+        """Delete those of `candidates` that no remaining manifest references."""
+        with self.lock:
+            in_use: set[str] = set()
+            for stored in self.manifests.all():
+                in_use |= stored.manifest.digests()
+            for digest in candidates - in_use:
+                self.blobs.remove(digest)

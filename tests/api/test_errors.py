@@ -1,0 +1,178 @@
+"""Bad input gets Ollama's error shape and status, and leaves the store exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import ollama
+import pytest
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def unchanged(server, smollm2):
+    """Assert the models folder is byte-for-byte the same after the test."""
+    before = snapshot(server.models_dir)
+    yield
+    assert snapshot(server.models_dir) == before
+
+
+def call(server, method: str, path: str, **kwargs) -> httpx.Response:
+    return httpx.request(method, server.url + path, timeout=60, **kwargs)
+
+
+BAD_JSON = [
+    ("POST", "/api/show"),
+    ("POST", "/api/create"),
+    ("POST", "/api/copy"),
+    ("DELETE", "/api/delete"),
+]
+
+
+@pytest.mark.parametrize("method,path", BAD_JSON)
+def test_malformed_json_is_400(server, unchanged, method, path):
+    response = call(server, method, path, content=b'{"model": ')
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("method,path", BAD_JSON)
+def test_missing_body_is_400(server, unchanged, method, path):
+    response = call(server, method, path)
+    assert response.status_code == 400
+    assert response.json() == {"error": "missing request body"}
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [("GET", "/api/show"), ("GET", "/api/create"), ("POST", "/api/tags"), ("GET", "/api/delete"), ("PUT", "/api/copy")],
+)
+def test_wrong_method_is_405(server, unchanged, method, path):
+    response = call(server, method, path)
+    assert response.status_code == 405
+    assert "error" in response.json()
+
+
+def test_unknown_path_is_404(server):
+    response = call(server, "GET", "/api/nothing-here")
+    assert response.status_code == 404 and response.text == "404 page not found"
+
+
+def test_wrong_type_is_400(server, unchanged):
+    response = call(server, "POST", "/api/create", json={"model": "x", "from": "smollm2", "system": 5})
+    assert response.status_code == 400
+    assert "CreateRequest.system" in response.json()["error"]
+
+
+def test_unknown_model_is_404(client, unchanged):
+    with pytest.raises(ollama.ResponseError) as err:
+        client.show("no-such-model")
+    assert err.value.status_code == 404
+    assert err.value.error == "model 'no-such-model' not found"
+    with pytest.raises(ollama.ResponseError) as err:
+        client.delete("no-such-model")
+    assert err.value.status_code == 404
+    with pytest.raises(ollama.ResponseError) as err:
+        client.copy("no-such-model", "other")
+    assert err.value.status_code == 404
+    assert err.value.error == 'model "no-such-model" not found'
+    with pytest.raises(ollama.ResponseError) as err:
+        client.create(model="x", from_="no-such-model")
+    assert err.value.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/../../b", "bad name", "x:", "/abs", "ns.dot/model", "a" * 81, ""])
+def test_invalid_names_are_400(server, unchanged, name):
+    response = call(server, "POST", "/api/create", json={"model": name, "from": "smollm2"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid model name"
+    response = call(server, "POST", "/api/copy", json={"source": "smollm2", "destination": name})
+    assert response.status_code == 400
+    assert response.json()["error"] == f'destination "{name}" is invalid'
+
+
+def test_show_requires_a_model(server, unchanged):
+    response = call(server, "POST", "/api/show", json={})
+    assert response.status_code == 400 and response.json()["error"] == "model is required"
+
+
+@pytest.mark.parametrize("digest", ["sha256:../../etc/passwd", "sha256-xyz", "md5:" + "0" * 32, "sha256:" + "0" * 63])
+def test_bad_digests_are_400(server, unchanged, digest):
+    assert call(server, "HEAD", f"/api/blobs/{digest}").status_code == 400
+    response = call(server, "POST", f"/api/blobs/{digest}", content=b"data")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid digest format"
+    response = call(server, "POST", "/api/create", json={"model": "x", "files": {"m.gguf": digest}})
+    assert response.status_code == 400
+
+
+def test_blob_digest_mismatch_is_400(server, unchanged):
+    claimed = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+    response = call(server, "POST", f"/api/blobs/{claimed}", content=b"the real content")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f'digest mismatch, expected "{claimed}", got "sha256:')
+    assert call(server, "HEAD", f"/api/blobs/{claimed}").status_code == 404
+
+
+def test_blob_upload_then_head(server):
+    data = b"a small blob"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert call(server, "HEAD", f"/api/blobs/{digest}").status_code == 404
+    assert call(server, "POST", f"/api/blobs/{digest}", content=data).status_code == 201
+    assert call(server, "HEAD", f"/api/blobs/{digest}").status_code == 200
+    assert call(server, "POST", f"/api/blobs/{digest}", content=data).status_code == 200
+    assert (server.models_dir / "blobs" / digest.replace(":", "-")).read_bytes() == data
+
+
+@pytest.mark.parametrize("key", ["../model.gguf", "/etc/model.gguf", "a/../../b.gguf", "./x.gguf", ""])
+def test_file_keys_outside_are_400(server, unchanged, smollm2, key):
+    digest = _smollm2_digest(server)
+    response = call(server, "POST", "/api/create", json={"model": "x", "files": {key: digest}})
+    assert response.status_code == 400
+    assert response.json()["error"] == "file path must be relative"
+
+
+def test_create_needs_from_or_files(server, unchanged):
+    response = call(server, "POST", "/api/create", json={"model": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "neither 'from' or 'files' was specified"
+
+
+def test_create_with_missing_blob_is_400(server, unchanged):
+    response = call(server, "POST", "/api/create", json={"model": "x", "files": {"m.gguf": "sha256:" + "1" * 64}})
+    assert response.status_code == 400
+
+
+def test_create_from_non_gguf_is_refused(server):
+    data = b"not a gguf at all" * 100
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    call(server, "POST", f"/api/blobs/{digest}", content=data)
+    before = snapshot(server.models_dir)
+    response = call(server, "POST", "/api/create", json={"model": "x", "files": {"m.gguf": digest}, "stream": False})
+    assert response.status_code == 400
+    assert "GGUF" in response.json()["error"]
+    assert snapshot(server.models_dir) == before
+
+
+def test_bad_template_is_400(server, unchanged):
+    response = call(server, "POST", "/api/create", json={"model": "x", "from": "smollm2", "template": "{{ if .System }}"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("template error:")
+
+
+def test_bad_parameter_is_400(server, unchanged):
+    response = call(server, "POST", "/api/create", json={"model": "x", "from": "smollm2", "parameters": {"temperature": "hot"}})
+    assert response.status_code == 400
+
+
+def _smollm2_digest(server) -> str:
+    import json
+
+    manifest = server.models_dir / "manifests" / "registry.ollama.ai" / "library" / "smollm2" / "latest"
+    return json.loads(manifest.read_text())["layers"][0]["digest"]
