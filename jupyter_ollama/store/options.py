@@ -18,8 +18,8 @@ import logging
 import math
 import re
 import struct
-from decimal import Decimal
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Union
 

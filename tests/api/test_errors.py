@@ -102,7 +102,7 @@ def test_show_requires_a_model(server, unchanged):
     assert response.status_code == 400 and response.json()["error"] == "model is required"
 
 
-@pytest.mark.parametrize("digest", ["sha256:../../etc/passwd", "sha256-xyz", "md5:" + "0" * 32, "sha256:" + "0" * 63])
+@pytest.mark.parametrize("digest", ["sha256:..%2F..%2Fetc%2Fpasswd", "sha256-xyz", "md5:" + "0" * 32, "sha256:" + "0" * 63])
 def test_bad_digests_are_400(server, unchanged, digest):
     assert call(server, "HEAD", f"/api/blobs/{digest}").status_code == 400
     response = call(server, "POST", f"/api/blobs/{digest}", content=b"data")
@@ -176,3 +176,20 @@ def _smollm2_digest(server) -> str:
 
     manifest = server.models_dir / "manifests" / "registry.ollama.ai" / "library" / "smollm2" / "latest"
     return json.loads(manifest.read_text())["layers"][0]["digest"]
+
+
+def test_interrupted_upload_leaves_nothing(server, unchanged):
+    import socket
+    import time
+
+    data = b"x" * 100_000
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    host, port = server.host.split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        head = f"POST /api/blobs/{digest} HTTP/1.1\r\nHost: {server.host}\r\nContent-Length: {len(data)}\r\n\r\n"
+        sock.sendall(head.encode() + data[:50_000])
+        time.sleep(0.3)  # the server has started writing the upload
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(p.name.startswith(".upload-") for p in (server.models_dir / "blobs").iterdir()):
+        time.sleep(0.05)
+    assert call(server, "HEAD", f"/api/blobs/{digest}").status_code == 404

@@ -43,7 +43,7 @@ def test_show_filled(client, smollm2):
     assert shown.modified_at is not None
 
 
-def test_create_from_model_with_system_and_parameters(client, smollm2):
+def test_create_from_model_with_system_and_parameters(client, server, smollm2):
     statuses = [
         r.status
         for r in client.create(
@@ -58,7 +58,10 @@ def test_create_from_model_with_system_and_parameters(client, smollm2):
     assert any(s.startswith("using existing layer sha256:") for s in statuses)
     assert any(s.startswith("creating new layer sha256:") for s in statuses)
     shown = client.show("tutor")
-    assert shown.system == "You are a patient tutor."
+    # The official client's ShowResponse has no `system` field: read the raw reply too.
+    raw = httpx.post(server.url + "/api/show", json={"model": "tutor"}).json()
+    assert raw["system"] == "You are a patient tutor."
+    assert 'SYSTEM You are a patient tutor.' in shown.modelfile
     lines = shown.parameters.splitlines()
     assert any(line.split() == ["temperature", "0.2"] for line in lines)
     assert any(line.split() == ["stop", '"User:"'] for line in lines)
