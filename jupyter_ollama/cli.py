@@ -18,6 +18,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
     asyncio.run(serve())
     return 0
 

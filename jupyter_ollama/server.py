@@ -9,8 +9,10 @@ from typing import Any
 
 import tornado.web
 
+from .api.inference import inference_routes
 from .api.native import native_routes
 from .config import HostURL, ollama_host
+from .scheduler.scheduler import Scheduler
 from .store.store import ModelStore
 
 log = logging.getLogger("jupyter_ollama")
@@ -27,13 +29,15 @@ class NotFoundHandler(tornado.web.RequestHandler):
 
 def api_routes(prefix: str = "/") -> list[tuple[str, type, dict[str, Any]]]:
     """Every API route under `prefix` (which ends with a slash)."""
-    return [(prefix + pattern + "/?" if pattern else prefix + "?", handler, kwargs) for pattern, handler, kwargs in native_routes()]
+    routes = native_routes() + inference_routes()
+    return [(prefix + pattern + "/?" if pattern else prefix + "?", handler, kwargs) for pattern, handler, kwargs in routes]
 
 
-def make_app(store: ModelStore) -> tornado.web.Application:
+def make_app(store: ModelStore, scheduler: Scheduler) -> tornado.web.Application:
     return tornado.web.Application(
         api_routes("/"),
         ollama_store=store,
+        ollama_scheduler=scheduler,
         default_handler_class=NotFoundHandler,
     )
 
@@ -42,7 +46,8 @@ async def serve(host: HostURL | None = None, store: ModelStore | None = None) ->
     """Serve until SIGINT or SIGTERM, then stop accepting and return."""
     host = host or ollama_host()
     store = store or ModelStore()
-    app = make_app(store)
+    scheduler = Scheduler(store)
+    app = make_app(store, scheduler)
     server = app.listen(host.port, address=host.host, xheaders=False, max_body_size=1 << 40)
     log.warning("jupyter-ollama listening on %s (models in %s)", host.netloc, store.root)
     print(f"jupyter-ollama listening on {host.netloc}", flush=True)
@@ -53,5 +58,6 @@ async def serve(host: HostURL | None = None, store: ModelStore | None = None) ->
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.stop()
+    await scheduler.shutdown()  # every runner stops; their memory goes back to the OS
     await server.close_all_connections()
     log.warning("jupyter-ollama stopped")

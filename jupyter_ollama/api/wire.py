@@ -83,3 +83,23 @@ CREATE = Shape(
 SHOW = Shape("ShowRequest", {"model": "string", "name": "string", "verbose": "bool", "system": "string", "options": "object"})
 COPY = Shape("CopyRequest", {"source": "string", "destination": "string"})
 DELETE = Shape("DeleteRequest", {"model": "string", "name": "string"})
+GENERATE = Shape(
+    "GenerateRequest",
+    {
+        "model": "string", "prompt": "string", "suffix": "string", "system": "string", "template": "string",
+        "context": "array", "stream": "bool", "raw": "bool", "format": "any", "keep_alive": "any",
+        "images": "array", "options": "object", "think": "any", "truncate": "bool",
+    },
+)
+CHAT = Shape(
+    "ChatRequest",
+    {
+        "model": "string", "messages": "array", "stream": "bool", "format": "any", "keep_alive": "any",
+        "tools": "array", "options": "object", "think": "any", "truncate": "bool",
+    },
+)
+EMBED = Shape(
+    "EmbedRequest",
+    {"model": "string", "input": "any", "truncate": "bool", "dimensions": "int", "keep_alive": "any", "options": "object"},
+)
+EMBEDDINGS = Shape("EmbeddingRequest", {"model": "string", "prompt": "string", "keep_alive": "any", "options": "object"})

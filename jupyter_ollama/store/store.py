@@ -106,13 +106,17 @@ class ModelStore:
             )
         return entries
 
+    def effective_template(self, model: LocalModel) -> str:
+        """The Modelfile TEMPLATE, else (native mode) the GGUF's Jinja chat template."""
+        if model.template is not None:
+            return model.template
+        info = self.gguf(model)
+        return (info.chat_template if info else None) or "{{ .Prompt }}"
+
     def show(self, name: str, verbose: bool = False, system: str | None = None) -> dict[str, Any]:
         model = self.get(name)
         info = self.gguf(model, verbose)
-        template = model.template
-        if template is None:
-            # Native mode: the GGUF's own Jinja chat template renders prompts.
-            template = (info.chat_template if info else None) or "{{ .Prompt }}"
+        template = self.effective_template(model)
         reply: dict[str, Any] = {
             "license": "\n".join(model.licenses),
             "modelfile": render_modelfile(model),

@@ -1,0 +1,305 @@
+"""The continuous-batching engine: one llama.cpp context, N slots, one decode per step.
+
+One engine thread loops: admit waiting requests into free slots (the slot whose
+cached tokens share the longest prefix with the new prompt), build one batch
+holding one token per generating slot plus prompt chunks for prefilling slots,
+run one `llama_decode`, sample each slot with its own chain, and hand the text
+to the request's callback. Long prompts are prefilled in chunks, so slots that
+are already streaming keep streaming while a new prompt is read.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import llama_cpp as L
+
+from ..errors import BadRequest
+from .llama import LlamaModel
+from .sampling import SamplerChain, SamplingOptions
+from .textstream import TextStream
+
+
+@dataclass
+class Completion:
+    """One generation request. `on_event` is called from the engine thread."""
+
+    tokens: list[int]
+    options: SamplingOptions
+    on_event: Callable[[dict[str, Any]], None]
+    grammar: str | None = None
+    stop: list[str] = field(default_factory=list)
+    num_predict: int = -1
+    num_keep: int = 4
+    cancelled: bool = False
+    # filled in by the engine
+    generated: list[int] = field(default_factory=list)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class Slot:
+    id: int
+    cached: list[int] = field(default_factory=list)  # tokens whose KV this sequence holds
+    request: Completion | None = None
+    pending: list[int] = field(default_factory=list)  # prompt tokens still to prefill
+    next_token: int | None = None  # sampled, to be decoded next step
+    sampler: SamplerChain | None = None
+    text: TextStream | None = None
+    started: float = 0.0
+    first_token: float = 0.0
+    last_used: float = 0.0
+
+    @property
+    def state(self) -> str:
+        if self.request is None:
+            return "idle"
+        return "prefill" if self.pending else "generating"
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class Engine:
+    def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512, n_threads: int = 0) -> None:
+        self.model = model
+        self.n_slots = n_slots
+        self.n_ctx_slot = n_ctx_slot
+        self.n_batch = n_batch
+        self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, n_threads=n_threads)
+        self.memory = L.llama_get_memory(self.ctx)
+        self.can_shift = bool(L.llama_memory_can_shift(self.memory))
+        self.batch = L.llama_batch_init(n_batch, 0, 1)
+        self.slots = [Slot(i) for i in range(n_slots)]
+        self.waiting: deque[Completion] = deque()
+        self.cond = threading.Condition()
+        self.closing = False
+        self.tokens_predicted_total = 0
+        self.prompt_tokens_total = 0
+        self.thread = threading.Thread(target=self._run, name="engine", daemon=True)
+        self.thread.start()
+
+    # -- public, any thread ---------------------------------------------------
+
+    def submit(self, request: Completion) -> None:
+        if len(request.tokens) == 0:
+            raise BadRequest("the prompt is empty after tokenization")
+        with self.cond:
+            self.waiting.append(request)
+            self.cond.notify()
+
+    def slot_states(self) -> list[dict[str, Any]]:
+        with self.cond:
+            return [
+                {"id": s.id, "state": s.state, "n_ctx": self.n_ctx_slot, "n_past": len(s.cached)}
+                for s in self.slots
+            ]
+
+    def close(self) -> None:
+        with self.cond:
+            self.closing = True
+            self.cond.notify()
+        self.thread.join(timeout=30)
+        for slot in self.slots:
+            if slot.sampler:
+                slot.sampler.close()
+        L.llama_batch_free(self.batch)
+        L.llama_free(self.ctx)
+
+    # -- the engine thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                self._drop_cancelled()
+                self._admit()
+                while not self.closing and not any(s.request for s in self.slots):
+                    self.cond.wait()
+                    self._drop_cancelled()
+                    self._admit()
+                if self.closing:
+                    for slot in self.slots:
+                        if slot.request:
+                            self._finish(slot, error="the model is being unloaded")
+                    for request in self.waiting:
+                        request.on_event({"error": "the model is being unloaded"})
+                    return
+            try:
+                self._step()
+            except Exception as err:  # a failed decode: every active request gets the error
+                for slot in self.slots:
+                    if slot.request:
+                        self._finish(slot, error=f"llama.cpp decode failed: {err}")
+                        self._forget(slot)
+
+    def _drop_cancelled(self) -> None:
+        self.waiting = deque(r for r in self.waiting if not r.cancelled)
+        for slot in self.slots:
+            if slot.request and slot.request.cancelled:
+                self._finish(slot, reason="cancel")
+                self._forget(slot)  # a cancelled slot's KV is freed at once
+
+    def _admit(self) -> None:
+        while self.waiting:
+            free = [s for s in self.slots if s.request is None]
+            if not free:
+                return
+            request = self.waiting.popleft()
+            tokens = self._fit(request)
+            slot = max(free, key=lambda s: (common_prefix(s.cached, tokens), -s.last_used))
+            reuse = min(common_prefix(slot.cached, tokens), len(tokens) - 1)  # >= 1 token to evaluate
+            L.llama_memory_seq_rm(self.memory, slot.id, reuse, -1)
+            slot.cached = tokens[:reuse]
+            slot.pending = tokens[reuse:]
+            slot.request = request
+            slot.next_token = None
+            try:
+                slot.sampler = SamplerChain(self.model.vocab, request.options, request.grammar)
+            except BadRequest as err:
+                request.on_event({"error": err.message})
+                slot.request = None
+                continue
+            slot.text = TextStream(request.stop)
+            slot.started = time.perf_counter()
+            slot.first_token = 0.0
+            request.generated = []
+            self.prompt_tokens_total += len(tokens)
+
+    def _fit(self, request: Completion) -> list[int]:
+        """Keep the first num_keep tokens and the newest ones when a prompt exceeds the slot."""
+        tokens = request.tokens
+        reserve = self.n_ctx_slot // 4  # room left to generate into
+        if request.num_predict > 0:
+            reserve = min(reserve, request.num_predict)
+        limit = max(self.n_ctx_slot - reserve, 1)
+        if len(tokens) <= limit:
+            return tokens
+        keep = min(max(request.num_keep, 0), limit // 2)
+        return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
+
+    def _step(self) -> None:
+        batch = self.batch
+        batch.n_tokens = 0
+        sample_at: list[tuple[Slot, int]] = []
+
+        def add(token: int, pos: int, seq: int, logits: bool) -> None:
+            i = batch.n_tokens
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+            batch.n_tokens = i + 1
+
+        generating = [s for s in self.slots if s.request and not s.pending and s.next_token is not None]
+        for slot in generating:
+            if len(slot.cached) >= self.n_ctx_slot and not self._shift(slot):
+                self._finish(slot, reason="length")
+                continue
+            sample_at.append((slot, batch.n_tokens))
+            add(slot.next_token, len(slot.cached), slot.id, True)
+            slot.cached.append(slot.next_token)
+        # Prefill in chunks with what is left of the batch, oldest request first.
+        for slot in sorted((s for s in self.slots if s.request and s.pending), key=lambda s: s.started):
+            room = self.n_batch - batch.n_tokens
+            if room <= 0:
+                break
+            chunk, slot.pending = slot.pending[:room], slot.pending[room:]
+            start = len(slot.cached)
+            for offset, token in enumerate(chunk):
+                last = not slot.pending and offset == len(chunk) - 1
+                if last:
+                    sample_at.append((slot, batch.n_tokens))
+                add(token, start + offset, slot.id, last)
+            slot.cached.extend(chunk)
+        if batch.n_tokens == 0:
+            return
+        status = L.llama_decode(self.ctx, batch)
+        if status != 0:
+            raise RuntimeError(f"llama_decode returned {status}")
+        for slot, index in sample_at:
+            self._sample(slot, index)
+
+    def _sample(self, slot: Slot, index: int) -> None:
+        request = slot.request
+        assert request is not None and slot.sampler is not None and slot.text is not None
+        token = slot.sampler.sample(self.ctx, index)
+        now = time.perf_counter()
+        if not slot.first_token:
+            slot.first_token = now
+        if self.model.is_eog(token):
+            self._finish(slot, reason="stop")
+            return
+        request.generated.append(token)
+        self.tokens_predicted_total += 1
+        text = slot.text.feed(self.model.token_bytes(token))
+        if text:
+            request.on_event({"content": text})
+        limit = request.num_predict if request.num_predict > 0 else 10 * self.n_ctx_slot
+        if slot.text.stopped:
+            self._finish(slot, reason="stop")
+        elif len(request.generated) >= limit:
+            self._finish(slot, reason="length")
+        else:
+            slot.next_token = token
+
+    def _shift(self, slot: Slot) -> bool:
+        """Context shift: drop half of the tokens after num_keep so generation can go on."""
+        request = slot.request
+        if not self.can_shift or request is None:
+            return False
+        keep = min(max(request.num_keep, 0), self.n_ctx_slot // 2)
+        discard = (len(slot.cached) - keep) // 2
+        if discard <= 0:
+            return False
+        L.llama_memory_seq_rm(self.memory, slot.id, keep, keep + discard)
+        L.llama_memory_seq_add(self.memory, slot.id, keep + discard, -1, -discard)
+        slot.cached = slot.cached[:keep] + slot.cached[keep + discard :]
+        return True
+
+    def _finish(self, slot: Slot, reason: str = "stop", error: str | None = None) -> None:
+        request = slot.request
+        if request is None:
+            return
+        if error is not None:
+            request.on_event({"error": error})
+        else:
+            assert slot.text is not None
+            tail = slot.text.flush()
+            if tail:
+                request.on_event({"content": tail})
+            end = time.perf_counter()
+            first = slot.first_token or end
+            request.on_event(
+                {
+                    "done": True,
+                    "done_reason": reason,
+                    "prompt_eval_count": len(request.tokens),
+                    "prompt_eval_duration": int((first - slot.started) * 1e9),
+                    "eval_count": len(request.generated),
+                    "eval_duration": int((end - first) * 1e9),
+                }
+            )
+        if slot.sampler:
+            slot.sampler.close()
+            slot.sampler = None
+        slot.request = None
+        slot.pending = []
+        slot.next_token = None
+        slot.last_used = time.monotonic()
+
+    def _forget(self, slot: Slot) -> None:
+        L.llama_memory_seq_rm(self.memory, slot.id, -1, -1)
+        slot.cached = []
+

@@ -1,0 +1,84 @@
+"""From a request's messages to the tokens the model reads.
+
+A Modelfile TEMPLATE (Go syntax) wins when the model has one; otherwise the
+GGUF's own Jinja chat template renders the conversation (Ollama's "native
+mode"). A model with neither gets llama.cpp's built-in template for its family
+when there is one, else Ollama's default, which is the prompt text alone.
+When the conversation is longer than a slot's context, the oldest messages that
+are neither system prompts nor the last message are dropped until it fits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import llama_cpp as L
+
+from ..errors import BadRequest
+from .jinja import render_jinja
+from .llama import LlamaModel
+
+# llama.cpp's built-in chat formats, for GGUFs that carry no template (e.g. Gemma 3 270M).
+_BUILTIN_BY_ARCH = {"gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma", "llama": "llama3", "qwen2": "chatml"}
+
+
+def render(model: LlamaModel, spec: dict[str, Any]) -> str:
+    """The prompt text for a chat spec: `messages`, optional `tools`, `template`, `suffix`."""
+    messages = spec.get("messages") or []
+    template = spec.get("template")
+    if template:
+        from .prompt_go import render_chat
+
+        return render_chat(template, messages, tools=spec.get("tools"), suffix=spec.get("suffix"), think=spec.get("think"))
+    jinja = model.chat_template()
+    if jinja:
+        extra = {"enable_thinking": bool(spec["think"])} if spec.get("think") is not None else {}
+        return render_jinja(
+            jinja, messages, tools=spec.get("tools"), bos_token=model.token_text(model.bos),
+            eos_token=model.token_text(model.eos), **extra,
+        )
+    builtin = _BUILTIN_BY_ARCH.get(model.architecture())
+    if builtin:
+        return _render_builtin(builtin, messages)
+    # Ollama's default template `{{ .Prompt }}`: the last user message, verbatim.
+    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+def _render_builtin(name: str, messages: list[dict[str, Any]]) -> str:
+    chat = (L.llama_chat_message * len(messages))()
+    keep = []  # the encoded strings must outlive the call
+    for i, message in enumerate(messages):
+        role, content = message.get("role", "user").encode(), (message.get("content") or "").encode()
+        keep += [role, content]
+        chat[i].role, chat[i].content = role, content
+    size = 4096 + sum(len(x) for x in keep) * 2
+    buf = ctypes.create_string_buffer(size)
+    n = L.llama_chat_apply_template(name.encode(), chat, len(messages), True, buf, size)
+    if n < 0:
+        raise BadRequest(f"the built-in chat template {name!r} cannot render this conversation")
+    return buf.raw[:n].decode("utf-8", "replace")
+
+
+def tokenize(model: LlamaModel, text: str) -> list[int]:
+    """Tokens with special tokens parsed; a template that writes BOS itself gets no second one."""
+    tokens = model.tokenize(text, special=True, add_bos=model.adds_bos)
+    if len(tokens) >= 2 and tokens[0] == tokens[1] == model.bos:
+        tokens = tokens[1:]
+    return tokens
+
+
+def prompt_tokens(model: LlamaModel, spec: dict[str, Any], n_ctx: int, truncate: bool = True) -> list[int]:
+    """Tokens for a request's prompt spec: `{"raw": text}` or a chat spec (see `render`)."""
+    if "raw" in spec:
+        return tokenize(model, spec["raw"])
+    messages = list(spec.get("messages") or [])
+    while True:
+        tokens = tokenize(model, render(model, {**spec, "messages": messages}))
+        if len(tokens) <= n_ctx or not truncate:
+            return tokens
+        droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
+        if not droppable:
+            return tokens  # the engine keeps num_keep and the newest tokens
+        del messages[droppable[0]]

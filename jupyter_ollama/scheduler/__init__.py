@@ -1,0 +1,1 @@
+"""The model manager: which models are loaded, into which runner, for how long."""

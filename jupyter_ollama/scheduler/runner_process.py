@@ -1,0 +1,105 @@
+"""The manager's side of one runner subprocess: start it, talk to it, stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from typing import Any, AsyncIterator
+
+import httpx
+
+from ..errors import OllamaError
+
+RUNNER_STOPPED = "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error"
+
+
+class RunnerError(OllamaError):
+    status = 500
+
+
+class RunnerProcess:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.secret = secrets.token_urlsafe(24)
+        self.process: asyncio.subprocess.Process | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        """Spawn the runner and wait until its model is loaded (or it fails)."""
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jupyter_ollama.runner",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        assert self.process.stdin and self.process.stdout
+        # The secret travels on stdin, never in argv or the environment where others could read it.
+        self.process.stdin.write((json.dumps({**self.config, "secret": self.secret}) + "\n").encode())
+        await self.process.stdin.drain()
+        line = await self.process.stdout.readline()
+        try:
+            hello = json.loads(line) if line else {}
+        except ValueError:
+            hello = {}
+        if "port" not in hello:
+            await self.stop()
+            raise RunnerError(f"error loading model: {hello.get('error') or 'the runner exited while loading'}")
+        self.port = hello["port"]
+        self.http = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.port}",
+            headers={"Authorization": f"Bearer {self.secret}"},
+            timeout=httpx.Timeout(None, connect=10),
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def wait(self) -> int:
+        assert self.process is not None
+        return await self.process.wait()
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        assert self.http is not None
+        try:
+            response = await self.http.request(method, path, json=body)
+        except httpx.TransportError as err:
+            raise RunnerError(RUNNER_STOPPED) from err
+        data = response.json()
+        if response.status_code >= 400:
+            raise OllamaError(data.get("error", "runner error"), response.status_code)
+        return data
+
+    async def stream(self, path: str, body: Any) -> AsyncIterator[dict[str, Any]]:
+        """POST and yield NDJSON events; leaving early closes the request, which frees the slot."""
+        assert self.http is not None
+        try:
+            async with self.http.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    data = json.loads(await response.aread())
+                    raise OllamaError(data.get("error", "runner error"), response.status_code)
+                async for line in response.aiter_lines():
+                    if line:
+                        event = json.loads(line)
+                        if "error" in event:
+                            raise RunnerError(event["error"])
+                        yield event
+        except httpx.TransportError as err:
+            raise RunnerError(RUNNER_STOPPED) from err
+
+    async def stop(self) -> None:
+        """Close stdin (the runner exits at once), then make sure it is gone."""
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        if process.stdin and not process.stdin.is_closing():
+            process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()

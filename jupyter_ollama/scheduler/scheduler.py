@@ -1,0 +1,274 @@
+"""The scheduler: load on demand, fixed slots per model, keep-alive, eviction, a bounded queue.
+
+Shaped after Ollama's server/sched.go, with what it hides made visible: each
+loaded model has `num_parallel` slots; a request holds one slot while it runs;
+requests beyond that wait in the manager (counted as queued), and past
+OLLAMA_MAX_QUEUE waiting requests new ones get 503. Loads happen one at a time.
+When a model's last request ends, its keep-alive timer starts; at expiry (or at
+once for keep_alive 0) its runner is stopped and its memory goes back to the OS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from ..errors import Busy
+from ..store.model import LocalModel, rfc3339
+from ..store.store import ModelStore
+from .durations import default_keep_alive
+from .memory import MemoryEstimate, estimate
+from .runner_process import RunnerError, RunnerProcess
+
+log = logging.getLogger("jupyter_ollama")
+
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "")) or default
+    except ValueError:
+        return default
+
+
+@dataclass
+class SchedulerSettings:
+    # Four slots serve a handful of notebooks typing at once without a queue, the
+    # same default llama-server uses; each slot has the full context, so memory
+    # grows with it (see /api/show and /api/ps for the numbers).
+    num_parallel: int = field(default_factory=lambda: _env_int("OLLAMA_NUM_PARALLEL", 4))
+    max_loaded_models: int = field(default_factory=lambda: _env_int("OLLAMA_MAX_LOADED_MODELS", 3))
+    max_queue: int = field(default_factory=lambda: _env_int("OLLAMA_MAX_QUEUE", 512))
+    context_length: int = field(default_factory=lambda: _env_int("OLLAMA_CONTEXT_LENGTH", 4096))
+    keep_alive: float | None = field(default_factory=default_keep_alive)
+
+
+LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "num_thread", "use_mmap")
+
+
+@dataclass
+class Loaded:
+    """A model with a live runner."""
+
+    model: LocalModel
+    config: dict[str, Any]
+    runner: RunnerProcess
+    memory: MemoryEstimate
+    slots: asyncio.Semaphore
+    keep_alive: float | None
+    busy: int = 0
+    queued: int = 0
+    expires_at: float | None = None  # wall-clock seconds; None while busy or when kept forever
+    timer: asyncio.TimerHandle | None = None
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> str:
+        return str(self.model.name)
+
+    @property
+    def num_parallel(self) -> int:
+        return self.config["num_parallel"]
+
+    def matches(self, model: LocalModel, config: dict[str, Any]) -> bool:
+        return self.model.manifest_digest == model.manifest_digest and all(
+            self.config[k] == config[k] for k in LOAD_KEYS
+        )
+
+
+class Scheduler:
+    def __init__(self, store: ModelStore, settings: SchedulerSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or SchedulerSettings()
+        self.loaded: dict[str, Loaded] = {}
+        self.pending = 0  # requests waiting for a load or a slot
+        self._load_lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+
+    # -- what a load needs ----------------------------------------------------
+
+    def load_config(self, model: LocalModel, options: dict[str, Any]) -> dict[str, Any]:
+        """The runner's load-time settings: request options over Modelfile parameters over defaults."""
+        info = self.store.gguf(model)
+        merged = {**model.parameters, **{k: v for k, v in options.items() if v is not None}}
+        trained = info.context_length if info and info.context_length else 0
+        num_ctx = int(merged.get("num_ctx") or self.settings.context_length)
+        num_ctx = max(4, min(num_ctx, trained) if trained else num_ctx)
+        embedding = bool(info and info.pooling_type is not None)
+        num_parallel = 1 if embedding else max(1, int(merged.get("num_parallel") or self.settings.num_parallel))
+        return {
+            "model_path": str(model.model_path),
+            "num_ctx": num_ctx,
+            "num_parallel": num_parallel,
+            "num_batch": int(merged.get("num_batch") or 512),
+            "num_gpu": int(merged.get("num_gpu", -1)),
+            "num_thread": int(merged.get("num_thread") or 0),
+            "use_mmap": merged.get("use_mmap"),
+        }
+
+    def estimate(self, model: LocalModel, options: dict[str, Any] | None = None) -> MemoryEstimate | None:
+        info = self.store.gguf(model)
+        if info is None:
+            return None
+        config = self.load_config(model, options or {})
+        return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"])
+
+    # -- using a model --------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def use(self, model: LocalModel, options: dict[str, Any], keep_alive: float | None | str = "default") -> AsyncIterator[Loaded]:
+        """Hold one slot of `model` (loading it first if needed) for the body of the block."""
+        if self.pending >= self.settings.max_queue:
+            raise Busy(BUSY)
+        self.pending += 1
+        loaded: Loaded | None = None
+        try:
+            loaded = await self._get_loaded(model, options, keep_alive)
+            loaded.queued += 1
+            try:
+                await loaded.slots.acquire()
+            finally:
+                loaded.queued -= 1
+        finally:
+            self.pending -= 1
+        loaded.busy += 1
+        try:
+            yield loaded
+        finally:
+            loaded.slots.release()
+            loaded.busy -= 1
+            self._after_use(loaded)
+
+    async def _get_loaded(self, model: LocalModel, options: dict[str, Any], keep_alive: Any) -> Loaded:
+        config = await asyncio.to_thread(self.load_config, model, options)
+        async with self._load_lock:
+            loaded = self.loaded.get(str(model.name))
+            if loaded is not None and (not loaded.runner.alive or not loaded.matches(model, config)):
+                await self._unload(loaded)  # a changed load-time option or a dead runner: reload
+                loaded = None
+            if loaded is None:
+                loaded = await self._load(model, config)
+            if keep_alive != "default":
+                loaded.keep_alive = keep_alive
+            self._disarm(loaded)
+            return loaded
+
+    async def _load(self, model: LocalModel, config: dict[str, Any]) -> Loaded:
+        while len(self.loaded) >= self.settings.max_loaded_models:
+            await self._evict_one()
+        info = await asyncio.to_thread(self.store.gguf, model)
+        memory = estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"]) if info else MemoryEstimate(model.size, 0, 0)
+        runner = RunnerProcess(config)
+        log.info("loading %s (%s slots x %s tokens)", model.name.display(), config["num_parallel"], config["num_ctx"])
+        await runner.start()
+        loaded = Loaded(model, config, runner, memory, asyncio.Semaphore(config["num_parallel"]), self.settings.keep_alive)
+        self.loaded[loaded.key] = loaded
+        asyncio.get_running_loop().create_task(self._watch(loaded))
+        return loaded
+
+    async def _watch(self, loaded: Loaded) -> None:
+        """A runner that dies (a crash in llama.cpp) is dropped; the next request reloads it."""
+        code = await loaded.runner.wait()
+        if self.loaded.get(loaded.key) is loaded:
+            log.warning("runner for %s exited with %s", loaded.model.name.display(), code)
+            del self.loaded[loaded.key]
+            self._disarm(loaded)
+
+    async def _evict_one(self) -> None:
+        """Unload the idle model that expires soonest; if none is idle, wait for one to be."""
+        while True:
+            idle = [x for x in self.loaded.values() if x.busy == 0 and x.queued == 0]
+            if idle:
+                victim = min(idle, key=lambda x: (x.expires_at or float("inf"), x.loaded_at))
+                await self._unload(victim)
+                return
+            async with self._changed:
+                await self._changed.wait()
+
+    def _after_use(self, loaded: Loaded) -> None:
+        asyncio.get_running_loop().create_task(self._notify())
+        if loaded.busy or loaded.queued or self.loaded.get(loaded.key) is not loaded:
+            return
+        if loaded.keep_alive is None:
+            loaded.expires_at = None
+            return
+        loaded.expires_at = time.time() + loaded.keep_alive
+        loaded.timer = asyncio.get_running_loop().call_later(
+            loaded.keep_alive, lambda: asyncio.ensure_future(self._expire(loaded))
+        )
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _disarm(self, loaded: Loaded) -> None:
+        if loaded.timer is not None:
+            loaded.timer.cancel()
+            loaded.timer = None
+        loaded.expires_at = None
+
+    async def _expire(self, loaded: Loaded) -> None:
+        async with self._load_lock:
+            if self.loaded.get(loaded.key) is loaded and loaded.busy == 0 and loaded.queued == 0:
+                await self._unload(loaded)
+
+    async def _unload(self, loaded: Loaded) -> None:
+        self._disarm(loaded)
+        if self.loaded.get(loaded.key) is loaded:
+            del self.loaded[loaded.key]
+        log.info("unloading %s", loaded.model.name.display())
+        await loaded.runner.stop()
+        await self._notify()
+
+    # -- explicit control -----------------------------------------------------
+
+    async def unload(self, model: LocalModel) -> None:
+        """keep_alive 0 with no prompt: unload now (after requests in flight finish)."""
+        loaded = self.loaded.get(str(model.name))
+        if loaded is None:
+            return
+        loaded.keep_alive = 0
+        if loaded.busy == 0 and loaded.queued == 0:
+            async with self._load_lock:
+                await self._unload(loaded)
+
+    async def shutdown(self) -> None:
+        for loaded in list(self.loaded.values()):
+            await self._unload(loaded)
+
+    def running(self) -> list[dict[str, Any]]:
+        """`/api/ps` entries, longest remaining time first, with our slot and queue figures."""
+        far_future = time.time() + 292 * 365 * 86400
+        entries = []
+        for loaded in sorted(self.loaded.values(), key=lambda x: -(x.expires_at or far_future)):
+            model = loaded.model
+            name = model.name.display()
+            if loaded.expires_at is not None:
+                expires = loaded.expires_at
+            else:  # busy now: when it would expire if the requests ended now, as Ollama shows it
+                expires = far_future if loaded.keep_alive is None else time.time() + loaded.keep_alive
+            entries.append(
+                {
+                    "name": name,
+                    "model": name,
+                    "size": loaded.memory.total,
+                    "size_vram": 0,
+                    "digest": model.manifest_digest,
+                    "details": model.details(),
+                    "expires_at": rfc3339(expires),
+                    "context_length": loaded.config["num_ctx"],
+                    "slots_total": loaded.num_parallel,
+                    "slots_busy": loaded.busy,
+                    "requests_queued": loaded.queued,
+                }
+            )
+        return entries
+
+
+__all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RunnerError", "BUSY"]
