@@ -62,6 +62,13 @@ class InferenceHandler(OllamaHandler):
             reason = "load"
         self.write_json({"model": body["model"], "created_at": now(), **empty, "done": True, "done_reason": reason})
 
+    async def render_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any, spec: dict[str, Any]) -> None:
+        """`_debug_render_only`: the prompt the model would read, without generating."""
+        async with self.scheduler.use(model, options, keep_alive) as loaded:
+            reply = await loaded.runner.request("POST", "/render", {"prompt": spec})
+        self.write_json({"model": body["model"], "created_at": now(), "done": False,
+                         "_debug_info": {"rendered_template": reply["prompt"]}})
+
     async def generation(self, model: LocalModel, options: dict[str, Any], keep_alive: Any, job: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Yield ("piece", event) for text and one ("done", event) with Ollama's six timings."""
         started = time.perf_counter()
@@ -138,6 +145,8 @@ class GenerateHandler(InferenceHandler):
             template = body.get("template") or model.template
             spec = {"messages": messages, "template": template, "suffix": body.get("suffix"),
                     "think": check_think(model, body.get("think"), template or self.store.effective_template(model))}
+        if body.get("_debug_render_only"):
+            return await self.render_only(body, model, options, keep_alive, spec)
         job = {"prompt": spec, "context": body.get("context") or [], "format": fmt,
                "truncate": body.get("truncate", True), "return_tokens": not raw}
 
@@ -164,12 +173,15 @@ class ChatHandler(InferenceHandler):
             check_text_only(model, True)
         if not messages:
             return await self.load_only(body, model, options, keep_alive, {"message": {"role": "assistant", "content": ""}})
-        if model.system and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": model.system})
+        first_is_system = messages[0]["role"] == "system"
         messages = model.messages + messages
+        if model.system and not first_is_system:
+            messages.insert(0, {"role": "system", "content": model.system})
         template = model.template
         spec = {"messages": messages, "template": template, "tools": body.get("tools") or None,
                 "think": check_think(model, body.get("think"), template or self.store.effective_template(model))}
+        if body.get("_debug_render_only"):
+            return await self.render_only(body, model, options, keep_alive, spec)
         job = {"prompt": spec, "format": fmt, "truncate": body.get("truncate", True)}
 
         async def chunks() -> AsyncIterator[dict[str, Any]]:

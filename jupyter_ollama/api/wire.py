@@ -89,6 +89,7 @@ GENERATE = Shape(
         "model": "string", "prompt": "string", "suffix": "string", "system": "string", "template": "string",
         "context": "array", "stream": "bool", "raw": "bool", "format": "any", "keep_alive": "any",
         "images": "array", "options": "object", "think": "any", "truncate": "bool",
+        "_debug_render_only": "bool",
     },
 )
 CHAT = Shape(
@@ -96,6 +97,7 @@ CHAT = Shape(
     {
         "model": "string", "messages": "array", "stream": "bool", "format": "any", "keep_alive": "any",
         "tools": "array", "options": "object", "think": "any", "truncate": "bool",
+        "_debug_render_only": "bool",
     },
 )
 EMBED = Shape(

@@ -138,7 +138,8 @@ class LlamaModel:
             if self._embed_ctx is None:
                 self._embed_ctx = self.new_context(n_ctx=n_ctx, n_seq_max=1, n_batch=n_ctx, embeddings=True)
             ctx = self._embed_ctx
-            limit = L.llama_n_ctx(ctx)
+            # llama.cpp rounds the context up; one input must fit the batch and the asked-for context.
+            limit = min(n_ctx, L.llama_n_ctx(ctx), L.llama_n_batch(ctx))
             vectors, total = [], 0
             batch = L.llama_batch_init(limit, 0, 1)
             try:

@@ -22,7 +22,7 @@ import tornado.web
 from ..errors import OllamaError
 from .engine import Completion, Engine
 from .llama import LlamaModel
-from .prompt import prompt_tokens
+from .prompt import prompt_tokens, render
 from .sampling import SamplingOptions, grammar_for_format
 
 
@@ -111,6 +111,14 @@ class CompletionHandler(RunnerHandler):
                 self.engine.cond.notify()
 
 
+class RenderHandler(RunnerHandler):
+    """The prompt text a spec renders to (Ollama's `_debug_render_only`)."""
+
+    def post(self) -> None:
+        spec = self.body().get("prompt") or {}
+        self.finish({"prompt": spec["raw"] if "raw" in spec else render(self.model, spec)})
+
+
 class TokenizeHandler(RunnerHandler):
     def post(self) -> None:
         self.finish({"tokens": self.model.tokenize(self.body().get("content", ""), special=True, add_bos=False)})
@@ -150,6 +158,7 @@ async def main() -> None:
         [
             (r"/health", HealthHandler),
             (r"/completion", CompletionHandler),
+            (r"/render", RenderHandler),
             (r"/tokenize", TokenizeHandler),
             (r"/detokenize", DetokenizeHandler),
             (r"/embed", EmbedHandler),
