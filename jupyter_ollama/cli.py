@@ -96,6 +96,37 @@ def describe(info: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .cli_run import run
+
+    prompt = " ".join(args.prompt) if args.prompt else None
+    return run(args.name, prompt, args.keepalive, args.format)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    models = Client().request("GET", "/api/ps")["models"]
+    rows = []
+    for m in models:
+        vram, size = m.get("size_vram", 0), m.get("size", 0) or 1
+        if vram == 0:
+            processor = "100% CPU"
+        elif vram >= size:
+            processor = "100% GPU"
+        else:
+            cpu = round(100 * (size - vram) / size)
+            processor = f"{cpu}%/{100 - cpu}% CPU/GPU"
+        slots = f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}"
+        rows.append([m["name"], m["digest"][:12], human_bytes(m["size"]), processor, str(m.get("context_length", "")),
+                     slots, str(m.get("requests_queued", 0)), human_time(m.get("expires_at"), "Never")])
+    print(table(["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "QUEUED", "UNTIL"], rows))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    Client().request("POST", "/api/generate", {"model": args.name, "keep_alive": 0})
+    return 0
+
+
 def cmd_cp(args: argparse.Namespace) -> int:
     Client().request("POST", "/api/copy", {"source": args.source, "destination": args.destination})
     print(f"copied '{args.source}' to '{args.destination}'")
@@ -125,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("-f", "--file", help='Name of the Modelfile (default "Modelfile")')
     p.add_argument("-q", "--quantize", help="Quantize model to this level")
+    p = add("run", cmd_run, "Run a model")
+    p.add_argument("name")
+    p.add_argument("prompt", nargs="*")
+    p.add_argument("--keepalive", help="Duration to keep a model loaded (e.g. 5m)")
+    p.add_argument("--format", help='Response format (e.g. "json")')
+    add("ps", cmd_ps, "List running models")
+    p = add("stop", cmd_stop, "Stop a running model")
+    p.add_argument("name")
     add("list", cmd_list, "List models", ("ls",))
     p = add("show", cmd_show, "Show information for a model")
     p.add_argument("name")

@@ -108,3 +108,58 @@ def test_serve_stops_cleanly(tmp_path, sig):
     running = start_server(tmp_path)
     running.process.send_signal(sig)
     assert running.process.wait(timeout=30) == 0
+
+
+# -- run, ps, stop ----------------------------------------------------------------
+
+import io
+
+from jupyter_ollama.cli_run import run as run_chat
+from jupyter_ollama.client import Client
+
+
+class Terminal(io.StringIO):
+    """Typed input that claims to be a terminal, so `run` goes interactive."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_run_with_prompt_streams_the_reply(server, smollm2):
+    result = server.cli("run", "smollm2", "What is 2+2?")
+    assert result.returncode == 0, result.stderr
+    assert "4" in result.stdout
+
+
+def test_run_reads_a_piped_prompt(server, smollm2):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "jupyter_ollama", "run", "smollm2"], input="What is 2+2?",
+                            env=server.env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "4" in result.stdout
+
+
+def test_run_unknown_model(server):
+    result = server.cli("run", "no-such-model", "hi")
+    assert result.returncode == 1 and "not found" in result.stderr
+
+
+def test_interactive_chat(server, smollm2):
+    typed = Terminal('/set parameter num_predict 5\n/show parameters\n"""Say\nhello"""\nAnd again\n/set parameter bogus 1\n/bye\n')
+    screen = io.StringIO()
+    assert run_chat("smollm2", None, None, None, stdin=typed, out=screen, client=Client(server.url)) == 0
+    text = screen.getvalue()
+    assert "Set parameter 'num_predict' to '5'" in text
+    assert "Couldn't set parameter" in text and "bogus" in text
+    assert text.count(">>> ") == 6  # one prompt per line typed, the multi-line message counted once
+
+
+def test_ps_and_stop(server, smollm2):
+    server.cli("run", "smollm2", "hi", "--keepalive", "10m")
+    listing = server.cli("ps").stdout.splitlines()
+    assert listing[0].split()[:5] == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT"]
+    row = [line for line in listing if line.startswith("smollm2:latest")][0]
+    assert "100% CPU" in row and "from now" in row
+    assert server.cli("stop", "smollm2").returncode == 0
+    assert "smollm2:latest" not in server.cli("ps").stdout

@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
-from ..errors import Busy
+from ..errors import BadRequest, Busy
 from ..store.model import LocalModel, rfc3339
 from ..store.store import ModelStore
+from .devices import Device, target_device
 from .durations import default_keep_alive
 from .memory import MemoryEstimate, estimate
 from .runner_process import RunnerError, RunnerProcess
@@ -164,6 +165,9 @@ class Scheduler:
             await self._evict_one()
         info = await asyncio.to_thread(self.store.gguf, model)
         memory = estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"]) if info else MemoryEstimate(model.size, 0, 0)
+        device = await self._make_room(model, memory)
+        if device.kind == "cpu":
+            config = {**config, "num_gpu": 0} if config["num_gpu"] < 0 else config
         runner = RunnerProcess(config)
         log.info("loading %s (%s slots x %s tokens)", model.name.display(), config["num_parallel"], config["num_ctx"])
         await runner.start()
@@ -171,6 +175,23 @@ class Scheduler:
         self.loaded[loaded.key] = loaded
         asyncio.get_running_loop().create_task(self._watch(loaded))
         return loaded
+
+    async def _make_room(self, model: LocalModel, memory: MemoryEstimate) -> Device:
+        """Evict idle models until the new one fits; refuse one that could never fit."""
+        while True:
+            device = await asyncio.to_thread(target_device)
+            if memory.total <= device.free:
+                return device
+            held = sum(x.memory.total for x in self.loaded.values())
+            if memory.total > device.free + held:
+                raise BadRequest(
+                    f"model requires more system memory ({_gib(memory.total)}) than is available ({_gib(device.free + held)})"
+                )
+            if any(x.busy == 0 and x.queued == 0 for x in self.loaded.values()):
+                await self._evict_one()
+            else:  # everything loaded is busy: wait for a model to go idle
+                async with self._changed:
+                    await self._changed.wait()
 
     async def _watch(self, loaded: Loaded) -> None:
         """A runner that dies (a crash in llama.cpp) is dropped; the next request reloads it."""
@@ -269,6 +290,10 @@ class Scheduler:
                 }
             )
         return entries
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB"
 
 
 __all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RunnerError", "BUSY"]
