@@ -66,10 +66,11 @@ class RunningServer:
         return self.process.wait(timeout=30)
 
 
-def start_server(models_dir: Path) -> RunningServer:
+def start_server(models_dir: Path, **settings: str) -> RunningServer:
+    """`jupyter-ollama serve` on a free loopback port; `settings` are extra environment variables."""
     port = free_port()
     host = f"127.0.0.1:{port}"
-    env = {**os.environ, "OLLAMA_HOST": host, "OLLAMA_MODELS": str(models_dir)}
+    env = {**os.environ, "OLLAMA_HOST": host, "OLLAMA_MODELS": str(models_dir), **settings}
     process = subprocess.Popen([sys.executable, "-m", "jupyter_ollama", "serve"], env=env)
     url = f"http://{host}"
     deadline = time.monotonic() + 30

@@ -64,8 +64,8 @@ class OllamaHandler(tornado.web.RequestHandler):
         self.finish(json.dumps({"error": message}))
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
-        if isinstance(value, OllamaError) and value.status < 500:
-            log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+        if isinstance(value, OllamaError):  # an answer, not a bug: one line, no traceback
+            log.warning("%s %s: %s", self.request.method, self.request.path, value.message)
         else:
             super().log_exception(typ, value, tb)
 

@@ -144,6 +144,9 @@ class Engine:
                         self._forget(slot)
 
     def _drop_cancelled(self) -> None:
+        for request in [r for r in self.waiting if r.cancelled]:  # never admitted: still one final event
+            request.on_event({"done": True, "done_reason": "cancel", "prompt_eval_count": 0,
+                              "prompt_eval_duration": 0, "eval_count": 0, "eval_duration": 0})
         self.waiting = deque(r for r in self.waiting if not r.cancelled)
         for slot in self.slots:
             if slot.request and slot.request.cancelled:

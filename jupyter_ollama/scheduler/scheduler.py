@@ -151,7 +151,11 @@ class Scheduler:
         async with self._load_lock:
             loaded = self.loaded.get(str(model.name))
             if loaded is not None and (not loaded.runner.alive or not loaded.matches(model, config)):
-                await self._unload(loaded)  # a changed load-time option or a dead runner: reload
+                # A changed load-time option or a dead runner: reload, once requests in flight end.
+                while loaded.runner.alive and (loaded.busy or loaded.queued):
+                    async with self._changed:
+                        await self._changed.wait()
+                await self._unload(loaded)
                 loaded = None
             if loaded is None:
                 loaded = await self._load(model, config)
@@ -166,9 +170,9 @@ class Scheduler:
         info = await asyncio.to_thread(self.store.gguf, model)
         memory = estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"]) if info else MemoryEstimate(model.size, 0, 0)
         device = await self._make_room(model, memory)
-        if device.kind == "cpu":
-            config = {**config, "num_gpu": 0} if config["num_gpu"] < 0 else config
-        runner = RunnerProcess(config)
+        # `config` stays as asked (what a later request is compared with); the runner gets the placement.
+        placed = {**config, "num_gpu": 0} if device.kind == "cpu" and config["num_gpu"] < 0 else config
+        runner = RunnerProcess(placed)
         log.info("loading %s (%s slots x %s tokens)", model.name.display(), config["num_parallel"], config["num_ctx"])
         await runner.start()
         loaded = Loaded(model, config, runner, memory, asyncio.Semaphore(config["num_parallel"]), self.settings.keep_alive)
