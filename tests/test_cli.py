@@ -125,17 +125,24 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_run_with_prompt_streams_the_reply(server, smollm2):
-    result = server.cli("run", "smollm2", "What is 2+2?")
+@pytest.fixture(scope="module")
+def greedy(client, smollm2) -> str:
+    """A model whose Modelfile makes replies short and repeatable, as a user would set up for scripts."""
+    client.create(model="greedy", from_=smollm2, parameters={"temperature": 0, "num_predict": 40})
+    return "greedy"
+
+
+def test_run_with_prompt_streams_the_reply(server, greedy):
+    result = server.cli("run", greedy, "What is 2+2?")
     assert result.returncode == 0, result.stderr
     assert "4" in result.stdout
 
 
-def test_run_reads_a_piped_prompt(server, smollm2):
+def test_run_reads_a_piped_prompt(server, greedy):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "jupyter_ollama", "run", "smollm2"], input="What is 2+2?",
+    result = subprocess.run([sys.executable, "-m", "jupyter_ollama", "run", greedy], input="What is 2+2?",
                             env=server.env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "4" in result.stdout
 
@@ -145,21 +152,21 @@ def test_run_unknown_model(server):
     assert result.returncode == 1 and "not found" in result.stderr
 
 
-def test_interactive_chat(server, smollm2):
+def test_interactive_chat(server, greedy):
     typed = Terminal('/set parameter num_predict 5\n/show parameters\n"""Say\nhello"""\nAnd again\n/set parameter bogus 1\n/bye\n')
     screen = io.StringIO()
-    assert run_chat("smollm2", None, None, None, stdin=typed, out=screen, client=Client(server.url)) == 0
+    assert run_chat(greedy, None, None, None, stdin=typed, out=screen, client=Client(server.url)) == 0
     text = screen.getvalue()
     assert "Set parameter 'num_predict' to '5'" in text
     assert "Couldn't set parameter" in text and "bogus" in text
     assert text.count(">>> ") == 6  # one prompt per line typed, the multi-line message counted once
 
 
-def test_ps_and_stop(server, smollm2):
-    server.cli("run", "smollm2", "hi", "--keepalive", "10m")
+def test_ps_and_stop(server, greedy):
+    assert server.cli("run", greedy, "hi", "--keepalive", "10m").returncode == 0
     listing = server.cli("ps").stdout.splitlines()
     assert listing[0].split()[:5] == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT"]
-    row = [line for line in listing if line.startswith("smollm2:latest")][0]
+    row = [line for line in listing if line.startswith("greedy:latest")][0]
     assert "100% CPU" in row and "from now" in row
-    assert server.cli("stop", "smollm2").returncode == 0
-    assert "smollm2:latest" not in server.cli("ps").stdout
+    assert server.cli("stop", greedy).returncode == 0
+    assert "greedy:latest" not in server.cli("ps").stdout

@@ -9,7 +9,7 @@ import tornado.web
 
 from .._version import OLLAMA_API_VERSION
 from ..errors import BadRequest
-from ..store.blobs import normalize_digest
+from ..store.blobs import BlobWriter, normalize_digest
 from ..store.create import ModelCreator
 from . import wire
 from .base import OllamaHandler, run_in_thread
@@ -77,18 +77,21 @@ class BlobHandler(OllamaHandler):
 
     # GGUF files are many GB; the body streams to disk in chunks, never into memory.
     MAX_UPLOAD = 1 << 40
+    writer: BlobWriter | None = None
 
     async def prepare(self) -> None:
+        # Disk writes run in a thread; the lock keeps an abort from racing a write in flight.
+        self.io = asyncio.Lock()
         self.digest = normalize_digest(self.path_kwargs["digest"])
-        self.writer = None
         if self.request.method == "POST":
             self.request.connection.set_max_body_size(self.MAX_UPLOAD)
             if not await asyncio.to_thread(self.store.blobs.exists, self.digest):
                 self.writer = self.store.blobs.writer(self.digest)
 
     async def data_received(self, chunk: bytes) -> None:
-        if self.writer is not None:
-            await asyncio.to_thread(self.writer.write, chunk)
+        async with self.io:
+            if self.writer is not None:
+                await asyncio.to_thread(self.writer.write, chunk)
 
     def head(self, digest: str) -> None:
         if not self.store.blobs.exists(self.digest):
@@ -96,23 +99,27 @@ class BlobHandler(OllamaHandler):
         self.finish()
 
     async def post(self, digest: str) -> None:
-        if self.writer is None:
-            self.set_status(200)  # already stored: the upload was read and dropped
-        else:
-            await asyncio.to_thread(self.writer.commit)
-            self.writer = None
-            self.set_status(201)
+        async with self.io:
+            if self.writer is None:
+                self.set_status(200)  # already stored: the upload was read and dropped
+            else:
+                writer, self.writer = self.writer, None
+                await asyncio.to_thread(writer.commit)  # a mismatch aborts and raises 400
+                self.set_status(201)
         self.finish()
 
     def on_connection_close(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
+        asyncio.ensure_future(self._abort())
 
     def on_finish(self) -> None:
         if self.writer is not None:  # an error before commit: drop the partial upload
-            self.writer.abort()
-            self.writer = None
+            asyncio.ensure_future(self._abort())
+
+    async def _abort(self) -> None:
+        async with self.io:
+            if self.writer is not None:
+                writer, self.writer = self.writer, None
+                await asyncio.to_thread(writer.abort)
 
 
 def native_routes() -> list[tuple[str, type, dict[str, Any]]]:

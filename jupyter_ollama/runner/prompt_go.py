@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
-from .gotemplate import (
+from ..gotemplate import (
     ActionNode,
     BranchNode,
     CommandNode,
@@ -302,7 +302,7 @@ def parse_template(text: str) -> Template:
     """Ollama's `template.Parse` (cached: treat the result as read-only)."""
     tmpl = parse(text)
     if any(isinstance(n, TemplateNode) and n.pipe is None for tree in tmpl.trees() for n in _walk(tree)):
-        raise TemplateError("template: undefined template specified")
+        raise TemplateError("undefined template specified")  # Ollama words this one without "template: "
     names = tmpl.vars()
     if "messages" not in names and "response" not in names:
         end = len(text)

@@ -13,9 +13,10 @@ import posixpath
 from typing import Any, Callable
 
 from ..errors import BadRequest, NotFound
+from ..gotemplate import TemplateError
+from ..runner.prompt_go import parse_template
 from .blobs import normalize_digest
 from .gguf import NotGGUFError, read_gguf
-from .templates import check_template
 from .manifests import (
     CONFIG_MEDIA_TYPE,
     MEDIA_ADAPTER,
@@ -73,6 +74,14 @@ def check_license(value: Any) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return [v for v in value if v]
     raise BadRequest("license must be a string or a list of strings")
+
+
+def check_template(text: str) -> None:
+    """Refuse a TEMPLATE that Ollama's `template.Parse` refuses, worded as its CreateHandler does."""
+    try:
+        parse_template(text)
+    except TemplateError as err:
+        raise BadRequest(f"template error: {err.message}") from None
 
 
 class ModelCreator:

@@ -40,9 +40,8 @@ def wait_for(predicate, timeout: float = 30) -> bool:
     return False
 
 
-def test_sixteen_streams_on_four_slots(small_server):
-    client = ollama.Client(host=small_server.url)
-    client.generate(model="smollm2", prompt="")  # loaded, so the queue limit is not hit while loading
+def test_sixteen_streams_on_four_slots(server, client, smollm2):
+    """The session server has the default 4 slots: 16 streams at once all complete."""
 
     def stream(i: int) -> str:
         parts = client.generate(model="smollm2", prompt=f"Count from {i} to {i + 5}.", stream=True, options={"temperature": 0, "num_predict": 24})
@@ -50,8 +49,7 @@ def test_sixteen_streams_on_four_slots(small_server):
         assert chunks[-1].done
         return "".join(c.response for c in chunks)
 
-    # Up to 4 run at once and at most 6 wait: 16 requests in two waves of 8.
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
         replies = list(pool.map(stream, range(16)))
     assert len(replies) == 16 and all(replies)
 

@@ -1,0 +1,341 @@
+"""The continuous-batching engine on the real SmolLM2-135M: slots, sampling, stops, grammars, reuse, cancel."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from jupyter_ollama.errors import BadRequest
+from jupyter_ollama.runner.engine import Completion, Engine
+from jupyter_ollama.runner.llama import LlamaModel
+from jupyter_ollama.runner.prompt import prompt_tokens
+from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
+
+N_SLOTS = 3
+N_CTX_SLOT = 512
+GREEDY = SamplingOptions(temperature=0)
+
+
+class RecordingEngine(Engine):
+    """The real engine, noting each admission: (slot id, request, reused tokens, tokens to prefill)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.admissions: list[tuple[int, Completion, int, int]] = []
+        super().__init__(*args, **kwargs)
+
+    def _admit(self) -> None:
+        before = {slot.id: slot.request for slot in self.slots}
+        super()._admit()
+        for slot in self.slots:
+            if slot.request is not None and slot.request is not before[slot.id]:
+                self.admissions.append((slot.id, slot.request, len(slot.cached), len(slot.pending)))
+
+    def admission_of(self, request: Completion) -> tuple[int, int, int]:
+        found = [(slot, reused, pending) for slot, r, reused, pending in self.admissions if r is request]
+        assert len(found) == 1, found
+        return found[0]
+
+
+class Collector:
+    """An `on_event` callback that keeps the events and signals the final one."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.finished = threading.Event()
+        self.first_content = threading.Event()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        if "content" in event:
+            self.first_content.set()
+        if event.get("done") or "error" in event:
+            self.finished.set()
+
+    def wait(self, timeout: float = 60) -> dict[str, Any]:
+        assert self.finished.wait(timeout), f"no final event after {timeout}s: {self.events[-3:]}"
+        final = self.events[-1]
+        assert sum(1 for e in self.events if e.get("done") or "error" in e) == 1
+        return final
+
+    @property
+    def pieces(self) -> list[str]:
+        return [e["content"] for e in self.events if "content" in e]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@pytest.fixture(scope="module")
+def model(smollm2_gguf) -> LlamaModel:
+    loaded = LlamaModel(str(smollm2_gguf))
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def engine(model: LlamaModel) -> RecordingEngine:
+    running = RecordingEngine(model, n_slots=N_SLOTS, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+    yield running
+    running.close()
+
+
+@pytest.fixture(autouse=True)
+def idle_engine(request):
+    """Every test starts and ends with nothing running (a leftover request would skew the next test)."""
+    if "engine" not in request.fixturenames:
+        yield
+        return
+    engine = request.getfixturevalue("engine")
+    yield
+    deadline = time.monotonic() + 30
+    while any(s["state"] != "idle" for s in engine.slot_states()) or engine.waiting:
+        assert time.monotonic() < deadline, engine.slot_states()
+        time.sleep(0.01)
+
+
+def chat(model: LlamaModel, content: str) -> list[int]:
+    return prompt_tokens(model, {"messages": [{"role": "user", "content": content}]}, N_CTX_SLOT)
+
+
+def start(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:
+    collector = Collector()
+    options = kwargs.pop("options", GREEDY)
+    completion = Completion(tokens=tokens, options=options, on_event=collector, **kwargs)
+    engine.submit(completion)
+    return completion, collector
+
+
+def complete(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector, dict[str, Any]]:
+    completion, collector = start(engine, tokens, **kwargs)
+    final = collector.wait()
+    assert "error" not in final, final
+    return completion, collector, final
+
+
+# -- batching ---------------------------------------------------------------------
+
+
+def test_five_requests_on_three_slots_all_complete(engine, model):
+    prompts = [
+        "Write a sentence about the sea.",
+        "Write a sentence about mountains.",
+        "Write a sentence about a city.",
+        "Write a sentence about the forest.",
+        "Write a sentence about the desert.",
+    ]
+    runs = [start(engine, chat(model, p), num_predict=24) for p in prompts]
+    most_busy = 0
+    deadline = time.monotonic() + 60
+    while not all(c.finished.is_set() for _, c in runs):
+        assert time.monotonic() < deadline
+        busy = sum(1 for s in engine.slot_states() if s["state"] != "idle")
+        most_busy = max(most_busy, busy)
+        time.sleep(0.002)
+    assert most_busy == N_SLOTS  # three ran at once, never more
+
+    for completion, collector in runs:
+        final = collector.wait()
+        assert final["done"] is True and final["done_reason"] in ("stop", "length")
+        assert final["eval_count"] == len(completion.generated) > 0
+        assert final["prompt_eval_count"] == len(completion.tokens)
+        assert final["prompt_eval_duration"] >= 0 and final["eval_duration"] >= 0
+        assert re.search(r"[A-Za-z]{3,}", collector.text), collector.text
+    slots_used = {engine.admission_of(c)[0] for c, _ in runs}
+    assert slots_used == set(range(N_SLOTS))
+    assert all(s["state"] == "idle" for s in engine.slot_states())
+
+
+def test_slot_states_shape(engine):
+    states = engine.slot_states()
+    assert [s["id"] for s in states] == list(range(N_SLOTS))
+    for s in states:
+        assert s["state"] == "idle" and s["n_ctx"] == N_CTX_SLOT and 0 <= s["n_past"] <= N_CTX_SLOT
+
+
+def test_empty_prompt_is_rejected(engine):
+    with pytest.raises(BadRequest):
+        engine.submit(Completion(tokens=[], options=GREEDY, on_event=lambda e: None))
+
+
+# -- sampling ---------------------------------------------------------------------
+
+
+def test_greedy_is_deterministic(engine, model):
+    tokens = chat(model, "Tell me a story about a dragon.")
+    _, first, _ = complete(engine, tokens, num_predict=24)
+    _, second, _ = complete(engine, tokens, num_predict=24)
+    assert first.text and first.text == second.text
+
+
+def test_same_seed_same_text(engine, model):
+    tokens = chat(model, "Tell me a story about a wizard.")
+    options = SamplingOptions(temperature=0.8, seed=42)
+    _, first, _ = complete(engine, tokens, num_predict=24, options=options)
+    _, second, _ = complete(engine, tokens, num_predict=24, options=options)
+    assert first.text and first.text == second.text
+
+
+def test_num_predict_gives_exactly_n_tokens(engine, model):
+    completion, collector, final = complete(engine, chat(model, "Write a long essay about the history of Rome."), num_predict=7)
+    assert final["done_reason"] == "length"
+    assert final["eval_count"] == 7 and len(completion.generated) == 7
+    assert collector.text == model.detokenize(completion.generated)
+
+
+def test_stop_string_ends_generation_and_is_never_shown(engine, model):
+    tokens = chat(model, "Count from 1 to 20 separated by commas.")
+    _, free, _ = complete(engine, tokens, num_predict=40)
+    assert "5." in free.text  # greedy SmolLM2 writes "1. 1\n2. 2\n..."
+    _, stopped, final = complete(engine, tokens, num_predict=40, stop=["5."])
+    assert final["done_reason"] == "stop"
+    assert "5." not in stopped.text
+    assert stopped.text == free.text[: free.text.index("5.")]
+
+
+# -- grammars ---------------------------------------------------------------------
+
+
+def test_json_format_parses(engine, model):
+    _, collector, final = complete(
+        engine, chat(model, "Reply in JSON with keys city and country for Paris."),
+        grammar=grammar_for_format("json"), num_predict=96,
+    )
+    assert final["done_reason"] == "stop"
+    assert isinstance(json.loads(collector.text), dict)
+
+
+def test_json_schema_format_has_typed_keys(engine, model):
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    _, collector, final = complete(
+        engine, chat(model, "Describe a person named Alice aged 30 as JSON."),
+        grammar=grammar_for_format(schema), num_predict=96,
+    )
+    assert final["done_reason"] == "stop"
+    value = json.loads(collector.text)
+    assert isinstance(value["name"], str)
+    assert isinstance(value["age"], int) and not isinstance(value["age"], bool)
+
+
+def test_unparsable_grammar_is_an_error_event(engine, model):
+    _, collector = start(engine, chat(model, "Hi"), grammar="root ::= (")
+    final = collector.wait()
+    assert "error" in final and not collector.pieces
+    assert all(s["state"] == "idle" for s in engine.slot_states())
+
+
+# -- KV reuse, cancellation, long prompts -------------------------------------------
+
+
+def test_identical_prompt_reuses_the_slot_prefix(engine, model):
+    tokens = chat(model, "Prefix reuse: name three fruits.")
+    first, _, _ = complete(engine, tokens, num_predict=8)
+    slot, _, _ = engine.admission_of(first)
+    assert engine.slots[slot].cached[: len(tokens)] == tokens
+
+    second, _, _ = complete(engine, tokens, num_predict=8)
+    again, reused, pending = engine.admission_of(second)
+    assert again == slot  # the slot holding the longest common prefix was chosen
+    assert (reused, pending) == (len(tokens) - 1, 1)  # only the last prompt token was evaluated again
+
+    # A different question shares the chat template's system preamble, and only that.
+    other = chat(model, "Prefix reuse: name three colours.")
+    third, _, _ = complete(engine, other, num_predict=4)
+    _, reused, pending = engine.admission_of(third)
+    common = next(i for i, (a, b) in enumerate(zip(tokens, other)) if a != b)
+    assert reused == common and pending == len(other) - common
+
+
+def test_cancel_mid_generation_frees_the_slot(engine, model):
+    completion, collector = start(engine, chat(model, "Write a long essay about the history of Rome."), num_predict=400)
+    deadline = time.monotonic() + 30
+    while len(collector.pieces) < 3:
+        assert time.monotonic() < deadline and not collector.finished.is_set()
+        time.sleep(0.005)
+    completion.cancel()
+    final = collector.wait()
+    assert final["done"] is True and final["done_reason"] == "cancel"
+    assert final["eval_count"] < 400
+    slot, _, _ = engine.admission_of(completion)
+    states = engine.slot_states()
+    assert all(s["state"] == "idle" for s in states)
+    assert states[slot]["n_past"] == 0 and engine.slots[slot].cached == []
+
+
+def test_cancel_while_waiting_for_a_slot(engine, model):
+    """A request cancelled before it got a slot still gets its one final event."""
+    busy = [start(engine, chat(model, f"Write a long essay about topic {i}."), num_predict=400) for i in range(N_SLOTS)]
+    queued, collector = start(engine, chat(model, "Never admitted."), num_predict=8)
+    deadline = time.monotonic() + 30
+    while sum(1 for s in engine.slot_states() if s["state"] != "idle") < N_SLOTS:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    assert queued in engine.waiting
+    queued.cancel()
+    final = collector.wait(timeout=10)
+    assert final.get("done_reason") == "cancel" and not collector.pieces
+    assert all(r is not queued for _, r, _, _ in engine.admissions)
+    for completion, c in busy:
+        completion.cancel()
+        assert c.wait()["done_reason"] == "cancel"
+
+
+def test_prompt_longer_than_the_slot_is_truncated(engine, model):
+    tokens = model.tokenize("The quick brown fox jumps over the lazy dog. " * 120, add_bos=False)
+    assert len(tokens) > N_CTX_SLOT
+    completion, collector, final = complete(engine, tokens, num_predict=8)
+    assert final["done_reason"] == "length" and final["eval_count"] == 8
+    slot, reused, pending = engine.admission_of(completion)
+    assert reused + pending <= N_CTX_SLOT - 8
+    kept = engine.slots[slot].cached
+    assert kept[:4] == tokens[:4]  # num_keep: the start of the prompt survives
+    assert kept[reused + pending - 8 : reused + pending] == tokens[-8:]  # and so does its end
+
+
+def test_utf8_pieces_are_whole_characters(engine, model):
+    tokens = model.tokenize("Emoji list: 😀 😃 😄 😁 😆", add_bos=False)
+    _, collector, _ = complete(engine, tokens, num_predict=16)
+    text = collector.text
+    assert any(ord(ch) > 0x2000 for ch in text), text  # the model answers with emoji
+    assert "\ufffd" not in text
+    for piece in collector.pieces:
+        assert isinstance(piece, str)
+        assert piece.encode("utf-8").decode("utf-8") == piece  # no lone surrogates, no split characters
+    assert text.encode("utf-8").decode("utf-8") == text
+
+
+# -- engines of their own ---------------------------------------------------------
+
+
+def test_context_shift_lets_generation_run_past_the_slot(model):
+    small = Engine(model, n_slots=1, n_ctx_slot=64, n_batch=64, n_threads=1)
+    try:
+        assert small.can_shift
+        tokens = model.tokenize("Once upon a time", add_bos=False)
+        completion, collector = start(small, tokens, num_predict=80)
+        final = collector.wait()
+        assert final["done_reason"] == "length" and final["eval_count"] == 80 == len(completion.generated)
+        assert small.slot_states()[0]["n_past"] <= 64
+        assert small.slots[0].cached[:4] == tokens[:4]  # num_keep survives the shift
+    finally:
+        small.close()
+
+
+def test_close_ends_running_and_waiting_requests_with_an_error(model):
+    small = Engine(model, n_slots=1, n_ctx_slot=128, n_batch=128, n_threads=1)
+    tokens = model.tokenize("Once upon a time", add_bos=False)
+    running, first = start(small, tokens, num_predict=10_000)
+    waiting, second = start(small, tokens, num_predict=10)
+    assert first.first_content.wait(30)
+    small.close()
+    assert "error" in first.wait(5) and "error" in second.wait(5)
+    assert not small.thread.is_alive()

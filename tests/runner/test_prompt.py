@@ -1,0 +1,126 @@
+"""Chat prompts: the GGUF's Jinja template, llama.cpp's built-in fallback, truncation, BOS handling."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_ollama.runner.llama import LlamaModel
+from jupyter_ollama.runner.prompt import prompt_tokens, render, tokenize
+
+
+@pytest.fixture(scope="module")
+def smol(smollm2_gguf) -> LlamaModel:
+    model = LlamaModel(str(smollm2_gguf))
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="module")
+def gemma(gemma_gguf) -> LlamaModel:
+    model = LlamaModel(str(gemma_gguf))
+    yield model
+    model.close()
+
+
+def test_smollm2_jinja_chatml(smol):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert render(smol, {"messages": messages}) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def test_smollm2_template_adds_its_default_system_prompt(smol):
+    text = render(smol, {"messages": [{"role": "user", "content": "Hi"}]})
+    assert text == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def test_gemma_without_template_uses_llama_cpp_builtin(gemma):
+    assert gemma.chat_template() is None
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "How are you?"},
+    ]
+    assert render(gemma, {"messages": messages}) == (
+        "<start_of_turn>user\nHi<end_of_turn>\n"
+        "<start_of_turn>model\nHello!<end_of_turn>\n"
+        "<start_of_turn>user\nHow are you?<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+
+
+def test_gemma_builtin_folds_the_system_prompt_into_the_first_turn(gemma):
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    assert render(gemma, {"messages": messages}) == (
+        "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
+    )
+
+
+def test_special_tokens_are_parsed(smol):
+    tokens = prompt_tokens(smol, {"messages": [{"role": "user", "content": "Hi"}]}, 512)
+    im_start = smol.tokenize("<|im_start|>", special=True, add_bos=False)
+    assert len(im_start) == 1 and tokens[0] == im_start[0]
+    assert tokens.count(im_start[0]) == 3  # system, user, assistant
+
+
+def test_no_double_bos(gemma, smol):
+    assert gemma.adds_bos
+    plain = tokenize(gemma, "Hello")
+    assert plain[0] == gemma.bos and plain.count(gemma.bos) == 1
+    written = prompt_tokens(gemma, {"raw": "<bos>Hello"}, 512)  # a template that writes BOS itself
+    assert written == plain
+    chat = prompt_tokens(gemma, {"messages": [{"role": "user", "content": "Hi"}]}, 512)
+    assert chat[0] == gemma.bos and chat[1] != gemma.bos
+    # SmolLM2 does not add BOS: the ChatML text starts the prompt as it is.
+    assert not smol.adds_bos
+    assert tokenize(smol, "Hello") == smol.tokenize("Hello", special=True, add_bos=False)
+
+
+def _message(role: str, marker: str) -> dict[str, str]:
+    return {"role": role, "content": f"{marker} " + "lorem ipsum dolor sit amet " * 8}
+
+
+def test_truncation_drops_oldest_non_system_messages(smol):
+    system = {"role": "system", "content": "You are terse."}
+    u1, a1, u2, a2 = _message("user", "U1"), _message("assistant", "A1"), _message("user", "U2"), _message("assistant", "A2")
+    last = {"role": "user", "content": "U3 final question?"}
+    full = [system, u1, a1, u2, a2, last]
+    everything = prompt_tokens(smol, {"messages": full}, 100_000)
+    expected = prompt_tokens(smol, {"messages": [system, u2, a2, last]}, 100_000)
+    without_u1 = prompt_tokens(smol, {"messages": [system, a1, u2, a2, last]}, 100_000)
+    assert len(expected) < len(without_u1) < len(everything)
+
+    # Exactly room for the system prompt and the newest three: U1 goes, then A1.
+    assert prompt_tokens(smol, {"messages": full}, len(expected)) == expected
+    text = smol.detokenize(prompt_tokens(smol, {"messages": full}, len(expected)))
+    assert "You are terse." in text and "U3 final question?" in text
+    assert "U1" not in text and "A1" not in text and "U2" in text
+
+    # Room for all but the oldest: only U1 goes.
+    assert prompt_tokens(smol, {"messages": full}, len(without_u1)) == without_u1
+    # Enough room: nothing goes.
+    assert prompt_tokens(smol, {"messages": full}, len(everything)) == everything
+
+
+def test_truncation_keeps_system_and_last_even_when_too_long(smol):
+    system = {"role": "system", "content": "You are terse."}
+    last = _message("user", "LAST")
+    minimal = prompt_tokens(smol, {"messages": [system, last]}, 100_000)
+    tokens = prompt_tokens(smol, {"messages": [system, _message("user", "OLD"), last]}, 10)
+    assert tokens == minimal  # left for the engine to cut (num_keep + newest tokens)
+
+
+def test_truncate_false_keeps_everything(smol):
+    full = [_message("user", "U1"), _message("assistant", "A1"), _message("user", "U2")]
+    everything = prompt_tokens(smol, {"messages": full}, 100_000)
+    assert prompt_tokens(smol, {"messages": full}, 10, truncate=False) == everything
+
+
+def test_raw_prompt_is_not_templated(smol):
+    assert prompt_tokens(smol, {"raw": "Once upon a time"}, 512) == smol.tokenize("Once upon a time", add_bos=False)
