@@ -13,6 +13,7 @@ import time
 from typing import Any, AsyncIterator
 
 from ..errors import BadRequest, NotFound
+from ..runner.prompt_go import capabilities as go_capabilities
 from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded, Scheduler
 from ..store.model import LocalModel, rfc3339
@@ -132,6 +133,10 @@ class GenerateHandler(InferenceHandler):
         if raw and (body.get("template") or body.get("system") or body.get("context")):
             raise BadRequest("raw mode does not support template, system, or context")
         prompt = body.get("prompt") or ""
+        if body.get("suffix"):
+            template = body.get("template") or model.template
+            if not template or "insert" not in go_capabilities(template):
+                raise BadRequest(f'"{model.name.display()}" does not support insert')
         if not prompt and not body.get("suffix"):
             return await self.load_only(body, model, options, keep_alive, {"response": ""})
         if raw:

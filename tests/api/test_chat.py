@@ -103,3 +103,26 @@ def test_second_model_without_chat_template(client, gemma_gguf, smollm2):
     reply = client.chat(model="gemma", messages=[{"role": "user", "content": "Say hello."}], options={"temperature": 0, "num_predict": 20})
     assert reply.message.content.strip()
     assert client.show("gemma").details.family == "gemma3"
+
+
+GO_CHATML = """{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"""
+
+
+def test_modelfile_go_template_renders_the_prompt(client, server, smollm2):
+    client.create(model="go-chatml", from_=smollm2, template=GO_CHATML, system="Be brief.")
+    text = rendered(server, {"model": "go-chatml", "messages": [{"role": "user", "content": "Hi"}]})
+    assert text == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    assert client.show("go-chatml").template == GO_CHATML
+    reply = client.chat(model="go-chatml", messages=[{"role": "user", "content": "What is 2+2?"}], options=GREEDY)
+    assert reply.message.content
+
+
+def test_legacy_go_template_with_prompt_and_system(client, server, smollm2):
+    legacy = "{{ if .System }}SYSTEM: {{ .System }}\n{{ end }}USER: {{ .Prompt }}\nASSISTANT: {{ .Response }}"
+    client.create(model="go-legacy", from_=smollm2, template=legacy)
+    body = {"model": "go-legacy", "prompt": "Hello", "system": "Be kind.", "_debug_render_only": True}
+    reply = httpx.post(server.url + "/api/generate", json=body, timeout=60).json()
+    assert reply["_debug_info"]["rendered_template"] == "SYSTEM: Be kind.\nUSER: Hello\nASSISTANT: "

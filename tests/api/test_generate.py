@@ -102,6 +102,7 @@ def test_ps_reports_the_loaded_model(client, server, smollm2):
         ({"model": "smollm2", "prompt": "x", "keep_alive": "300"}, "invalid duration"),
         ({"model": "smollm2", "prompt": "x", "options": {"temperature": "hot"}}, "temperature"),
         ({"prompt": "x"}, "model is required"),
+        ({"model": "smollm2", "prompt": "def f(", "suffix": "return 1"}, '"smollm2:latest" does not support insert'),
     ],
 )
 def test_bad_requests_are_400(server, smollm2, body, message):
@@ -115,3 +116,11 @@ def test_unknown_model_is_404(client):
         client.generate(model="nope", prompt="hi")
     assert err.value.status_code == 404
     assert err.value.error == 'model "nope" not found, try pulling it first'
+
+
+def test_suffix_with_a_fill_in_the_middle_template(client, server, smollm2):
+    client.create(model="fim", from_=smollm2, template="{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}")
+    body = {"model": "fim", "prompt": "def add(a, b):", "suffix": "    return c", "_debug_render_only": True}
+    reply = httpx.post(server.url + "/api/generate", json=body, timeout=60).json()
+    assert reply["_debug_info"]["rendered_template"] == "<PRE>def add(a, b):<SUF>    return c<MID>"
+    assert client.generate(model="fim", prompt="def add(a, b):", suffix="    return c", options=GREEDY).done
