@@ -34,8 +34,6 @@ def fake_pynvml(gpus: list[tuple[str, int, int]] | None, fail_init: bool = False
 def fresh_nvml(monkeypatch):
     monkeypatch.setattr(devices, "_nvml_ready", None)
     devices.gpu_offload_supported.cache_clear()
-    yield
-    devices.gpu_offload_supported.cache_clear()
 
 
 def test_gpus_through_nvml(monkeypatch):
