@@ -11,6 +11,7 @@ import tornado.web
 
 from .api.inference import inference_routes
 from .api.native import native_routes
+from .api.observe import observe_routes
 from .config import HostURL, ollama_host
 from .scheduler.scheduler import Scheduler
 from .store.store import ModelStore
@@ -29,7 +30,7 @@ class NotFoundHandler(tornado.web.RequestHandler):
 
 def api_routes(prefix: str = "/") -> list[tuple[str, type, dict[str, Any]]]:
     """Every API route under `prefix` (which ends with a slash)."""
-    routes = native_routes() + inference_routes()
+    routes = native_routes() + inference_routes() + observe_routes()
     return [(prefix + pattern + "/?" if pattern else prefix + "?", handler, kwargs) for pattern, handler, kwargs in routes]
 
 

@@ -80,6 +80,10 @@ class InferenceHandler(OllamaHandler):
             async for event in loaded.runner.stream("/completion", job):
                 if event.get("done"):
                     end = time.perf_counter()
+                    self.scheduler.stats_for(model).record(
+                        event["prompt_eval_count"], event["prompt_eval_duration"],
+                        event["eval_count"], event["eval_duration"], int((end - started) * 1e9),
+                    )
                     yield "done", {
                         "done_reason": event["done_reason"],
                         "total_duration": int((end - started) * 1e9),
@@ -284,16 +288,10 @@ def truncate_dims(vector: list[float], dimensions: int) -> list[float]:
     return [x / norm for x in cut]
 
 
-class PsHandler(InferenceHandler):
-    def get(self) -> None:
-        self.write_json({"models": self.scheduler.running()})
-
-
 def inference_routes() -> list[tuple[str, type, dict[str, Any]]]:
     return [
         (r"api/generate", GenerateHandler, {}),
         (r"api/chat", ChatHandler, {}),
         (r"api/embed", EmbedHandler, {}),
         (r"api/embeddings", EmbeddingsHandler, {}),
-        (r"api/ps", PsHandler, {}),
     ]

@@ -11,6 +11,7 @@ from .._version import OLLAMA_API_VERSION
 from ..errors import BadRequest
 from ..store.blobs import BlobWriter, normalize_digest
 from ..store.create import ModelCreator
+from ..store.options import validate_parameters
 from . import wire
 from .base import OllamaHandler, run_in_thread
 
@@ -47,6 +48,10 @@ class ShowHandler(OllamaHandler):
         reply = await asyncio.to_thread(
             self.store.show, name, bool(body.get("verbose")), body.get("system")
         )
+        scheduler = self.settings.get("ollama_scheduler")
+        if scheduler is not None:  # what loading it will take, before anyone loads it
+            options = validate_parameters(body.get("options") or {})
+            reply["capacity"] = await asyncio.to_thread(scheduler.capacity, self.store.get(name), options)
         self.write_json(reply)
 
 

@@ -22,6 +22,11 @@ class Device:
     total: int
     free: int
 
+    @property
+    def key(self) -> str:
+        """How budgets and reports name it: `cpu`, `gpu0`, `gpu1`, ..."""
+        return "cpu" if self.kind == "cpu" else f"gpu{self.index}"
+
 
 _nvml_lock = threading.Lock()
 _nvml_ready: bool | None = None

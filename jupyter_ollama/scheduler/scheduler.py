@@ -13,41 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 from ..errors import BadRequest, Busy
-from ..store.model import LocalModel, rfc3339
+from ..store.model import LocalModel
 from ..store.store import ModelStore
 from .devices import Device, target_device
-from .durations import default_keep_alive
 from .memory import MemoryEstimate, estimate
 from .runner_process import RunnerError, RunnerProcess
+from .settings import SchedulerSettings
+from .stats import ModelStats
 
 log = logging.getLogger("jupyter_ollama")
 
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "")) or default
-    except ValueError:
-        return default
-
-
-@dataclass
-class SchedulerSettings:
-    # Four slots serve a handful of notebooks typing at once without a queue, the
-    # same default llama-server uses; each slot has the full context, so memory
-    # grows with it (see /api/show and /api/ps for the numbers).
-    num_parallel: int = field(default_factory=lambda: _env_int("OLLAMA_NUM_PARALLEL", 4))
-    max_loaded_models: int = field(default_factory=lambda: _env_int("OLLAMA_MAX_LOADED_MODELS", 3))
-    max_queue: int = field(default_factory=lambda: _env_int("OLLAMA_MAX_QUEUE", 512))
-    context_length: int = field(default_factory=lambda: _env_int("OLLAMA_CONTEXT_LENGTH", 4096))
-    keep_alive: float | None = field(default_factory=default_keep_alive)
 
 
 LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "num_thread", "use_mmap")
@@ -61,6 +42,7 @@ class Loaded:
     config: dict[str, Any]
     runner: RunnerProcess
     memory: MemoryEstimate
+    device: Device
     slots: asyncio.Semaphore
     keep_alive: float | None
     busy: int = 0
@@ -89,6 +71,8 @@ class Scheduler:
         self.settings = settings or SchedulerSettings()
         self.loaded: dict[str, Loaded] = {}
         self.pending = 0  # requests waiting for a load or a slot
+        self.waiting_for_memory = 0  # loads waiting for busy models to free memory
+        self.stats: dict[str, ModelStats] = {}
         self._load_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
 
@@ -113,12 +97,16 @@ class Scheduler:
             "use_mmap": merged.get("use_mmap"),
         }
 
-    def estimate(self, model: LocalModel, options: dict[str, Any] | None = None) -> MemoryEstimate | None:
-        info = self.store.gguf(model)
-        if info is None:
-            return None
+    def capacity(self, model: LocalModel, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The slots, context and memory a load at these settings would take (for /api/show)."""
         config = self.load_config(model, options or {})
-        return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"])
+        info = self.store.gguf(model)
+        memory = estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"]) if info else MemoryEstimate(model.size, 0, 0)
+        return {
+            "num_parallel": config["num_parallel"],
+            "num_ctx": config["num_ctx"],
+            "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total},
+        }
 
     # -- using a model --------------------------------------------------------
 
@@ -175,27 +163,36 @@ class Scheduler:
         runner = RunnerProcess(placed)
         log.info("loading %s (%s slots x %s tokens)", model.name.display(), config["num_parallel"], config["num_ctx"])
         await runner.start()
-        loaded = Loaded(model, config, runner, memory, asyncio.Semaphore(config["num_parallel"]), self.settings.keep_alive)
+        self.stats_for(model).loads_total += 1
+        loaded = Loaded(model, config, runner, memory, device, asyncio.Semaphore(config["num_parallel"]), self.settings.keep_alive)
         self.loaded[loaded.key] = loaded
         asyncio.get_running_loop().create_task(self._watch(loaded))
         return loaded
 
     async def _make_room(self, model: LocalModel, memory: MemoryEstimate) -> Device:
-        """Evict idle models until the new one fits; refuse one that could never fit."""
+        """Evict idle models until the new one fits the device and its budget; refuse one that never could."""
         while True:
             device = await asyncio.to_thread(target_device)
-            if memory.total <= device.free:
+            ours = [x for x in self.loaded.values() if x.device.key == device.key]
+            held = sum(x.memory.total for x in ours)
+            budget = self.settings.budget_for(device.key)
+            room = device.free if budget is None else min(device.free, budget - held)
+            if memory.total <= room:
                 return device
-            held = sum(x.memory.total for x in self.loaded.values())
-            if memory.total > device.free + held:
-                raise BadRequest(
-                    f"model requires more system memory ({_gib(memory.total)}) than is available ({_gib(device.free + held)})"
-                )
-            if any(x.busy == 0 and x.queued == 0 for x in self.loaded.values()):
-                await self._evict_one()
-            else:  # everything loaded is busy: wait for a model to go idle
+            ceiling = device.free + held if budget is None else min(device.free + held, budget)
+            if memory.total > ceiling:
+                where = "system memory" if device.kind == "cpu" else f"memory on {device.name}"
+                limit = "the memory budget" if budget is not None and budget < device.free + held else "is available"
+                raise BadRequest(f"model requires more {where} ({_gib(memory.total)}) than {limit} ({_gib(ceiling)})")
+            if any(x.busy == 0 and x.queued == 0 for x in ours):
+                await self._evict_one(device.key)
+                continue
+            self.waiting_for_memory += 1  # every model on the device is busy: wait for one to go idle
+            try:
                 async with self._changed:
                     await self._changed.wait()
+            finally:
+                self.waiting_for_memory -= 1
 
     async def _watch(self, loaded: Loaded) -> None:
         """A runner that dies (a crash in llama.cpp) is dropped; the next request reloads it."""
@@ -205,16 +202,21 @@ class Scheduler:
             del self.loaded[loaded.key]
             self._disarm(loaded)
 
-    async def _evict_one(self) -> None:
+    async def _evict_one(self, device_key: str | None = None) -> None:
         """Unload the idle model that expires soonest; if none is idle, wait for one to be."""
         while True:
-            idle = [x for x in self.loaded.values() if x.busy == 0 and x.queued == 0]
+            idle = [x for x in self.loaded.values() if x.busy == 0 and x.queued == 0
+                    and (device_key is None or x.device.key == device_key)]
             if idle:
                 victim = min(idle, key=lambda x: (x.expires_at or float("inf"), x.loaded_at))
+                self.stats_for(victim.model).evictions_total += 1
                 await self._unload(victim)
                 return
             async with self._changed:
                 await self._changed.wait()
+
+    def stats_for(self, model: LocalModel) -> ModelStats:
+        return self.stats.setdefault(model.name.display(), ModelStats())
 
     def _after_use(self, loaded: Loaded) -> None:
         asyncio.get_running_loop().create_task(self._notify())
@@ -266,34 +268,6 @@ class Scheduler:
     async def shutdown(self) -> None:
         for loaded in list(self.loaded.values()):
             await self._unload(loaded)
-
-    def running(self) -> list[dict[str, Any]]:
-        """`/api/ps` entries, longest remaining time first, with our slot and queue figures."""
-        far_future = time.time() + 292 * 365 * 86400
-        entries = []
-        for loaded in sorted(self.loaded.values(), key=lambda x: -(x.expires_at or far_future)):
-            model = loaded.model
-            name = model.name.display()
-            if loaded.expires_at is not None:
-                expires = loaded.expires_at
-            else:  # busy now: when it would expire if the requests ended now, as Ollama shows it
-                expires = far_future if loaded.keep_alive is None else time.time() + loaded.keep_alive
-            entries.append(
-                {
-                    "name": name,
-                    "model": name,
-                    "size": loaded.memory.total,
-                    "size_vram": 0,
-                    "digest": model.manifest_digest,
-                    "details": model.details(),
-                    "expires_at": rfc3339(expires),
-                    "context_length": loaded.config["num_ctx"],
-                    "slots_total": loaded.num_parallel,
-                    "slots_busy": loaded.busy,
-                    "requests_queued": loaded.queued,
-                }
-            )
-        return entries
 
 
 def _gib(size: int) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
+from jupyter_ollama.scheduler import report
 from jupyter_ollama.errors import Busy
 from jupyter_ollama.scheduler.runner_process import RUNNER_STOPPED, RunnerError
 from jupyter_ollama.scheduler.scheduler import BUSY, Loaded, Scheduler, SchedulerSettings
@@ -74,15 +75,15 @@ def pid(loaded: Loaded) -> int:
 
 
 def names(scheduler: Scheduler) -> list[str]:
-    return [entry["name"] for entry in scheduler.running()]
+    return [entry["name"] for entry in report.summary(scheduler)]
 
 
 def test_load_on_first_use(store):
     async def scenario(scheduler: Scheduler) -> None:
         model = store.get("smollm2")
-        assert scheduler.running() == []
+        assert report.summary(scheduler) == []
         async with scheduler.use(model, OPTIONS) as loaded:
-            [entry] = scheduler.running()
+            [entry] = report.summary(scheduler)
             assert entry["name"] == entry["model"] == "smollm2:latest"
             assert entry["digest"] == model.manifest_digest
             assert entry["slots_total"] == 2 and entry["slots_busy"] == 1 and entry["requests_queued"] == 0
@@ -90,7 +91,7 @@ def test_load_on_first_use(store):
             assert entry["size"] >= model.size and entry["size_vram"] == 0
             assert entry["details"]["family"] == "llama"
             assert await generate(loaded)
-        [entry] = scheduler.running()
+        [entry] = report.summary(scheduler)
         assert entry["slots_busy"] == 0
         assert loaded.expires_at is not None and 250 < loaded.expires_at - time.time() <= 300
         # A second request finds it loaded: the same runner serves it.
@@ -106,7 +107,7 @@ def test_keep_alive_zero_unloads_after_the_request(store):
         async with scheduler.use(store.get("smollm2"), OPTIONS, keep_alive=0) as loaded:
             await generate(loaded)
             assert names(scheduler) == ["smollm2:latest"]
-        await until(lambda: scheduler.running() == [], what="unload")
+        await until(lambda: report.summary(scheduler) == [], what="unload")
         assert await asyncio.wait_for(loaded.runner.process.wait(), 10) == 0
 
     run(store, scenario)
@@ -117,7 +118,7 @@ def test_short_keep_alive_expires(store):
         async with scheduler.use(store.get("smollm2"), OPTIONS, keep_alive=0.5) as loaded:
             await generate(loaded)
         assert loaded.expires_at is not None
-        await until(lambda: scheduler.running() == [], what="expiry")
+        await until(lambda: report.summary(scheduler) == [], what="expiry")
         assert await asyncio.wait_for(loaded.runner.process.wait(), 10) == 0
 
     run(store, scenario)
@@ -129,7 +130,7 @@ def test_keep_alive_forever_stays(store):
             await generate(loaded)
         assert loaded.expires_at is None and loaded.timer is None  # nothing will unload it
         await asyncio.sleep(0.3)
-        [entry] = scheduler.running()
+        [entry] = report.summary(scheduler)
         assert int(entry["expires_at"][:4]) > 2200  # Ollama shows "forever" as a far-future date
         assert loaded.runner.alive
 
@@ -146,7 +147,7 @@ def test_changed_load_option_reloads(store):
         async with scheduler.use(model, {**OPTIONS, "num_ctx": 256}) as second:
             assert pid(second) != pid(first)
             assert first.runner.process.returncode is not None
-            [entry] = scheduler.running()
+            [entry] = report.summary(scheduler)
             assert entry["context_length"] == 256
             assert (await second.runner.request("GET", "/health"))["slots"][0]["n_ctx"] == 256
             await generate(second)
@@ -181,7 +182,7 @@ def test_queue_limit_answers_busy(store):
         await until(lambda: len(holding) == 1, what="the first request to hold the slot")
         second = asyncio.create_task(hold())  # the only slot is taken: this one queues
         await until(lambda: holding[0].queued == 1, what="the second request to queue")
-        assert scheduler.running()[0]["requests_queued"] == 1
+        assert report.summary(scheduler)[0]["requests_queued"] == 1
 
         with pytest.raises(Busy) as info:
             async with scheduler.use(model, OPTIONS):
@@ -209,7 +210,7 @@ def test_killed_runner_is_dropped_and_reloaded(store):
                         os.kill(pid(first), signal.SIGKILL)  # a crash inside llama.cpp, mid-stream
                         await first.runner.wait()
             assert info.value.message == RUNNER_STOPPED and info.value.status == 500
-        await until(lambda: scheduler.running() == [], what="the dead runner to be dropped")
+        await until(lambda: report.summary(scheduler) == [], what="the dead runner to be dropped")
         assert first.runner.process.returncode == -signal.SIGKILL
         async with scheduler.use(model, OPTIONS) as second:
             assert second is not first and pid(second) != pid(first)
@@ -233,7 +234,7 @@ def test_unload_and_shutdown_stop_every_runner(store):
         assert loaded[1].runner.process.returncode == 0
 
         await scheduler.shutdown()
-        assert scheduler.running() == [] and scheduler.loaded == {}
+        assert report.summary(scheduler) == [] and scheduler.loaded == {}
         assert loaded[0].runner.process.returncode == 0
 
     run(store, scenario)

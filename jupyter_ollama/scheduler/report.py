@@ -1,0 +1,102 @@
+"""What the scheduler shows: /api/ps entries, /health, and the numbers /metrics exports.
+
+The runner knows each slot's state and KV use; the manager knows slots held,
+requests queued, memory and placement. A report asks every runner for its
+slots (a loopback call each) and merges the two views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from ..store.model import rfc3339
+from .scheduler import Loaded, Scheduler
+
+FAR_FUTURE = 292 * 365 * 86400  # Go's "forever" keep-alive, ~292 years out
+
+
+async def runner_slots(loaded: Loaded) -> list[dict[str, Any]]:
+    """Each slot's state and tokens in its KV cache; [] if the runner cannot answer right now."""
+    try:
+        health = await asyncio.wait_for(loaded.runner.request("GET", "/health"), timeout=5)
+    except Exception:  # a runner that is dying is reported without slot detail
+        return []
+    return health.get("slots", [])
+
+
+def expires_at(loaded: Loaded) -> float:
+    if loaded.expires_at is not None:
+        return loaded.expires_at
+    # Busy now: when it would expire if its requests ended now, as Ollama shows it.
+    return time.time() + (FAR_FUTURE if loaded.keep_alive is None else loaded.keep_alive)
+
+
+def ordered(scheduler: Scheduler) -> list[Loaded]:
+    """Loaded models, longest remaining time first (Ollama's order)."""
+    return sorted(scheduler.loaded.values(), key=lambda x: -expires_at(x))
+
+
+def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
+    model, memory = loaded.model, loaded.memory
+    name = model.name.display()
+    return {
+        "name": name,
+        "model": name,
+        "size": memory.total,
+        "size_vram": memory.total if loaded.device.kind == "gpu" else 0,
+        "digest": model.manifest_digest,
+        "details": model.details(),
+        "expires_at": rfc3339(expires_at(loaded)),
+        "context_length": loaded.config["num_ctx"],
+        # Our additions: what a deployment needs to see, which Ollama hides.
+        "device": loaded.device.key,
+        "slots_total": loaded.num_parallel,
+        "slots_busy": loaded.busy,
+        "requests_queued": loaded.queued,
+        "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute},
+        "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
+    }
+
+
+def summary(scheduler: Scheduler) -> list[dict[str, Any]]:
+    """`/api/ps` entries from the manager's own view."""
+    return [entry(scheduler, x) for x in ordered(scheduler)]
+
+
+async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
+    """`summary` plus each slot's state and KV use, asked of the runners."""
+    models = ordered(scheduler)
+    slots = await asyncio.gather(*(runner_slots(x) for x in models))
+    return [
+        {**entry(scheduler, loaded), "slots": [
+            {"id": s["id"], "state": s["state"], "n_ctx": loaded.config["num_ctx"], "kv_tokens": s["n_past"]}
+            for s in slot_states
+        ]}
+        for loaded, slot_states in zip(models, slots)
+    ]
+
+
+def queue(scheduler: Scheduler) -> dict[str, int]:
+    return {
+        "waiting": scheduler.pending,
+        "waiting_for_memory": scheduler.waiting_for_memory,
+        "capacity": scheduler.settings.max_queue,
+    }
+
+
+async def health(scheduler: Scheduler) -> dict[str, Any]:
+    """llama.cpp-style readiness with every loaded model's slots."""
+    models = await running(scheduler)
+    return {
+        "status": "ok",
+        "slots_idle": sum(m["slots_total"] - m["slots_busy"] for m in models),
+        "slots_processing": sum(m["slots_busy"] for m in models),
+        "requests_queued": sum(m["requests_queued"] for m in models) + scheduler.waiting_for_memory,
+        "models": [
+            {"model": m["model"], "slots_total": m["slots_total"], "slots_busy": m["slots_busy"],
+             "requests_queued": m["requests_queued"], "slots": m["slots"]}
+            for m in models
+        ],
+    }

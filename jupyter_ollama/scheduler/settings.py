@@ -1,0 +1,55 @@
+"""The scheduler's settings, from Ollama's environment variables (and Jupyter traits later)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from .durations import default_keep_alive
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+          "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20, "gi": 2**30, "gib": 2**30, "ti": 2**40, "tib": 2**40}
+
+
+def env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "")) or default
+    except ValueError:
+        return default
+
+
+def parse_size(text: str) -> int:
+    """`8GiB`, `512MB`, `1.5G` or plain bytes."""
+    match = _SIZE.fullmatch(text)
+    if match is None or (match.group(2) or "").lower() not in _UNITS:
+        raise ValueError(f"invalid size {text!r}: use e.g. 8GiB, 512MB or a number of bytes")
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
+
+
+def parse_budget(text: str | None) -> dict[str, int]:
+    """A memory cap per device: `8GiB` (every device) or `cpu=8GiB,gpu0=20GiB`. `*` is every device."""
+    budget: dict[str, int] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        device, sep, size = part.rpartition("=")
+        budget[device.strip().lower() if sep else "*"] = parse_size(size)
+    return budget
+
+
+@dataclass
+class SchedulerSettings:
+    # Four slots serve a handful of notebooks typing at once without a queue, the
+    # same default llama-server uses; each slot has the full context, so memory
+    # grows with it (see /api/show and /api/ps for the numbers).
+    num_parallel: int = field(default_factory=lambda: env_int("OLLAMA_NUM_PARALLEL", 4))
+    max_loaded_models: int = field(default_factory=lambda: env_int("OLLAMA_MAX_LOADED_MODELS", 3))
+    max_queue: int = field(default_factory=lambda: env_int("OLLAMA_MAX_QUEUE", 512))
+    context_length: int = field(default_factory=lambda: env_int("OLLAMA_CONTEXT_LENGTH", 4096))
+    keep_alive: float | None = field(default_factory=default_keep_alive)
+    memory_budget: dict[str, int] = field(default_factory=lambda: parse_budget(os.environ.get("OLLAMA_MEMORY_BUDGET")))
+
+    def budget_for(self, device_key: str) -> int | None:
+        return self.memory_budget.get(device_key, self.memory_budget.get("*"))

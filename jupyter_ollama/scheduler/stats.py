@@ -1,0 +1,44 @@
+"""Per-model counters the scheduler keeps for /api/ps, /health and /metrics."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+# Request duration buckets in seconds, for the Prometheus histogram.
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+@dataclass
+class ModelStats:
+    requests_total: int = 0
+    prompt_tokens_total: int = 0
+    prompt_seconds_total: float = 0.0
+    tokens_predicted_total: int = 0
+    tokens_predicted_seconds_total: float = 0.0
+    loads_total: int = 0
+    evictions_total: int = 0
+    duration_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    duration_sum: float = 0.0
+    # (tokens, seconds) of the last requests, for a "recent tokens/s" that moves with load.
+    recent: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=16))
+
+    def record(self, prompt_tokens: int, prompt_ns: int, eval_tokens: int, eval_ns: int, total_ns: int) -> None:
+        self.requests_total += 1
+        self.prompt_tokens_total += prompt_tokens
+        self.prompt_seconds_total += prompt_ns / 1e9
+        self.tokens_predicted_total += eval_tokens
+        self.tokens_predicted_seconds_total += eval_ns / 1e9
+        seconds = total_ns / 1e9
+        self.duration_sum += seconds
+        for i, bound in enumerate(DURATION_BUCKETS):
+            if seconds <= bound:
+                self.duration_buckets[i] += 1
+        if eval_tokens and eval_ns:
+            self.recent.append((eval_tokens, eval_ns / 1e9))
+
+    @property
+    def recent_tokens_per_second(self) -> float:
+        tokens = sum(t for t, _ in self.recent)
+        seconds = sum(s for _, s in self.recent)
+        return round(tokens / seconds, 2) if seconds else 0.0
