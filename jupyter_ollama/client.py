@@ -21,10 +21,10 @@ class ClientError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str | None = None, timeout: float | None = None) -> None:
+    def __init__(self, base_url: str | None = None, timeout: float | None = None, token: str | None = None) -> None:
         self.base_url = (base_url or ollama_host().connectable.url).rstrip("/")
-        headers = {"User-Agent": "jupyter-ollama-cli"}
-        if key := os.environ.get("OLLAMA_API_KEY"):
+        headers = {"User-Agent": "jupyter-ollama"}
+        if key := token or os.environ.get("OLLAMA_API_KEY"):
             headers["Authorization"] = f"Bearer {key}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import tornado.web
 
-from .api.inference import inference_routes
-from .api.native import native_routes
-from .api.observe import observe_routes
+from .api.routes import mounted
+from .api.openai import openai_routes
 from .config import HostURL, ollama_host
 from .scheduler.scheduler import Scheduler
 from .store.store import ModelStore
@@ -30,13 +29,12 @@ class NotFoundHandler(tornado.web.RequestHandler):
 
 def api_routes(prefix: str = "/") -> list[tuple[str, type, dict[str, Any]]]:
     """Every API route under `prefix` (which ends with a slash)."""
-    routes = native_routes() + inference_routes() + observe_routes()
-    return [(prefix + pattern + "/?" if pattern else prefix + "?", handler, kwargs) for pattern, handler, kwargs in routes]
+    return mounted(prefix)
 
 
-def make_app(store: ModelStore, scheduler: Scheduler) -> tornado.web.Application:
+def make_app(store: ModelStore, scheduler: Scheduler, routes: list | None = None) -> tornado.web.Application:
     return tornado.web.Application(
-        api_routes("/"),
+        routes if routes is not None else api_routes("/"),
         ollama_store=store,
         ollama_scheduler=scheduler,
         default_handler_class=NotFoundHandler,

@@ -32,6 +32,9 @@ class RunnerProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "jupyter_ollama.runner",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            # Its own session: a Ctrl-C or a kernel interrupt aimed at us is not aimed at it.
+            # It still dies with us: it exits when its stdin (our pipe) closes.
+            start_new_session=True,
         )
         assert self.process.stdin and self.process.stdout
         # The secret travels on stdin, never in argv or the environment where others could read it.

@@ -1,0 +1,84 @@
+"""Every route of the API, once, and the ways to mount it: standalone, under Jupyter, kernel-side."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Callable
+
+import tornado.web
+
+from .base import OllamaHandler
+from .inference import inference_routes
+from .native import native_routes
+from .observe import observe_routes
+
+Route = tuple[str, type, dict[str, Any]]
+
+HTTP_VERBS = ("get", "head", "post", "put", "patch", "delete", "options")
+
+
+def all_routes() -> list[Route]:
+    """Patterns relative to the mount point (no leading slash); extended by later front doors."""
+    routes = native_routes() + inference_routes() + observe_routes()
+    for extra in _extra_route_providers():
+        routes += extra()
+    return routes
+
+
+def _extra_route_providers() -> list[Callable[[], list[Route]]]:
+    providers = []
+    try:
+        from .transfer import transfer_routes
+
+        providers.append(transfer_routes)
+    except ImportError:
+        pass
+    try:
+        from .openai import openai_routes
+
+        providers.append(openai_routes)
+    except ImportError:
+        pass
+    return providers
+
+
+def mounted(prefix: str, wrap: Callable[[type], type] = lambda h: h) -> list[Route]:
+    """Every route under `prefix` (ending in a slash), each handler passed through `wrap`."""
+    return [
+        (prefix + pattern + "/?" if pattern else prefix + "?", wrap(handler), kwargs)
+        for pattern, handler, kwargs in all_routes()
+    ]
+
+
+def own_verbs(handler: type) -> list[str]:
+    """The HTTP methods a handler really implements (not tornado's 405 defaults)."""
+    return [v for v in HTTP_VERBS if getattr(handler, v) is not getattr(tornado.web.RequestHandler, v)]
+
+
+def token_protected(token: str) -> Callable[[type], type]:
+    """A wrapper that makes every request show `Authorization: Bearer|token <token>` (kernel-side server)."""
+
+    def wrap(handler: type) -> type:
+        class Protected(handler):  # type: ignore[misc, valid-type]
+            def _check_token(self) -> None:
+                scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
+                if scheme.lower() not in ("bearer", "token") or not hmac.compare_digest(value.strip(), token):
+                    raise tornado.web.HTTPError(401, "unauthorized")
+
+        # Checked before the handler's own prepare, whatever it does (a streamed upload starts in prepare).
+        original = getattr(handler, "prepare")
+
+        async def prepare(self: Any) -> None:
+            self._check_token()
+            result = original(self)
+            if result is not None:
+                await result
+
+        Protected.prepare = prepare  # type: ignore[method-assign]
+        Protected.__name__ = f"Protected{handler.__name__}"
+        return Protected
+
+    return wrap
+
+
+__all__ = ["all_routes", "mounted", "own_verbs", "token_protected", "OllamaHandler"]

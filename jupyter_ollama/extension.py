@@ -1,0 +1,133 @@
+"""The Jupyter server extension: the whole API under `{base_url}ollama/`, behind Jupyter's auth.
+
+Every handler is the standalone one with Jupyter's handler mixed in: Jupyter
+authenticates (token header or login cookie, with XSRF for browsers), every verb
+is `@web.authenticated` and `@authorized` on the resource `ollama`, and errors
+keep Ollama's shape. The extension exports its URL and token into the
+environment, so kernels it starts find it (see `kernel/discovery.py`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from traitlets import Int, Unicode, default
+
+from .api.base import OllamaHandler
+from .api.routes import mounted, own_verbs
+from .extension_env import TOKEN_ENV, URL_ENV
+from .scheduler.durations import default_keep_alive, parse_keep_alive
+from .scheduler.scheduler import Scheduler
+from .scheduler.settings import SchedulerSettings, env_int, parse_budget
+from .store.store import ModelStore, default_models_dir
+
+AUTH_RESOURCE = "ollama"
+
+
+async def _jupyter_prepare(self: Any) -> None:
+    # JupyterHandler.prepare authenticates, then hands back the wrapped handler's own prepare.
+    result = await JupyterHandler.prepare(self)
+    if inspect.isawaitable(result):
+        await result
+
+
+def _forbid_login_redirect(self: Any) -> str:
+    # An API answers 403, never a redirect to the login page.
+    if not self.current_user:
+        raise tornado.web.HTTPError(403)
+    return JupyterHandler.get_login_url(self)
+
+
+def jupyter_handler(handler: type) -> type:
+    """`handler` with Jupyter's authentication and authorization on every verb it implements."""
+    attrs: dict[str, Any] = {
+        "auth_resource": AUTH_RESOURCE,
+        "prepare": _jupyter_prepare,
+        "get_login_url": _forbid_login_redirect,
+        "write_error": OllamaHandler.write_error,
+    }
+    for verb in own_verbs(handler):
+        attrs[verb] = tornado.web.authenticated(authorized(getattr(handler, verb)))
+    return type(f"Jupyter{handler.__name__}", (ExtensionHandlerMixin, JupyterHandler, handler), attrs)
+
+
+class JupyterOllama(ExtensionApp):
+    name = "jupyter_ollama"
+    # No templates or static files of its own: the sidebar is a labextension.
+    load_other_extensions = True
+
+    models_dir = Unicode(help="Model store (OLLAMA_MODELS); default: <jupyter data dir>/ollama/models").tag(config=True)
+    keep_alive = Unicode(help="How long an idle model stays loaded (OLLAMA_KEEP_ALIVE), e.g. 5m, 0, -1").tag(config=True)
+    num_parallel = Int(help="Slots per model (OLLAMA_NUM_PARALLEL)").tag(config=True)
+    context_length = Int(help="Context per slot (OLLAMA_CONTEXT_LENGTH)").tag(config=True)
+    max_loaded_models = Int(help="Models loaded at once (OLLAMA_MAX_LOADED_MODELS)").tag(config=True)
+    max_queue = Int(help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
+    memory_budget = Unicode(help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or cpu=8GiB,gpu0=20GiB").tag(config=True)
+
+    @default("models_dir")
+    def _models_dir(self) -> str:
+        return str(default_models_dir())
+
+    @default("keep_alive")
+    def _keep_alive(self) -> str:
+        return os.environ.get("OLLAMA_KEEP_ALIVE", "5m")
+
+    @default("num_parallel")
+    def _num_parallel(self) -> int:
+        return SchedulerSettings().num_parallel
+
+    @default("context_length")
+    def _context_length(self) -> int:
+        return SchedulerSettings().context_length
+
+    @default("max_loaded_models")
+    def _max_loaded(self) -> int:
+        return env_int("OLLAMA_MAX_LOADED_MODELS", 3)
+
+    @default("max_queue")
+    def _max_queue(self) -> int:
+        return env_int("OLLAMA_MAX_QUEUE", 512)
+
+    @default("memory_budget")
+    def _memory_budget(self) -> str:
+        return os.environ.get("OLLAMA_MEMORY_BUDGET", "")
+
+    def scheduler_settings(self) -> SchedulerSettings:
+        try:
+            keep_alive = parse_keep_alive(int(self.keep_alive)) if self.keep_alive.lstrip("-").isdigit() else parse_keep_alive(self.keep_alive)
+        except Exception:  # a bad setting falls back to Ollama's default, and says so
+            self.log.warning("JupyterOllama.keep_alive %r is not a duration; using the default", self.keep_alive)
+            keep_alive = default_keep_alive()
+        return SchedulerSettings(
+            num_parallel=self.num_parallel, max_loaded_models=self.max_loaded_models, max_queue=self.max_queue,
+            context_length=self.context_length, keep_alive=keep_alive, memory_budget=parse_budget(self.memory_budget),
+        )
+
+    def initialize_settings(self) -> None:
+        store = ModelStore(Path(self.models_dir))
+        self.scheduler = Scheduler(store, self.scheduler_settings())
+        self.settings.update(ollama_store=store, ollama_scheduler=self.scheduler)
+
+    def initialize_handlers(self) -> None:
+        # `mounted` builds absolute patterns; ExtensionApp joins them with base_url, so strip the slash.
+        self.handlers.extend((pattern.lstrip("/"), handler, kwargs) for pattern, handler, kwargs in mounted("/ollama/", jupyter_handler))
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # Kernels inherit the server's environment: tell them where the API is and how to get in.
+        os.environ[URL_ENV] = url_path_join(serverapp.connection_url, "ollama")
+        token = getattr(serverapp.identity_provider, "token", "") or ""
+        if token:
+            os.environ[TOKEN_ENV] = token
+        self.log.info("jupyter-ollama API at %s (models in %s)", os.environ[URL_ENV], self.models_dir)
+
+    async def stop_extension(self) -> None:
+        await self.scheduler.shutdown()  # every runner goes, with its memory

@@ -1,0 +1,217 @@
+"""`%ollama` and `%%ollama`: models from a notebook cell.
+
+    %ollama run MODEL PROMPT        stream an answer into the cell (the reply is the cell's value)
+    %%ollama run MODEL              the cell body is the prompt
+    %ollama chat MODEL PROMPT       a conversation kept per model in this kernel (--reset clears it)
+    %ollama pull MODEL              progress updated in place
+    %ollama list | ps | show MODEL | rm MODEL | cp SRC DST | stop MODEL
+    %%ollama create NAME            the cell body is a Modelfile
+    %ollama host                    which server is in use and how it was found
+
+Options for run/chat: --system TEXT, --format json, -o key=value (any Ollama
+option), --keepalive 5m, --think. `{name}` in a prompt is replaced by that
+variable of the notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from ..client import ClientError
+from ..format import human_bytes, human_time
+from ..store.modelfile import parse_modelfile
+from ..store.options import parse_parameter
+from .discovery import Endpoint, find_server
+from .display import LiveText, Progress, Reply, Table
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit the kernel's process
+        raise UsageError(f"%ollama: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%ollama", add_help=False)
+    sub = parser.add_subparsers(dest="command")
+    for name in ("run", "chat"):
+        p = sub.add_parser(name, add_help=False)
+        p.add_argument("model")
+        p.add_argument("prompt", nargs="*")
+        p.add_argument("--system")
+        p.add_argument("--format")
+        p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE")
+        p.add_argument("--keepalive")
+        p.add_argument("--think", action="store_true")
+        if name == "chat":
+            p.add_argument("--reset", action="store_true")
+    for name in ("pull", "show", "rm", "stop", "create"):
+        sub.add_parser(name, add_help=False).add_argument("model")
+    p = sub.add_parser("cp", add_help=False)
+    p.add_argument("source")
+    p.add_argument("destination")
+    for name in ("list", "ls", "ps", "host", "help"):
+        sub.add_parser(name, add_help=False)
+    return parser
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
+
+
+def interpolate(text: str, namespace: dict[str, Any]) -> str:
+    """`{name}` and `{obj.attr}` from the notebook's variables; anything else (JSON braces) is left alone."""
+
+    def value(match: re.Match[str]) -> str:
+        first, *rest = match.group(1).split(".")
+        if first not in namespace:
+            return match.group(0)
+        obj = namespace[first]
+        for attr in rest:
+            if not hasattr(obj, attr):
+                return match.group(0)
+            obj = getattr(obj, attr)
+        return str(obj)
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+@magics_class
+class OllamaMagics(Magics):
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.conversations: dict[str, list[dict[str, str]]] = {}
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return find_server()
+
+    @line_cell_magic
+    def ollama(self, line: str, cell: str | None = None) -> Any:
+        try:
+            args = _parser().parse_args(shlex.split(line))
+        except ValueError as err:  # unbalanced quotes
+            raise UsageError(f"%ollama: {err}") from None
+        command = args.command or "help"
+        handler = getattr(self, f"do_{'list' if command == 'ls' else command}")
+        try:
+            return handler(args, cell)
+        except ClientError as err:
+            raise UsageError(f"Error: {err.message}") from None
+
+    # -- talking to a model -----------------------------------------------------
+
+    def _options(self, args: argparse.Namespace) -> dict[str, Any]:
+        options = {}
+        for item in args.option:
+            key, sep, raw = item.partition("=")
+            if not sep:
+                raise UsageError(f"%ollama: -o takes key=value, got {item!r}")
+            options[key.strip()] = parse_parameter(key.strip(), raw.strip())
+        return options
+
+    def _prompt(self, args: argparse.Namespace, cell: str | None) -> str:
+        text = cell if cell is not None and cell.strip() else " ".join(args.prompt)
+        if not text.strip():
+            raise UsageError(f"%ollama {args.command}: give a prompt after the model, or use %%ollama {args.command} MODEL")
+        return interpolate(text, self.shell.user_ns)
+
+    def _stream_chat(self, args: argparse.Namespace, messages: list[dict[str, str]]) -> Reply:
+        body: dict[str, Any] = {"model": args.model, "messages": messages, "options": self._options(args)}
+        if args.format:
+            body["format"] = args.format
+        if args.keepalive:
+            body["keep_alive"] = args.keepalive
+        if args.think:
+            body["think"] = True
+        live = LiveText()
+        try:
+            for event in self.endpoint.client().stream("/api/chat", body):
+                live.add(event.get("message", {}).get("content", ""))
+        finally:
+            # The answer is returned as the cell's value, rendered as Markdown: the live view goes.
+            live.close(keep=False)
+        return Reply(live.text)
+
+    def do_run(self, args: argparse.Namespace, cell: str | None) -> Reply:
+        messages = [{"role": "system", "content": args.system}] if args.system else []
+        messages.append({"role": "user", "content": self._prompt(args, cell)})
+        return self._stream_chat(args, messages)
+
+    def do_chat(self, args: argparse.Namespace, cell: str | None) -> Reply | None:
+        history = self.conversations.setdefault(args.model, [])
+        if args.reset:
+            history.clear()
+            if not args.prompt and not (cell and cell.strip()):
+                return None
+        if args.system and not history:
+            history.append({"role": "system", "content": args.system})
+        prompt = self._prompt(args, cell)
+        reply = self._stream_chat(args, history + [{"role": "user", "content": prompt}])
+        history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": str(reply)}]
+        return reply
+
+    # -- managing models ----------------------------------------------------------
+
+    def do_pull(self, args: argparse.Namespace, cell: str | None) -> None:
+        progress = Progress()
+        for event in self.endpoint.client().stream("/api/pull", {"model": args.model}):
+            progress.update(event)
+
+    def do_list(self, args: argparse.Namespace, cell: str | None) -> Table:
+        models = self.endpoint.client().request("GET", "/api/tags")["models"]
+        rows = [[m["name"], m["digest"][:12], human_bytes(m["size"]), human_time(m.get("modified_at"))] for m in models]
+        return Table(["NAME", "ID", "SIZE", "MODIFIED"], rows)
+
+    def do_ps(self, args: argparse.Namespace, cell: str | None) -> Table:
+        models = self.endpoint.client().request("GET", "/api/ps")["models"]
+        rows = [
+            [m["name"], m["digest"][:12], human_bytes(m["size"]), "100% GPU" if m.get("size_vram") else "100% CPU",
+             str(m.get("context_length", "")), f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}",
+             human_time(m.get("expires_at"), "Never")]
+            for m in models
+        ]
+        return Table(["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "UNTIL"], rows)
+
+    def do_show(self, args: argparse.Namespace, cell: str | None) -> None:
+        from ..cli import describe
+
+        info = self.endpoint.client().request("POST", "/api/show", {"model": args.model})
+        print(describe(info))
+        return None
+
+    def do_rm(self, args: argparse.Namespace, cell: str | None) -> None:
+        self.endpoint.client().request("DELETE", "/api/delete", {"model": args.model})
+        print(f"deleted '{args.model}'")
+
+    def do_cp(self, args: argparse.Namespace, cell: str | None) -> None:
+        self.endpoint.client().request("POST", "/api/copy", {"source": args.source, "destination": args.destination})
+        print(f"copied '{args.source}' to '{args.destination}'")
+
+    def do_stop(self, args: argparse.Namespace, cell: str | None) -> None:
+        self.endpoint.client().request("POST", "/api/generate", {"model": args.model, "keep_alive": 0})
+        print(f"stopped '{args.model}'")
+
+    def do_create(self, args: argparse.Namespace, cell: str | None) -> None:
+        if not cell or not cell.strip():
+            raise UsageError("%%ollama create NAME: the cell body is the Modelfile (FROM /path/to/model.gguf ...)")
+        client = self.endpoint.client()
+        modelfile = parse_modelfile(interpolate(cell, self.shell.user_ns))
+        body = modelfile.create_request(Path.cwd(), client.upload_blob)
+        body["model"] = args.model
+        for event in client.stream("/api/create", body):
+            status = event.get("status", "")
+            if status in ("parsing GGUF", "writing manifest", "success") or status.startswith("creating"):
+                print(status)
+
+    def do_host(self, args: argparse.Namespace, cell: str | None) -> None:
+        endpoint = self.endpoint
+        print(f"{endpoint.url} ({endpoint.how})")
+
+    def do_help(self, args: argparse.Namespace, cell: str | None) -> None:
+        print(__doc__)

@@ -1,0 +1,102 @@
+"""The server extension: auth on every route, the env it gives kernels, and clean start-up checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+from tornado.websocket import websocket_connect
+
+from jupyter_ollama.api.routes import all_routes, own_verbs
+
+
+def concrete(pattern: str) -> str:
+    return pattern.replace("(?P<digest>[^/]+)", "sha256:" + "0" * 64)
+
+
+@pytest.mark.parametrize("auth", [None, "token wrong-token"])
+def test_every_route_refuses_unauthenticated_requests(jupyter_server, auth):
+    headers = {"Authorization": auth} if auth else {}
+    checked = 0
+    for pattern, handler, _ in all_routes():
+        for verb in own_verbs(handler):
+            if verb == "options":
+                continue
+            url = jupyter_server.ollama_url + ("/" + concrete(pattern) if pattern else "/")
+            response = httpx.request(verb.upper(), url, headers=headers, json={"model": "x"}, timeout=30)
+            assert response.status_code in (401, 403), (verb, url, response.status_code, response.text[:200])
+            assert "Ollama is running" not in response.text and '"models"' not in response.text
+            checked += 1
+    assert checked >= 20
+
+
+def test_token_in_header_works_on_every_read_route(jupyter_server):
+    headers = {"Authorization": f"token {jupyter_server.token}"}
+    assert httpx.get(jupyter_server.ollama_url + "/", headers=headers).text == "Ollama is running"
+    for path in ("api/version", "api/tags", "api/ps", "health", "metrics"):
+        assert httpx.get(f"{jupyter_server.ollama_url}/{path}", headers=headers).status_code == 200, path
+
+
+def test_errors_keep_ollama_shape_under_jupyter(jupyter_server):
+    headers = {"Authorization": f"token {jupyter_server.token}"}
+    response = httpx.post(jupyter_server.ollama_url + "/api/show", json={"model": "nope"}, headers=headers)
+    assert response.status_code == 404 and response.json() == {"error": "model 'nope' not found"}
+    response = httpx.get(jupyter_server.ollama_url + "/api/show", headers=headers)
+    assert response.status_code == 405 and "error" in response.json()
+
+
+async def _run_in_server_kernel(server, code: str) -> str:
+    """Start a kernel through the Jupyter server's REST API and run `code` in it over the websocket."""
+    headers = {"Authorization": f"token {server.token}"}
+    async with httpx.AsyncClient(headers=headers) as http:
+        kernel = (await http.post(server.url + "api/kernels", json={"name": "python3"})).json()
+        try:
+            ws_url = server.url.replace("http", "ws", 1) + f"api/kernels/{kernel['id']}/channels?token={server.token}"
+            ws = await websocket_connect(ws_url)
+            msg_id = uuid.uuid4().hex
+            header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "t", "session": uuid.uuid4().hex, "version": "5.3"}
+            content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+            await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}))
+            out = []
+            while True:
+                msg = json.loads(await asyncio.wait_for(ws.read_message(), timeout=120))
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    out.append(msg["content"]["text"])
+                if msg["msg_type"] == "error":
+                    out.append(msg["content"]["evalue"])
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    return "".join(out)
+        finally:
+            await http.delete(server.url + f"api/kernels/{kernel['id']}")
+
+
+def test_kernels_started_by_the_server_find_the_extension(jupyter_server):
+    code = "import os\nprint(os.environ['JUPYTER_OLLAMA_URL'])\n%load_ext jupyter_ollama\n%ollama host"
+    printed = asyncio.run(_run_in_server_kernel(jupyter_server, code))
+    assert jupyter_server.ollama_url in printed
+    assert "jupyter_ollama extension" in printed
+
+
+def test_no_unauthenticated_endpoints_at_start_up(tmp_path):
+    """Boot a server with allow_unauthenticated_access=False; any undecorated endpoint of ours fails."""
+    script = f"""
+import warnings, sys
+from jupyter_server.serverapp import ServerApp
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    app = ServerApp(jpserver_extensions={{"jupyter_ollama": True}}, allow_unauthenticated_access=False,
+                    reraise_server_extension_failures=True, root_dir={str(tmp_path)!r}, allow_root=True)
+    app.initialize(argv=["--port=0"])
+bad = [str(w.message) for w in caught if "Extension endpoints without" in str(w.message) and "ollama" in str(w.message)]
+print("BAD" if bad else "OK", bad)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")})
+    assert result.stdout.startswith("OK"), result.stdout + result.stderr[-2000:]

@@ -1,0 +1,71 @@
+"""`%ollama` in real kernels: on a kernel-side server, and through the Jupyter server extension."""
+
+from __future__ import annotations
+
+import httpx
+import ollama
+import pytest
+
+from .conftest import clean_env, run_notebook, text_of
+
+
+def magic_cells(gguf) -> list[str]:
+    return [
+        "%load_ext jupyter_ollama",
+        "%ollama host",
+        f"%%ollama create tiny\nFROM {gguf}\nPARAMETER temperature 0\nPARAMETER num_predict 60",
+        'topic = "2+2"\nx = %ollama run tiny "What is {topic}?"\nprint(type(x).__name__, "|", x)',
+        "%%ollama run tiny\nWrite a short poem about the sea.",
+        "%ollama list",
+        "%ollama chat tiny My name is Ada.\n",
+        "%ollama chat tiny What is my name?",
+        "%ollama ps",
+        "%ollama run no-such-model hi",
+    ]
+
+
+def check_session(notebook, client) -> None:
+    cells = notebook.cells
+    assert "tiny" not in text_of(cells[1])
+    created = text_of(cells[2])
+    assert "parsing GGUF" in created and "success" in created
+    kind, _, answer = text_of(cells[3]).partition(" | ")
+    assert kind == "Reply" and "4" in answer  # the reply is the value, {topic} was filled in
+    poem = cells[4]
+    results = [o for o in poem.outputs if o.output_type == "execute_result"]
+    assert results and results[0].data["text/markdown"].strip()  # rendered Markdown as the cell's value
+    assert client.messages[4].count("update_display_data") >= 2  # tokens arrived while it ran
+    assert "tiny:latest" in text_of(cells[5]) and "<table>" in cells[5].outputs[0].data["text/html"]
+    assert text_of(cells[6]).strip() and text_of(cells[7]).strip()
+    assert "100% CPU" in text_of(cells[8])
+    error = text_of(cells[9])
+    assert "UsageError" in error and 'model "no-such-model" not found' in error and "Traceback" not in error
+
+
+def test_magics_on_a_kernel_side_server(tmp_path, smollm2_gguf):
+    env = clean_env(OLLAMA_MODELS=str(tmp_path / "models"))
+    notebook, client = run_notebook(magic_cells(smollm2_gguf), env, tmp_path)
+    assert "kernel-side server" in text_of(notebook.cells[1])
+    check_session(notebook, client)
+
+
+def test_magics_through_the_jupyter_extension(tmp_path, smollm2_gguf, jupyter_server):
+    # What the extension exports to the kernels its server starts.
+    env = clean_env(JUPYTER_OLLAMA_URL=jupyter_server.ollama_url, JUPYTER_OLLAMA_TOKEN=jupyter_server.token)
+    notebook, client = run_notebook(magic_cells(smollm2_gguf), env, tmp_path)
+    assert "jupyter_ollama extension" in text_of(notebook.cells[1])
+    check_session(notebook, client)
+    # The model lives in the server's store, shared by every notebook.
+    assert (jupyter_server.models_dir / "manifests" / "registry.ollama.ai" / "library" / "tiny").is_dir()
+
+
+def test_official_client_through_the_jupyter_url(jupyter_server, smollm2_gguf):
+    client = ollama.Client(host=jupyter_server.ollama_url, headers={"Authorization": f"Bearer {jupyter_server.token}"})
+    client.create(model="viajupyter", files={"m.gguf": client.create_blob(smollm2_gguf)})
+    assert "viajupyter:latest" in [m.model for m in client.list().models]
+    chunks = list(client.generate(model="viajupyter", prompt="Hi", stream=True, options={"num_predict": 5}))
+    assert chunks[-1].done and chunks[-1].eval_count == 5
+    anonymous = ollama.Client(host=jupyter_server.ollama_url)
+    with pytest.raises(ollama.ResponseError) as err:
+        anonymous.list()
+    assert err.value.status_code in (401, 403)
