@@ -10,7 +10,6 @@ from typing import Any
 import tornado.web
 
 from .api.routes import mounted
-from .api.openai import openai_routes
 from .config import HostURL, ollama_host
 from .scheduler.scheduler import Scheduler
 from .store.store import ModelStore
