@@ -18,7 +18,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per runner call is noise
+    for noisy in ("httpx", "httpx2"):  # one line per runner or Hub call is noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(serve())
     return 0
 
@@ -141,6 +142,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from . import cli_transfer
+
+    return getattr(cli_transfer, args.command)(args.name, args.insecure)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupyter-ollama", description="Large language models in Jupyter, the Ollama way.")
     parser.add_argument("-v", "--version", action="version", version=f"jupyter-ollama {__version__}")
@@ -175,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination")
     p = add("rm", cmd_rm, "Remove a model")
     p.add_argument("names", nargs="+")
+    for verb, text in (("pull", "Pull a model from a registry"), ("push", "Push a model to a registry")):
+        p = add(verb, cmd_transfer, text)
+        p.add_argument("name")
+        p.add_argument("--insecure", action="store_true", help="Use an insecure registry")
     return parser
 
 

@@ -11,6 +11,7 @@ from .base import OllamaHandler
 from .inference import inference_routes
 from .native import native_routes
 from .observe import observe_routes
+from .transfer import transfer_routes
 
 Route = tuple[str, type, dict[str, Any]]
 
@@ -19,7 +20,7 @@ HTTP_VERBS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 def all_routes() -> list[Route]:
     """Patterns relative to the mount point (no leading slash); extended by later front doors."""
-    routes = native_routes() + inference_routes() + observe_routes()
+    routes = native_routes() + inference_routes() + observe_routes() + transfer_routes()
     for extra in _extra_route_providers():
         routes += extra()
     return routes
@@ -27,12 +28,6 @@ def all_routes() -> list[Route]:
 
 def _extra_route_providers() -> list[Callable[[], list[Route]]]:
     providers = []
-    try:
-        from .transfer import transfer_routes
-
-        providers.append(transfer_routes)
-    except ImportError:
-        pass
     try:
         from .openai import openai_routes
 

@@ -59,7 +59,8 @@ class SamplerChain:
         o = options
         if o.repeat_penalty != 1.0 or o.presence_penalty or o.frequency_penalty:
             last_n = o.repeat_last_n if o.repeat_last_n >= 0 else 0
-            add(L.llama_sampler_init_penalties(last_n, o.repeat_penalty, o.frequency_penalty, o.presence_penalty))
+            n_vocab = L.llama_vocab_n_tokens(vocab)  # this llama.cpp takes the vocabulary size first
+            add(L.llama_sampler_init_penalties(n_vocab, last_n, o.repeat_penalty, o.frequency_penalty, o.presence_penalty))
         if grammar:
             sampler = L.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
             if not sampler:

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from ..errors import BadRequest
 
 _DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
-_TEMP_PREFIX = ".upload-"
+TEMP_PREFIX = ".upload-"
 INVALID_DIGEST = "invalid digest format"
 
 
@@ -46,7 +46,7 @@ class BlobWriter:
         self.expected = expected
         self.size = 0
         self._hash = hashlib.sha256()
-        self._temp = store.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
+        self._temp = store.root / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
         self._file: BinaryIO | None = open(self._temp, "wb")
 
     def write(self, data: bytes) -> None:
@@ -122,5 +122,5 @@ class BlobStore:
 
     def sweep_temporary(self) -> None:
         """Remove uploads left behind by a crash (called at start-up)."""
-        for entry in self.root.glob(_TEMP_PREFIX + "*"):
+        for entry in self.root.glob(TEMP_PREFIX + "*"):
             entry.unlink(missing_ok=True)

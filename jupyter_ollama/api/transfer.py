@@ -1,0 +1,63 @@
+"""POST /api/pull and POST /api/push: thin handlers around store.pull and store.push.
+
+Both stream Ollama's progress lines (NDJSON) by default; `stream: false` answers
+the last line, or `{"error"}` with status 500 as Ollama's waitForStream does.
+A client that goes away cancels its transfer (a pull keeps its parts for next time).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..errors import BadRequest
+from ..store.names import ModelName
+from ..store.pull import pull_model
+from ..store.push import push_model
+from .base import OllamaHandler, run_in_thread
+from .wire import Shape
+
+PULL = Shape(
+    "PullRequest",
+    {"model": "string", "name": "string", "insecure": "bool", "stream": "bool", "username": "string", "password": "string"},
+)
+PUSH = Shape(
+    "PushRequest",
+    {"model": "string", "name": "string", "insecure": "bool", "stream": "bool", "username": "string", "password": "string"},
+)
+
+
+class _TransferHandler(OllamaHandler):
+    cancel: threading.Event | None = None
+
+    def on_connection_close(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+
+
+class PullHandler(_TransferHandler):
+    async def post(self) -> None:
+        body = self.json_body(PULL)
+        name = ModelName.parse(body.get("model") or body.get("name") or "")  # 400 invalid model name
+        self.cancel = threading.Event()
+        insecure, cancel, store = bool(body.get("insecure")), self.cancel, self.store
+        work = lambda progress: pull_model(store, name, progress, insecure=insecure, cancel=cancel)  # noqa: E731
+        await self.respond_stream(run_in_thread(work), stream=body.get("stream", True))
+
+
+class PushHandler(_TransferHandler):
+    async def post(self) -> None:
+        body = self.json_body(PUSH)
+        text = body.get("model") or body.get("name")
+        if not text:
+            raise BadRequest("model is required")
+        name = ModelName.parse(text)
+        self.cancel = threading.Event()
+        insecure, cancel, store = bool(body.get("insecure")), self.cancel, self.store
+        work = lambda progress: push_model(store, name, progress, insecure=insecure, cancel=cancel)  # noqa: E731
+        await self.respond_stream(run_in_thread(work), stream=body.get("stream", True))
+
+
+def transfer_routes() -> list[tuple[str, type, dict[str, Any]]]:
+    """Path patterns relative to the mount point (no leading slash)."""
+    return [(r"api/pull", PullHandler, {}), (r"api/push", PushHandler, {})]

@@ -1,0 +1,137 @@
+"""Pulling a model: Ollama's `PullModel` (server/images.go), and Hugging Face names.
+
+Statuses, in Ollama's order: `pulling manifest`; one or more `pulling <hex12>`
+lines per layer and for the config; `verifying sha256 digest`; `writing
+manifest`; `removing unused layers` when the old manifest of this name left
+blobs behind; `success`. The manifest is written last and only once every blob
+it names is stored and verified, so a failed pull never shows up as a model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+
+from ..errors import OllamaError
+from .download import BlobDownload, TransferSettings, download_blob
+from .manifests import Manifest
+from .names import ModelName
+from .progress import Progress, os_error_message, status
+from .registry import Registry, RegistryError
+from .store import ModelStore
+
+HF_HOSTS = ("hf.co", "huggingface.co", "www.huggingface.co")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def is_huggingface(name: ModelName) -> bool:
+    return name.host.lower() in HF_HOSTS
+
+
+def no_prune() -> bool:
+    """`OLLAMA_NOPRUNE` as Ollama's envconfig.Bool reads it (set and not false-like → true)."""
+    value = os.environ.get("OLLAMA_NOPRUNE", "").strip()
+    return bool(value) and value not in ("0", "f", "F", "false", "FALSE", "False")
+
+
+def pull_model(
+    store: ModelStore,
+    name: str | ModelName,
+    progress: Progress,
+    insecure: bool = False,
+    cancel: threading.Event | None = None,
+    settings: TransferSettings | None = None,
+) -> None:
+    """Pull `name` into `store`; raises OllamaError with Ollama's message on failure."""
+    parsed = ModelName.parse(name) if isinstance(name, str) else name
+    target = store.manifests.find(parsed) or parsed  # an existing name keeps its case
+    try:
+        if is_huggingface(parsed):
+            from .huggingface import pull_huggingface
+
+            pull_huggingface(store, target, progress, cancel)
+        else:
+            _pull_registry(store, target, progress, insecure, cancel, settings)
+    except OSError as err:
+        raise OllamaError(os_error_message(err)) from err
+
+
+def _pull_registry(
+    store: ModelStore,
+    name: ModelName,
+    progress: Progress,
+    insecure: bool,
+    cancel: threading.Event | None,
+    settings: TransferSettings | None,
+) -> None:
+    old = store.manifests.read(name)
+    stale = old.manifest.digests() if old else set()
+    registry = Registry(name, insecure)
+
+    progress(status("pulling manifest"))
+    try:
+        data = registry.get_manifest(name.tag)
+    except RegistryError as err:
+        raise OllamaError(f"pull model manifest: {err.message}") from None
+    manifest = parse_manifest(data)
+
+    downloads: dict[str, BlobDownload | None] = {}
+    for layer in [*manifest.layers, manifest.config]:
+        if layer.digest not in downloads:
+            downloads[layer.digest] = download_blob(
+                store.blobs, registry, layer.digest, layer.size, progress, cancel, settings
+            )
+
+    progress(status("verifying sha256 digest"))
+    for digest, download in downloads.items():
+        if download is not None and download.got is not None:
+            raise OllamaError(f"digest mismatch, file must be downloaded again: want {digest}, got {download.got}")
+
+    progress(status("writing manifest"))
+    commit_manifest(store, name, data, manifest, stale, progress)
+    progress(status("success"))
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """A registry's manifest, with every digest checked (a digest becomes a file name)."""
+    try:
+        manifest = Manifest.from_bytes(data)
+        for layer in [manifest.config, *manifest.layers]:
+            if not isinstance(layer.digest, str) or not _DIGEST.fullmatch(layer.digest):
+                raise ValueError(f"bad digest {layer.digest!r}")
+    except (ValueError, KeyError, TypeError) as err:
+        raise OllamaError(f"pull model manifest: invalid manifest: {err}") from None
+    return manifest
+
+
+def commit_manifest(
+    store: ModelStore, name: ModelName, data: bytes, manifest: Manifest, stale: set[str], progress: Progress
+) -> None:
+    """Write the manifest bytes as received, then prune what the old manifest alone used."""
+    with store.lock:
+        missing = sorted(d for d in manifest.digests() if not store.blobs.exists(d))
+        if missing:
+            raise OllamaError(f"blob {missing[0]} is missing after the download; pull again")
+        write_manifest_bytes(store, name, data)
+    stale = stale - manifest.digests()
+    if stale and not no_prune():
+        progress(status("removing unused layers"))
+        store.remove_unused(stale)
+
+
+def write_manifest_bytes(store: ModelStore, name: ModelName, data: bytes) -> None:
+    """Atomic, like ManifestStore.write, but keeping the registry's exact bytes (and so its digest)."""
+    assert name.is_valid(), name
+    path = store.manifests.root.joinpath(*name.parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        with open(temp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
