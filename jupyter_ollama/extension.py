@@ -22,7 +22,6 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from traitlets import Int, Unicode, default
 
-from .api.base import OllamaHandler
 from .api.routes import mounted, own_verbs
 from .extension_env import TOKEN_ENV, URL_ENV
 from .scheduler.durations import default_keep_alive, parse_keep_alive
@@ -53,7 +52,8 @@ def jupyter_handler(handler: type) -> type:
         "auth_resource": AUTH_RESOURCE,
         "prepare": _jupyter_prepare,
         "get_login_url": _forbid_login_redirect,
-        "write_error": OllamaHandler.write_error,
+        # Jupyter's write_error renders HTML pages; keep the handler's own error shape (Ollama's or OpenAI's).
+        "write_error": handler.write_error,
     }
     for verb in own_verbs(handler):
         attrs[verb] = tornado.web.authenticated(authorized(getattr(handler, verb)))

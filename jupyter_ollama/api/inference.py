@@ -2,7 +2,10 @@
 
 Handlers parse and validate, ask the scheduler for a slot, and shape the
 runner's events into Ollama's chunks. The prompt itself is rendered by the
-runner, which has the tokenizer and the model's template.
+runner, which has the tokenizer and the model's template. The output is split
+into thinking, content and tool calls here (`tools.OutputParser`); the calls
+come in the final chunk. `prepare_chat`/`prepare_generate` are shared with the
+OpenAI routes, which reshape the same chunks.
 """
 
 from __future__ import annotations
@@ -10,22 +13,47 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any, AsyncIterator
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
 
+from ..capabilities import EMBEDDING, TOOLS, go_capabilities, model_capabilities, require
 from ..errors import BadRequest, NotFound
-from ..runner.prompt_go import capabilities as go_capabilities
 from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded, Scheduler
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
+from ..tools import OutputParser, check_tools
 from . import wire
 from .base import OllamaHandler
-
-MESSAGE_ROLES = ("system", "user", "assistant", "tool")
+from .prepare import check_format, check_messages, check_text_only, merged, output_parser, think_value
 
 
 def now() -> str:
     return rfc3339(time.time())
+
+
+@dataclass
+class Prepared:
+    """A checked chat or generate request, ready to run."""
+
+    name: str  # the model as the request named it (echoed in every chunk)
+    model: LocalModel
+    options: dict[str, Any]
+    keep_alive: Any
+    job: dict[str, Any]  # what the runner gets
+    output: Callable[[], OutputParser]  # a fresh parser for the model's output
+
+
+def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[str, Any]], done: bool) -> dict[str, Any]:
+    """One Ollama chunk: `message` (chat) or `response` (generate), with thinking and tool calls when present."""
+    extra: dict[str, Any] = {"thinking": thinking} if thinking else {}
+    if calls:
+        extra["tool_calls"] = calls
+    if field == "message":
+        body: dict[str, Any] = {"message": {"role": "assistant", "content": content, **extra}}
+    else:
+        body = {"response": content, **extra}
+    return {"model": name, "created_at": now(), **body, "done": done}
 
 
 class InferenceHandler(OllamaHandler):
@@ -97,6 +125,25 @@ class InferenceHandler(OllamaHandler):
                 else:
                     yield "piece", event
 
+    def capabilities(self, model: LocalModel) -> list[str]:
+        return model_capabilities(model, self.store.gguf(model))
+
+    def jinja_template(self, model: LocalModel) -> str | None:
+        info = self.store.gguf(model)
+        return info.chat_template if info else None
+
+    async def chunks(self, p: Prepared, field: str) -> AsyncIterator[dict[str, Any]]:
+        """Ollama's chunks for a generation: thinking and content as they come, tool calls in the last."""
+        parser = p.output()
+        calls: list[dict[str, Any]] = []
+        async for kind, event in self.generation(p.model, p.options, p.keep_alive, p.job):
+            parsed = parser.add(event["content"]) if kind == "piece" else parser.finish()
+            calls += parsed.tool_calls
+            if parsed.content or parsed.thinking:
+                yield chunk(p.name, field, parsed.content, parsed.thinking, [], done=False)
+            if kind == "done":
+                yield {**chunk(p.name, field, "", "", calls, done=True), **event}
+
     async def run(self, chunks: AsyncIterator[dict[str, Any]], stream: bool) -> None:
         """Respond in a task, so that a client hanging up cancels the generation."""
         self.task = asyncio.ensure_future(self.respond_stream(chunks, stream))
@@ -106,43 +153,40 @@ class InferenceHandler(OllamaHandler):
             pass
 
 
-def check_format(fmt: Any) -> Any:
-    if fmt in (None, "") or fmt == "json" or isinstance(fmt, dict):
-        return fmt or None
-    raise BadRequest(f'invalid format: {fmt!r}; expected "json" or a valid JSON Schema object')
-
-
-def check_text_only(model: LocalModel, images: Any) -> None:
-    if images:
-        raise BadRequest(f'"{model.name.display()}" does not support images')
-
-
-def check_think(model: LocalModel, think: Any, template: str | None) -> bool | None:
-    if think in (None, False):
-        return False if think is False else None
-    text = template or ""
-    if ".Think" not in text and "<think>" not in text and "enable_thinking" not in text:
-        raise BadRequest(f'"{model.name.display()}" does not support thinking')
-    return True
-
-
 class GenerateHandler(InferenceHandler):
     async def post(self) -> None:
         body = self.json_body(wire.GENERATE)
+        prepared = await self.prepare_generate(body)
+        if prepared is None:
+            return
+        stream = body.get("stream", True)
+        chunks = self.chunks(prepared, "response")
+        await self.run(chunks if stream else merged(chunks, "response"), stream)
+
+    async def prepare_generate(self, body: dict[str, Any]) -> Prepared | None:
+        """Validate; None when the request was answered already (load, unload, render only)."""
         model = self.find_model(body.get("model"))
         options, keep_alive = self.request_options(body)
         fmt = check_format(body.get("format"))
         check_text_only(model, body.get("images"))
+        caps = self.capabilities(model)
         raw = bool(body.get("raw"))
         if raw and (body.get("template") or body.get("system") or body.get("context")):
             raise BadRequest("raw mode does not support template, system, or context")
+        think = think_value(model, caps, body.get("think"))
+        if EMBEDDING in caps:
+            raise BadRequest(f'"{body["model"]}" does not support generate')
+        if fmt and think:
+            think = False  # a grammar from the first token leaves no room to think (Ollama restarts instead)
         prompt = body.get("prompt") or ""
+        template = body.get("template") or model.template
         if body.get("suffix"):
-            template = body.get("template") or model.template
-            if not template or "insert" not in go_capabilities(template):
+            insert = go_capabilities(template) if template else []
+            if "insert" not in insert:
                 raise BadRequest(f'"{model.name.display()}" does not support insert')
         if not prompt and not body.get("suffix"):
-            return await self.load_only(body, model, options, keep_alive, {"response": ""})
+            await self.load_only(body, model, options, keep_alive, {"response": ""})
+            return None
         if raw:
             spec: dict[str, Any] = {"raw": prompt}
         else:
@@ -151,89 +195,59 @@ class GenerateHandler(InferenceHandler):
             if not body.get("context"):
                 messages += model.messages
             messages.append({"role": "user", "content": prompt})
-            template = body.get("template") or model.template
-            spec = {"messages": messages, "template": template, "suffix": body.get("suffix"),
-                    "think": check_think(model, body.get("think"), template or self.store.effective_template(model))}
+            spec = {"messages": messages, "template": template, "suffix": body.get("suffix"), "think": think}
         if body.get("_debug_render_only"):
-            return await self.render_only(body, model, options, keep_alive, spec)
+            await self.render_only(body, model, options, keep_alive, spec)
+            return None
         job = {"prompt": spec, "context": body.get("context") or [], "format": fmt,
                "truncate": body.get("truncate", True), "return_tokens": not raw}
-
-        async def chunks() -> AsyncIterator[dict[str, Any]]:
-            async for kind, event in self.generation(model, options, keep_alive, job):
-                base = {"model": body["model"], "created_at": now()}
-                if kind == "piece":
-                    yield {**base, "response": event["content"], "done": False}
-                else:
-                    yield {**base, "response": "", "done": True, **event}
-
-        stream = body.get("stream", True)
-        await self.run(chunks() if stream else merged(chunks(), "response"), stream)
+        jinja = None if raw or template else self.jinja_template(model)
+        output = (lambda: OutputParser()) if raw else (lambda: output_parser(spec, jinja, caps))
+        return Prepared(body["model"], model, options, keep_alive, job, output)
 
 
 class ChatHandler(InferenceHandler):
     async def post(self) -> None:
         body = self.json_body(wire.CHAT)
+        prepared = await self.prepare_chat(body)
+        if prepared is None:
+            return
+        stream = body.get("stream", True)
+        chunks = self.chunks(prepared, "message")
+        await self.run(chunks if stream else merged(chunks, "message"), stream)
+
+    async def prepare_chat(self, body: dict[str, Any], forced: dict[str, Any] | None = None) -> Prepared | None:
+        """Validate; None when answered already. `forced`: a JSON schema a forced tool call must follow."""
         model = self.find_model(body.get("model"))
         options, keep_alive = self.request_options(body)
         fmt = check_format(body.get("format"))
         messages = check_messages(body.get("messages") or [])
+        tools = check_tools(body.get("tools"))
         if any(m.get("images") for m in messages):
             check_text_only(model, True)
+        caps = self.capabilities(model)
+        if tools:
+            require(model, caps, TOOLS)
+        think = think_value(model, caps, body.get("think"))
+        if EMBEDDING in caps:
+            raise BadRequest(f'"{body["model"]}" does not support chat')
+        if (fmt or forced) and think:
+            think = False  # a grammar from the first token leaves no room to think (Ollama restarts instead)
         if not messages:
-            return await self.load_only(body, model, options, keep_alive, {"message": {"role": "assistant", "content": ""}})
+            await self.load_only(body, model, options, keep_alive, {"message": {"role": "assistant", "content": ""}})
+            return None
         first_is_system = messages[0]["role"] == "system"
         messages = model.messages + messages
         if model.system and not first_is_system:
             messages.insert(0, {"role": "system", "content": model.system})
-        template = model.template
-        spec = {"messages": messages, "template": template, "tools": body.get("tools") or None,
-                "think": check_think(model, body.get("think"), template or self.store.effective_template(model))}
+        spec = {"messages": messages, "template": model.template, "tools": tools or None, "think": think}
         if body.get("_debug_render_only"):
-            return await self.render_only(body, model, options, keep_alive, spec)
-        job = {"prompt": spec, "format": fmt, "truncate": body.get("truncate", True)}
-
-        async def chunks() -> AsyncIterator[dict[str, Any]]:
-            async for kind, event in self.generation(model, options, keep_alive, job):
-                base = {"model": body["model"], "created_at": now()}
-                if kind == "piece":
-                    yield {**base, "message": {"role": "assistant", "content": event["content"]}, "done": False}
-                else:
-                    yield {**base, "message": {"role": "assistant", "content": ""}, "done": True, **event}
-
-        stream = body.get("stream", True)
-        await self.run(chunks() if stream else merged(chunks(), "message"), stream)
-
-
-async def merged(chunks: AsyncIterator[dict[str, Any]], field: str) -> AsyncIterator[dict[str, Any]]:
-    """`stream: false`: one object whose text is every chunk's text joined."""
-    parts: list[str] = []
-    final: dict[str, Any] = {}
-    async for chunk in chunks:
-        if chunk["done"]:
-            final = chunk
-        else:
-            parts.append(chunk[field]["content"] if field == "message" else chunk[field])
-    if field == "message":
-        final["message"] = {"role": "assistant", "content": "".join(parts)}
-    else:
-        final["response"] = "".join(parts)
-    yield final
-
-
-def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
-    out = []
-    for message in messages:
-        if not isinstance(message, dict):
-            raise BadRequest("json: cannot unmarshal into Go struct field ChatRequest.messages of type api.Message")
-        role = str(message.get("role", "")).lower()
-        if role not in MESSAGE_ROLES:
-            raise BadRequest(f'invalid role "{message.get("role")}": must be one of system, user, assistant, tool')
-        content = message.get("content") or ""
-        if not isinstance(content, str):
-            raise BadRequest("json: cannot unmarshal into Go struct field Message.messages.content of type string")
-        out.append({**message, "role": role, "content": content})
-    return out
+            await self.render_only(body, model, options, keep_alive, spec)
+            return None
+        job = {"prompt": spec, "format": forced or fmt, "truncate": body.get("truncate", True)}
+        jinja = None if model.template else self.jinja_template(model)
+        return Prepared(body["model"], model, options, keep_alive, job,
+                        lambda: output_parser(spec, jinja, caps, forced=forced is not None))
 
 
 class EmbedHandler(InferenceHandler):

@@ -7,10 +7,10 @@ from typing import Any, Callable
 
 import tornado.web
 
-from .base import OllamaHandler
 from .inference import inference_routes
 from .native import native_routes
 from .observe import observe_routes
+from .openai import openai_routes
 from .transfer import transfer_routes
 
 Route = tuple[str, type, dict[str, Any]]
@@ -19,22 +19,8 @@ HTTP_VERBS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 
 def all_routes() -> list[Route]:
-    """Patterns relative to the mount point (no leading slash); extended by later front doors."""
-    routes = native_routes() + inference_routes() + observe_routes() + transfer_routes()
-    for extra in _extra_route_providers():
-        routes += extra()
-    return routes
-
-
-def _extra_route_providers() -> list[Callable[[], list[Route]]]:
-    providers = []
-    try:
-        from .openai import openai_routes
-
-        providers.append(openai_routes)
-    except ImportError:
-        pass
-    return providers
+    """Patterns relative to the mount point (no leading slash)."""
+    return native_routes() + inference_routes() + observe_routes() + transfer_routes() + openai_routes()
 
 
 def mounted(prefix: str, wrap: Callable[[type], type] = lambda h: h) -> list[Route]:
@@ -76,4 +62,4 @@ def token_protected(token: str) -> Callable[[type], type]:
     return wrap
 
 
-__all__ = ["all_routes", "mounted", "own_verbs", "token_protected", "OllamaHandler"]
+__all__ = ["all_routes", "mounted", "own_verbs", "token_protected"]

@@ -121,27 +121,29 @@ class Engine:
 
     def _run(self) -> None:
         while True:
-            with self.cond:
-                self._drop_cancelled()
-                self._admit()
-                while not self.closing and not any(s.request for s in self.slots):
-                    self.cond.wait()
+            try:
+                with self.cond:
                     self._drop_cancelled()
                     self._admit()
-                if self.closing:
-                    for slot in self.slots:
-                        if slot.request:
-                            self._finish(slot, error="the model is being unloaded")
-                    for request in self.waiting:
-                        request.on_event({"error": "the model is being unloaded"})
-                    return
-            try:
+                    while not self.closing and not any(s.request for s in self.slots):
+                        self.cond.wait()
+                        self._drop_cancelled()
+                        self._admit()
+                    if self.closing:
+                        self._fail_all("the model is being unloaded")
+                        return
                 self._step()
-            except Exception as err:  # a failed decode: every active request gets the error
-                for slot in self.slots:
-                    if slot.request:
-                        self._finish(slot, error=f"llama.cpp decode failed: {err}")
-                        self._forget(slot)
+            except Exception as err:  # never let the loop die: fail what is in flight, keep serving
+                self._fail_all(f"llama.cpp engine error: {err}")
+
+    def _fail_all(self, message: str) -> None:
+        for slot in self.slots:
+            if slot.request:
+                self._finish(slot, error=message)
+                self._forget(slot)
+        waiting, self.waiting = self.waiting, deque()
+        for request in waiting:
+            request.on_event({"error": message})
 
     def _drop_cancelled(self) -> None:
         for request in [r for r in self.waiting if r.cancelled]:  # never admitted: still one final event

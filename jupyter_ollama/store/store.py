@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from ..capabilities import model_capabilities
 from ..errors import BadRequest, NotFound
 from .blobs import BlobStore
 from .gguf import GGUFInfo, read_gguf
@@ -125,7 +126,7 @@ class ModelStore:
             "system": system if system else (model.system or ""),
             "details": model.details(),
             "model_info": info.model_info(verbose=verbose) if info else {},
-            "capabilities": ["completion"],
+            "capabilities": model_capabilities(model, info),
             "modified_at": model.modified_at,
         }
         if model.messages:

@@ -1,0 +1,232 @@
+"""OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models.
+
+As in Ollama (middleware/openai.go), each request is translated to the native
+request (`openai_wire`), run by the same code as /api/chat, /api/generate and
+/api/embed, and the native chunks are shaped back into OpenAI's objects: SSE
+events ending in `data: [DONE]` when streaming, one object otherwise. Errors use
+OpenAI's shape, `{"error": {"message", "type", "param": null, "code": null}}`.
+
+Beyond Ollama, which ignores `tool_choice`: a `tool_choice` naming a function (or
+"required") constrains the output to a call of it (see `tools.choice`), and
+"none" leaves the tools out of the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, AsyncIterator, Awaitable
+
+import tornado.iostream
+import tornado.web
+
+from ..errors import OllamaError
+from ..tools import check_tools, forced_call_schema
+from . import openai_wire as ow
+from .base import JSON_TYPE
+from .inference import ChatHandler, GenerateHandler, InferenceHandler, embed, truncate_dims
+from .prepare import merged
+
+log = logging.getLogger("jupyter_ollama")
+
+_ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": None, "code": None}}
+
+
+class OpenAIHandler(InferenceHandler):
+    """OpenAI's error shape, and SSE streaming."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, OllamaError):
+            message = exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        elif status_code == 405:
+            message = "method not allowed"
+        else:
+            message = self._reason.lower() if status_code < 500 else "internal server error"
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(json.dumps(error_body(status_code, message)))
+
+    async def run_task(self, work: Awaitable[None]) -> None:
+        """Respond in a task, so that a client hanging up cancels the generation."""
+        self.task = asyncio.ensure_future(work)
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+    async def respond_sse(self, events: AsyncIterator[dict[str, Any]]) -> None:
+        started = False
+        try:
+            async for event in events:
+                if not started:
+                    self.set_header("Content-Type", "text/event-stream")
+                    self.set_header("Cache-Control", "no-cache")
+                    started = True
+                self.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n")
+                await self.flush()
+            self.write("data: [DONE]\n\n")
+        except OllamaError as err:
+            if not started:
+                raise
+            self.write(f"data: {json.dumps(error_body(err.status, err.message))}\n\n")
+        except tornado.iostream.StreamClosedError:
+            return
+        except Exception as err:  # a bug mid-stream: reported in OpenAI's shape, traceback logged
+            if not started:
+                raise
+            log.exception("error while streaming %s", self.request.path)
+            self.write(f"data: {json.dumps(error_body(500, f'internal error: {err}'))}\n\n")
+        self.finish()
+
+
+def _envelope(rid: str, kind: str, created: int, model: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": rid, "object": kind, "created": created, "model": model, "system_fingerprint": "fp_ollama",
+            "choices": choices}
+
+
+def _finish_reason(final: dict[str, Any], tool_calls: bool) -> str | None:
+    reason = final.get("done_reason") or None
+    return "tool_calls" if reason == "stop" and tool_calls else reason
+
+
+async def chat_sse(chunks: AsyncIterator[dict[str, Any]], rid: str, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
+    """Ollama's ChatWriter: role on the first delta, reasoning split from content, a finish chunk, usage."""
+    created, first, tool_sent = ow.now_s(), True, False
+
+    def event(delta: dict[str, Any], model: str, reason: str | None = None) -> dict[str, Any]:
+        return _envelope(rid, "chat.completion.chunk", created, model,
+                         [{"index": 0, "delta": delta, "finish_reason": reason}])
+
+    async for chunk in chunks:
+        msg, model = chunk["message"], chunk["model"]
+        calls = ow.openai_tool_calls(msg.get("tool_calls") or [])
+        thinking, content = msg.get("thinking", ""), msg.get("content", "")
+        if not (chunk["done"] and not first and not content and not thinking and not calls):
+            role = {"role": "assistant"} if first else {}
+            if thinking and (content or calls):  # a mixed chunk goes out as two
+                yield event({**role, "reasoning": thinking}, model)
+                role, thinking = {}, ""
+            delta = {**role, "content": content, **({"reasoning": thinking} if thinking else {})}
+            yield event({**delta, **({"tool_calls": calls} if calls else {})}, model)
+            tool_sent, first = tool_sent or bool(calls), False
+        if chunk["done"]:
+            yield event({}, model, _finish_reason(chunk, tool_sent) or "stop")
+            if include_usage:
+                yield {**event({}, model), "choices": [], "usage": ow.usage(chunk)}
+
+
+def chat_completion(rid: str, final: dict[str, Any]) -> dict[str, Any]:
+    msg = final["message"]
+    calls = ow.openai_tool_calls(msg.get("tool_calls") or [])
+    message: dict[str, Any] = {"role": "assistant", "content": msg.get("content", "")}
+    if msg.get("thinking"):
+        message["reasoning"] = msg["thinking"]
+    if calls:
+        message["tool_calls"] = calls
+    choice = {"index": 0, "message": message, "finish_reason": _finish_reason(final, bool(calls))}
+    return {**_envelope(rid, "chat.completion", ow.now_s(), final["model"], [choice]), "usage": ow.usage(final)}
+
+
+class ChatCompletionsHandler(OpenAIHandler, ChatHandler):
+    async def post(self) -> None:
+        body = self.json_body(ow.CHAT_COMPLETION)
+        native = ow.chat_request(body)
+        tools = check_tools(native.get("tools"))
+        forced = forced_call_schema(tools, body.get("tool_choice")) if tools else None
+        prepared = await self.prepare_chat(native, forced)
+        if prepared is None:
+            return
+        rid = ow.reply_id("chatcmpl")
+        chunks = self.chunks(prepared, "message")
+        if native["stream"]:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return await self.run_task(self.respond_sse(chat_sse(chunks, rid, include_usage)))
+
+        async def reply() -> None:
+            async for final in merged(chunks, "message"):
+                self.write_json(chat_completion(rid, final))
+
+        await self.run_task(reply())
+
+
+def _completion_choice(chunk: dict[str, Any]) -> dict[str, Any]:
+    return {"text": chunk.get("response", ""), "index": 0, "finish_reason": chunk.get("done_reason") or None}
+
+
+class CompletionsHandler(OpenAIHandler, GenerateHandler):
+    async def post(self) -> None:
+        body = self.json_body(ow.COMPLETION)
+        native = ow.completion_request(body)
+        rid, created = ow.reply_id("cmpl"), ow.now_s()
+        if not native["prompt"] and not native["suffix"]:
+            # Ollama: an empty prompt loads the model and answers with done_reason "load".
+            model = self.find_model(native["model"])
+            async with self.scheduler.use(model, native["options"], "default"):
+                pass
+            chunks: AsyncIterator[dict[str, Any]] = _single({"model": native["model"], "response": "", "done": True, "done_reason": "load"})
+        else:
+            prepared = await self.prepare_generate(native)
+            if prepared is None:  # answered already
+                return
+            chunks = self.chunks(prepared, "response")
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        async def sse() -> AsyncIterator[dict[str, Any]]:
+            async for chunk in chunks:
+                yield _envelope(rid, "text_completion", created, chunk["model"], [_completion_choice(chunk)])
+                if chunk["done"] and include_usage:
+                    yield {**_envelope(rid, "text_completion", created, chunk["model"], []), "usage": ow.usage(chunk)}
+
+        async def reply() -> None:
+            async for final in merged(chunks, "response"):
+                self.write_json({**_envelope(rid, "text_completion", created, final["model"], [_completion_choice(final)]),
+                                 "usage": ow.usage(final)})
+
+        await self.run_task(self.respond_sse(sse()) if native["stream"] else reply())
+
+
+async def _single(chunk: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    yield chunk
+
+
+class EmbeddingsHandler(OpenAIHandler):
+    async def post(self) -> None:
+        body = self.json_body(ow.EMBEDDING)
+        inputs = ow.embedding_input(body)
+        model = self.find_model(body.get("model"))
+        async with self.scheduler.use(model, {}, "default") as loaded:
+            reply = await embed(loaded, inputs, True)
+        vectors = reply["embeddings"]
+        if body.get("dimensions"):
+            vectors = [truncate_dims(v, body["dimensions"]) for v in vectors]
+        self.write_json(ow.embedding_list(body["model"], vectors, reply["prompt_eval_count"], body.get("encoding_format")))
+
+
+class ModelsHandler(OpenAIHandler):
+    def get(self) -> None:
+        stored = sorted(self.store.manifests.all(), key=lambda s: s.modified, reverse=True)
+        data = [ow.model_object(s.name.display(), s.modified, s.name.namespace) for s in stored]
+        self.write_json({"object": "list", "data": data})
+
+
+class ModelHandler(OpenAIHandler):
+    def get(self, name: str) -> None:
+        model = self.store.get(name)
+        self.write_json(ow.model_object(name, model.stored.modified, model.name.namespace))
+
+
+def openai_routes() -> list[tuple[str, type, dict[str, Any]]]:
+    return [
+        (r"v1/chat/completions", ChatCompletionsHandler, {}),
+        (r"v1/completions", CompletionsHandler, {}),
+        (r"v1/embeddings", EmbeddingsHandler, {}),
+        (r"v1/models", ModelsHandler, {}),
+        (r"v1/models/(.+?)", ModelHandler, {}),
+    ]

@@ -1,0 +1,242 @@
+"""OpenAI request and reply shapes, and their translation to and from Ollama's.
+
+A port of Ollama's `openai/openai.go`: a chat completion request becomes an
+`/api/chat` body (`max_tokens` -> `num_predict`, temperature and top_p default to
+1.0, `response_format` -> `format`, `reasoning_effort` -> `think`, content parts ->
+text and images), and Ollama's chunks become `chat.completion(.chunk)` objects
+(tool-call arguments as JSON strings, `finish_reason: "tool_calls"`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import struct
+import time
+from typing import Any
+
+from ..errors import BadRequest
+from .wire import Shape
+
+CHAT_COMPLETION = Shape(
+    "ChatCompletionRequest",
+    {
+        "model": "string", "messages": "array", "stream": "bool", "stream_options": "object",
+        "max_tokens": "int", "max_completion_tokens": "int", "seed": "int", "stop": "any",
+        "temperature": "number", "frequency_penalty": "number", "presence_penalty": "number",
+        "top_p": "number", "response_format": "object", "tools": "array", "tool_choice": "any",
+        "reasoning": "object", "reasoning_effort": "string", "logprobs": "bool", "top_logprobs": "int",
+    },
+)
+COMPLETION = Shape(
+    "CompletionRequest",
+    {
+        "model": "string", "prompt": "string", "frequency_penalty": "number", "max_tokens": "int",
+        "presence_penalty": "number", "seed": "int", "stop": "any", "stream": "bool", "stream_options": "object",
+        "temperature": "number", "top_p": "number", "suffix": "string", "logprobs": "int",
+    },
+)
+EMBEDDING = Shape(
+    "EmbedRequest", {"input": "any", "model": "string", "dimensions": "int", "encoding_format": "string"}
+)
+
+_EFFORTS = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
+            "max": "max", "xhigh": "max", "ultra": "max"}
+_IMAGE_PREFIXES = ("data:;base64,", *(f"data:image/{t};base64," for t in ("jpeg", "jpg", "png", "webp")))
+
+
+def reply_id(prefix: str) -> str:
+    """Ollama's ids: `chatcmpl-<n>` / `cmpl-<n>`, n random below 999."""
+    return f"{prefix}-{random.randrange(999)}"
+
+
+def _stop(stop: Any, strict: bool) -> list[str] | None:
+    if stop is None:
+        return None
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list):
+        bad = [s for s in stop if not isinstance(s, str)]
+        if bad and strict:
+            raise BadRequest(f"invalid type for 'stop' field: {type(bad[0]).__name__}")
+        return [s for s in stop if isinstance(s, str)]
+    raise BadRequest("invalid type for 'stop' field: expected a string or an array of strings")
+
+
+def _options(body: dict[str, Any], strict_stop: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"temperature": body.get("temperature", 1.0), "top_p": body.get("top_p") or 1.0}
+    stop = _stop(body.get("stop"), strict_stop)
+    if stop is not None:
+        options["stop"] = stop
+    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+    if max_tokens is not None:
+        options["num_predict"] = max_tokens
+    for key in ("seed", "frequency_penalty", "presence_penalty"):
+        if body.get(key) is not None:
+            options[key] = body[key]
+    return options
+
+
+def _image(url: Any) -> str:
+    if not isinstance(url, str):
+        raise BadRequest("invalid message format")
+    if url.startswith(("http://", "https://")):
+        raise BadRequest("image URLs are not currently supported, please use base64 encoded data instead")
+    prefix = next((p for p in _IMAGE_PREFIXES if url.startswith(p)), None)
+    if prefix is None:
+        raise BadRequest("invalid image input")
+    data = url[len(prefix):]
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("invalid image input") from None
+    return data
+
+
+def _tool_calls(calls: Any) -> list[dict[str, Any]]:
+    if not isinstance(calls, list):
+        raise BadRequest("invalid message format: tool_calls must be an array")
+    out = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise BadRequest("invalid tool call arguments")
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except (TypeError, ValueError):
+            raise BadRequest("invalid tool call arguments") from None
+        if not isinstance(arguments, dict):
+            raise BadRequest("invalid tool call arguments")
+        out.append({"id": call.get("id") or "", "function": {"name": function.get("name") or "", "arguments": arguments}})
+    return out
+
+
+def _message(msg: Any, history: list[Any]) -> dict[str, Any]:
+    if not isinstance(msg, dict):
+        raise BadRequest("invalid message format")
+    role, content = msg.get("role"), msg.get("content")
+    out: dict[str, Any] = {"role": "system" if role == "developer" else role}  # OpenAI's newer name for system
+    if isinstance(content, str):
+        out["content"] = content
+    elif isinstance(content, list):
+        texts, images = [], []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif kind == "image_url":
+                url = part["image_url"].get("url") if isinstance(part["image_url"], dict) else part["image_url"]
+                images.append(_image(url))
+            else:
+                raise BadRequest("invalid message format")
+        out["content"] = "\n\n".join(texts)
+        if images:
+            out["images"] = images
+    elif content is not None or not msg.get("tool_calls"):
+        raise BadRequest(f"invalid message content type: {type(content).__name__}")
+    if msg.get("tool_calls"):
+        out["tool_calls"] = _tool_calls(msg["tool_calls"])
+    if msg.get("reasoning"):
+        out["thinking"] = msg["reasoning"]
+    if str(role).lower() == "tool":
+        out["tool_call_id"] = msg.get("tool_call_id") or ""
+        out["tool_name"] = msg.get("name") or _name_for_call(history, out["tool_call_id"])
+    return out
+
+
+def _name_for_call(messages: list[Any], call_id: str) -> str:
+    for msg in reversed(messages):
+        for call in (msg.get("tool_calls") or []) if isinstance(msg, dict) else []:
+            if isinstance(call, dict) and call.get("id") == call_id and call_id:
+                return (call.get("function") or {}).get("name") or ""
+    return ""
+
+
+def chat_request(body: dict[str, Any]) -> dict[str, Any]:
+    """The `/api/chat` body for a chat completion request (tool_choice is handled by the caller)."""
+    messages = body.get("messages") or []
+    if not messages:
+        raise BadRequest("[] is too short - 'messages'")
+    native: dict[str, Any] = {
+        "model": body.get("model"),
+        "messages": [_message(m, messages) for m in messages],
+        "options": _options(body, strict_stop=False),
+        "stream": bool(body.get("stream")),
+    }
+    fmt = body.get("response_format") or {}
+    kind = str(fmt.get("type", "")).strip().lower()
+    if kind == "json_object":
+        native["format"] = "json"
+    elif kind == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt.get("json_schema"), dict) else None
+        if not isinstance(schema, dict):
+            raise BadRequest("response_format json_schema needs a `json_schema.schema` object")
+        native["format"] = schema
+    elif kind not in ("", "text"):
+        raise BadRequest(f"invalid response_format type: {fmt.get('type')!r}")
+    if body.get("tools") is not None and body.get("tool_choice") != "none":
+        native["tools"] = body["tools"]
+    effort = (body.get("reasoning") or {}).get("effort") or body.get("reasoning_effort")
+    if effort:
+        if effort not in _EFFORTS:
+            raise BadRequest(f'invalid reasoning value: "{effort}" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")')
+        native["think"] = _EFFORTS[effort]
+    return native
+
+
+def completion_request(body: dict[str, Any]) -> dict[str, Any]:
+    """The `/api/generate` body for a legacy completion request."""
+    options = _options(body, strict_stop=True)
+    options.setdefault("frequency_penalty", 0.0)
+    options.setdefault("presence_penalty", 0.0)
+    return {"model": body.get("model"), "prompt": body.get("prompt") or "", "suffix": body.get("suffix") or "",
+            "options": options, "stream": bool(body.get("stream"))}
+
+
+def embedding_input(body: dict[str, Any]) -> list[str]:
+    fmt = body.get("encoding_format")
+    if fmt and fmt.lower() not in ("float", "base64"):
+        raise BadRequest(f"Invalid value for 'encoding_format' = {fmt}. Supported values: ['float', 'base64'].")
+    value = body.get("input")
+    if value == "":
+        return [""]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    raise BadRequest("invalid input")
+
+
+def embedding_list(model: str, vectors: list[list[float]], prompt_tokens: int, encoding: str | None) -> dict[str, Any]:
+    as_base64 = (encoding or "").lower() == "base64"
+    data = [
+        {"object": "embedding", "index": i,
+         "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v}
+        for i, v in enumerate(vectors)
+    ]
+    return {"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+
+
+def model_object(name: str, modified: float, namespace: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": int(modified), "owned_by": namespace}
+
+
+def usage(final: dict[str, Any]) -> dict[str, int]:
+    prompt, completion = final.get("prompt_eval_count", 0), final.get("eval_count", 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ollama's calls (arguments an object) as OpenAI's (arguments a JSON string)."""
+    return [
+        {"id": c.get("id", ""), "index": c["function"].get("index", i), "type": "function",
+         "function": {"name": c["function"]["name"], "arguments": json.dumps(c["function"]["arguments"])}}
+        for i, c in enumerate(calls)
+    ]
+
+
+def now_s() -> int:
+    return int(time.time())

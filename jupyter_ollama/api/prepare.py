@@ -1,0 +1,129 @@
+"""Checks and output shaping shared by /api/chat, /api/generate and the OpenAI routes.
+
+- request checks: `format`, `think`, messages (roles, content, tool calls, images);
+- `output_parser`: how the model's raw output is split into thinking, content and
+  tool calls for this request (tags from the template, a thinking prefill when the
+  prompt ends with the opening tag, the bare-JSON tag when a call is forced);
+- `merged`: `stream: false`, every chunk folded into one reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from ..capabilities import THINKING
+from ..errors import BadRequest
+from ..runner.jinja import render_jinja
+from ..runner.prompt_go import render_chat, think_tags
+from ..store.model import LocalModel
+from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names, tool_tag
+
+MESSAGE_ROLES = ("system", "user", "assistant", "tool")
+THINK_LEVELS = ("high", "medium", "low", "max")
+
+
+def check_format(fmt: Any) -> Any:
+    if fmt in (None, "") or fmt == "json" or isinstance(fmt, dict):
+        return fmt or None
+    raise BadRequest(f'invalid format: {fmt!r}; expected "json" or a valid JSON Schema object')
+
+
+def check_text_only(model: LocalModel, images: Any) -> None:
+    if images:
+        raise BadRequest(f'"{model.name.display()}" does not support images')
+
+
+def think_value(model: LocalModel, capabilities: list[str], think: Any) -> bool | str | None:
+    """Ollama's rule: a thinking model thinks unless told not to; others refuse `think`."""
+    if think is not None and not isinstance(think, bool) and think not in THINK_LEVELS:
+        raise BadRequest(f'invalid think value: {think!r} (must be "high", "medium", "low", "max", true, or false)')
+    if THINKING in capabilities:
+        return True if think is None else think
+    if think:
+        raise BadRequest(f'"{model.name.display()}" does not support thinking')
+    return think
+
+
+def _check_tool_calls(calls: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(calls, list):
+        raise BadRequest(f"{where}.tool_calls must be an array")
+    out = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise BadRequest(f"{where}.tool_calls: each call needs a function with a name")
+        arguments = function.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise BadRequest(f"{where}.tool_calls: function arguments must be an object")
+        out.append({**call, "function": {**function, "arguments": arguments or {}}})
+    return out
+
+
+def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest("json: cannot unmarshal into Go struct field ChatRequest.messages of type api.Message")
+        role = str(message.get("role", "")).lower()
+        if role not in MESSAGE_ROLES:
+            raise BadRequest(f'invalid role "{message.get("role")}": must be one of system, user, assistant, tool')
+        content = message.get("content") or ""
+        if not isinstance(content, str):
+            raise BadRequest("json: cannot unmarshal into Go struct field Message.messages.content of type string")
+        checked = {**message, "role": role, "content": content}
+        if message.get("tool_calls") is not None:
+            checked["tool_calls"] = _check_tool_calls(message["tool_calls"], f"messages[{i}]")
+        out.append(checked)
+    return out
+
+
+def _prompt_tail(spec: dict[str, Any], jinja: str | None) -> str:
+    """The end of the rendered prompt (enough to see a prefilled opening tag)."""
+    if spec.get("template"):
+        text = render_chat(spec["template"], spec["messages"], tools=spec.get("tools"), think=spec.get("think"))
+    elif jinja:
+        extra = {"enable_thinking": bool(spec["think"])} if spec.get("think") is not None else {}
+        text = render_jinja(jinja, spec["messages"], tools=spec.get("tools"), **extra)
+    else:
+        text = ""
+    return text.rstrip()[-64:]
+
+
+def output_parser(spec: dict[str, Any], jinja: str | None, capabilities: list[str], forced: bool = False) -> OutputParser:
+    """How this request's output is read; `spec` is the prompt spec sent to the runner."""
+    thinking = None
+    if spec.get("think") and THINKING in capabilities:
+        opening, closing = think_tags(spec["template"]) if spec.get("template") else ("<think>", "</think>")
+        if opening and closing:
+            prefilled = _prompt_tail(spec, jinja).endswith(opening)
+            thinking = ThinkingParser(opening, closing, prefilled=prefilled)
+    tools = None
+    if spec.get("tools"):
+        tag = "{" if forced else tool_tag(spec.get("template"), jinja)
+        tools = ToolCallParser(tool_names(spec["tools"]), tag)
+    return OutputParser(thinking, tools)
+
+
+async def merged(chunks: AsyncIterator[dict[str, Any]], field: str) -> AsyncIterator[dict[str, Any]]:
+    """`stream: false`: one object whose text, thinking and tool calls are every chunk's joined."""
+    key = "content" if field == "message" else "response"
+    text: list[str] = []
+    thinking: list[str] = []
+    calls: list[dict[str, Any]] = []
+    final: dict[str, Any] = {}
+    async for chunk in chunks:
+        part = chunk["message"] if field == "message" else chunk
+        text.append(part.get(key, ""))
+        thinking.append(part.get("thinking", ""))
+        calls += part.get("tool_calls") or []
+        if chunk["done"]:
+            final = chunk
+    out: dict[str, Any] = {key: "".join(text)}
+    if any(thinking):
+        out["thinking"] = "".join(thinking)
+    if field == "message":
+        out = {"role": "assistant", **out, **({"tool_calls": calls} if calls else {})}
+        final["message"] = out
+    else:
+        final.update(out)
+    yield final
