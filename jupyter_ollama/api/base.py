@@ -61,7 +61,11 @@ class OllamaHandler(tornado.web.RequestHandler):
         else:
             message = self._reason.lower() if status_code < 500 else "internal server error"
         self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps({"error": message}))
+        self.finish(json.dumps(self.error_body(status_code, message)))
+
+    def error_body(self, status_code: int, message: str) -> dict[str, Any]:
+        """Ollama's error shape; the OpenAI routes override this with OpenAI's."""
+        return {"error": message}
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
         if isinstance(value, OllamaError):  # an answer, not a bug: one line, no traceback

@@ -24,7 +24,6 @@ import tornado.web
 from ..errors import OllamaError
 from ..tools import check_tools, forced_call_schema
 from . import openai_wire as ow
-from .base import JSON_TYPE
 from .inference import ChatHandler, GenerateHandler, InferenceHandler, embed, truncate_dims
 from .prepare import merged
 
@@ -40,18 +39,8 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 class OpenAIHandler(InferenceHandler):
     """OpenAI's error shape, and SSE streaming."""
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, OllamaError):
-            message = exc.message
-        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            message = exc.log_message
-        elif status_code == 405:
-            message = "method not allowed"
-        else:
-            message = self._reason.lower() if status_code < 500 else "internal server error"
-        self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(error_body(status_code, message)))
+    def error_body(self, status_code: int, message: str) -> dict[str, Any]:
+        return error_body(status_code, message)
 
     async def run_task(self, work: Awaitable[None]) -> None:
         """Respond in a task, so that a client hanging up cancels the generation."""

@@ -9,7 +9,7 @@ api/types.go. Three ways in:
   `validate_parameters` like `Options.FromMap` (Ollama answers a wrong type with 500;
   we answer 400: bad input is never a server error);
 - `/api/show`, whose `parameters` text is printed by `format_parameters` with Go's
-  `%-30s %#v`. `go_float` and `go_quote` reproduce Go's number and string formatting.
+  `%-30s %#v`, with Go's number and string formatting from `jupyter_ollama.gotemplate`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import math
 import re
 import struct
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Union
 
 from ..errors import BadRequest
+from ..gotemplate.printing import format_float
+from ..gotemplate.values import go_quote
 
 log = logging.getLogger(__name__)
 
@@ -250,57 +251,6 @@ def merge_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-def go_float(value: float) -> str:
-    """Go's `%v` / `%#v` for a float64 (strconv 'g' with the shortest precision).
-
-    Go switches to the exponent form when the decimal exponent is < -4 or >= 6 (the
-    `%g` precision used for shortest output): 1.0 -> `1`, 0.2 -> `0.2`, 1e6 -> `1e+06`.
-    """
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    sign = "-" if math.copysign(1.0, value) < 0 else ""
-    if value == 0:
-        return sign + "0"
-    # repr() gives the shortest round-tripping digits; Decimal splits them out.
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    point = len(digit_tuple) + int(exponent)  # decimal point, counted from the first digit
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
-_GO_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r",
-               "\t": r"\t", "\v": r"\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote: double quotes, Go escapes, non-printables as \\x, \\u, \\U."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
 def go_value(value: Any, *, syntax: bool = False) -> str:
     """Go's `%v` (or `%#v` with syntax=True) for a value decoded from JSON.
 
@@ -314,7 +264,7 @@ def go_value(value: Any, *, syntax: bool = False) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return go_float(value)
+        return format_float(value)
     if isinstance(value, str):
         return go_quote(value) if syntax else value
     if isinstance(value, (list, tuple)):

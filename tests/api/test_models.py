@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import httpx
-import ollama
-import pytest
 
 
 def test_root_and_version(server):

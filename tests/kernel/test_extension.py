@@ -100,3 +100,12 @@ print("BAD" if bad else "OK", bad)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")})
     assert result.stdout.startswith("OK"), result.stdout + result.stderr[-2000:]
+
+
+def test_openai_routes_keep_openai_errors_under_jupyter(jupyter_server):
+    headers = {"Authorization": f"token {jupyter_server.token}"}
+    body = {"model": "nope", "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(jupyter_server.ollama_url + "/v1/chat/completions", json=body, headers=headers)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["type"] == "not_found_error" and "nope" in error["message"]

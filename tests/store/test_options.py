@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from jupyter_ollama.errors import BadRequest
+from jupyter_ollama.gotemplate.printing import format_float
 from jupyter_ollama.store.options import (
     DEFAULT_OPTIONS,
     DEPRECATED_PARAMETERS,
     LOAD_TIME_OPTIONS,
     OPTION_TYPES,
     format_parameters,
-    go_float,
     go_quote,
     go_value,
     merge_options,
@@ -187,7 +187,7 @@ def test_merge_options_layers_over_defaults():
     ],
 )
 def test_go_float(value, text):
-    assert go_float(value) == text
+    assert format_float(value) == text  # the store prints floats with the template package's Go formatting
 
 
 def test_go_quote_escapes_like_strconv_quote():
