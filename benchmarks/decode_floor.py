@@ -13,11 +13,18 @@ llama.cpp build/version (kernels), not our code.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import time
+from typing import Any
 
 import llama_cpp as L
 
 from loadgen import PROMPT, default_model
+
+
+@L.llama_log_callback
+def _quiet(level: int, text: bytes, user_data: Any) -> None:
+    pass
 
 
 def run(model: object, vocab: object, args: argparse.Namespace, n_seq: int) -> tuple[float, float]:
@@ -68,6 +75,7 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    L.llama_log_set(_quiet, ctypes.c_void_p(0))
     L.llama_backend_init()
     mparams = L.llama_model_default_params()
     model = L.llama_model_load_from_file((args.model or default_model()).encode(), mparams)

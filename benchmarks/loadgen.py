@@ -83,7 +83,6 @@ class Level:
     wall: float
     peak_tree: int  # bytes, the whole server process tree
     peak_main: int  # bytes, the process holding the model (our runner; the server itself otherwise)
-    server_cpu: float  # CPU seconds used by the server tree during the level
     other_cpu: float  # share of all CPUs used by other processes (contention from others' jobs)
 
     @property
@@ -304,7 +303,7 @@ async def run_level(client: httpx.AsyncClient, target: Target, c: int, first: in
     wall = time.perf_counter() - start
     tree, mine = mon.tree_cpu() - tree0, sum(me.cpu_times()[:2]) - me0
     other = max(0.0, (cpu_busy() - busy0 - tree - mine) / (wall * (os.cpu_count() or 1)))
-    return Level(target.name, c, samples, wall, mon.peak_tree, mon.peak_main, tree, other)
+    return Level(target.name, c, samples, wall, mon.peak_tree, mon.peak_main, other)
 
 
 async def bench_target(target: Target) -> list[Level]:
@@ -347,13 +346,13 @@ def span(values: list[int]) -> str:
 
 def table(levels: list[Level]) -> str:
     rows = ["| target | c | requests | tokens/request (chunks) | TTFT p50 ms | TTFT p95 ms | decode tok/s/stream "
-            "p50 | aggregate tok/s | server CPU ms/token | peak RSS tree MiB | peak RSS model process MiB | "
-            "other CPU % |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "p50 | aggregate tok/s | peak RSS tree MiB | peak RSS model process MiB | other CPU % |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lv in levels:
         tokens, chunks = [s.tokens for s in lv.samples], [s.chunks for s in lv.samples]
         rows.append(f"| {lv.target} | {lv.c} | {len(lv.samples)} | {span(tokens)} ({span(chunks)}) | "
                     f"{lv.ttft_p50 * 1e3:.0f} | {lv.ttft_p95 * 1e3:.0f} | {lv.decode_tps:.1f} | {lv.aggregate_tps:.1f} | "
-                    f"{lv.server_cpu * 1e3 / sum(tokens):.1f} | {lv.peak_tree / MIB:.0f} | {lv.peak_main / MIB:.0f} | "
+                    f"{lv.peak_tree / MIB:.0f} | {lv.peak_main / MIB:.0f} | "
                     f"{lv.other_cpu * 100:.0f} |")
     return "\n".join(rows)
 
