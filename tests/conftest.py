@@ -87,6 +87,27 @@ def start_server(models_dir: Path, **settings: str) -> RunningServer:
     raise RuntimeError("server did not start")
 
 
+def serving(models_dir: Path, gguf: Path, name: str = "smollm2", **settings: str) -> RunningServer:
+    """A fresh server (settings are environment variables) with `gguf` created as `name`."""
+    import ollama
+
+    running = start_server(models_dir, **settings)
+    client = ollama.Client(host=running.url)
+    client.create(model=name, files={"m.gguf": client.create_blob(gguf)})
+    return running
+
+
+def wait_for(predicate, timeout: float = 60):  # type: ignore[no-untyped-def]
+    """Poll until `predicate()` is truthy and return its value; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """One standalone server for the session, on loopback, with its own models folder."""

@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Callable
 import tornado.web
 
 from ..errors import BadRequest, OllamaError
+from ..scheduler.scheduler import Scheduler
 from ..store.store import ModelStore
 from .wire import Shape
 
@@ -29,6 +30,10 @@ class OllamaHandler(tornado.web.RequestHandler):
     @property
     def store(self) -> ModelStore:
         return self.settings["ollama_store"]
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.settings["ollama_scheduler"]
 
     def check_xsrf_cookie(self) -> None:
         # An API for programmatic clients: the standalone server has no cookies to

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Callable
 from ..capabilities import EMBEDDING, TOOLS, go_capabilities, model_capabilities, require
 from ..errors import BadRequest, NotFound
 from ..scheduler.durations import parse_keep_alive
-from ..scheduler.scheduler import Loaded, Scheduler
+from ..scheduler.scheduler import Loaded
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
 from ..tools import OutputParser, check_tools
@@ -57,10 +57,6 @@ def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[s
 
 
 class InferenceHandler(OllamaHandler):
-    @property
-    def scheduler(self) -> Scheduler:
-        return self.settings["ollama_scheduler"]
-
     def find_model(self, name: str | None) -> LocalModel:
         if not name:
             raise BadRequest("model is required")

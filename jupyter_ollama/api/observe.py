@@ -10,18 +10,12 @@ from ..scheduler.stats import DURATION_BUCKETS
 from .base import OllamaHandler
 
 
-class ObserveHandler(OllamaHandler):
-    @property
-    def scheduler(self) -> Scheduler:
-        return self.settings["ollama_scheduler"]
-
-
-class PsHandler(ObserveHandler):
+class PsHandler(OllamaHandler):
     async def get(self) -> None:
         self.write_json({"models": await report.running(self.scheduler), "queue": report.queue(self.scheduler)})
 
 
-class HealthHandler(ObserveHandler):
+class HealthHandler(OllamaHandler):
     """200 with slot states; `?fail_on_no_slot` answers 503 when every loaded slot is busy."""
 
     async def get(self) -> None:
@@ -34,7 +28,7 @@ class HealthHandler(ObserveHandler):
         self.write_json(body, status)
 
 
-class MetricsHandler(ObserveHandler):
+class MetricsHandler(OllamaHandler):
     async def get(self) -> None:
         self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         self.finish(render_metrics(self.scheduler, await report.running(self.scheduler)))

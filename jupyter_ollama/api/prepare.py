@@ -15,10 +15,10 @@ from ..capabilities import THINKING
 from ..errors import BadRequest
 from ..runner.jinja import render_jinja
 from ..runner.prompt_go import render_chat, think_tags
+from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
 from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names, tool_tag
 
-MESSAGE_ROLES = ("system", "user", "assistant", "tool")
 THINK_LEVELS = ("high", "medium", "low", "max")
 
 

@@ -56,6 +56,11 @@ class Loaded:
         return str(self.model.name)
 
     @property
+    def idle(self) -> bool:
+        """No request holds or waits for one of its slots."""
+        return self.busy == 0 and self.queued == 0
+
+    @property
     def num_parallel(self) -> int:
         return self.config["num_parallel"]
 
@@ -140,9 +145,8 @@ class Scheduler:
             loaded = self.loaded.get(str(model.name))
             if loaded is not None and (not loaded.runner.alive or not loaded.matches(model, config)):
                 # A changed load-time option or a dead runner: reload, once requests in flight end.
-                while loaded.runner.alive and (loaded.busy or loaded.queued):
-                    async with self._changed:
-                        await self._changed.wait()
+                while loaded.runner.alive and not loaded.idle:
+                    await self._wait_for_change()
                 await self._unload(loaded)
                 loaded = None
             if loaded is None:
@@ -184,13 +188,12 @@ class Scheduler:
                 where = "system memory" if device.kind == "cpu" else f"memory on {device.name}"
                 limit = "the memory budget" if budget is not None and budget < device.free + held else "is available"
                 raise BadRequest(f"model requires more {where} ({_gib(memory.total)}) than {limit} ({_gib(ceiling)})")
-            if any(x.busy == 0 and x.queued == 0 for x in ours):
+            if any(x.idle for x in ours):
                 await self._evict_one(device.key)
                 continue
             self.waiting_for_memory += 1  # every model on the device is busy: wait for one to go idle
             try:
-                async with self._changed:
-                    await self._changed.wait()
+                await self._wait_for_change()
             finally:
                 self.waiting_for_memory -= 1
 
@@ -205,22 +208,20 @@ class Scheduler:
     async def _evict_one(self, device_key: str | None = None) -> None:
         """Unload the idle model that expires soonest; if none is idle, wait for one to be."""
         while True:
-            idle = [x for x in self.loaded.values() if x.busy == 0 and x.queued == 0
-                    and (device_key is None or x.device.key == device_key)]
+            idle = [x for x in self.loaded.values() if x.idle and (device_key is None or x.device.key == device_key)]
             if idle:
                 victim = min(idle, key=lambda x: (x.expires_at or float("inf"), x.loaded_at))
                 self.stats_for(victim.model).evictions_total += 1
                 await self._unload(victim)
                 return
-            async with self._changed:
-                await self._changed.wait()
+            await self._wait_for_change()
 
     def stats_for(self, model: LocalModel) -> ModelStats:
         return self.stats.setdefault(model.name.display(), ModelStats())
 
     def _after_use(self, loaded: Loaded) -> None:
         asyncio.get_running_loop().create_task(self._notify())
-        if loaded.busy or loaded.queued or self.loaded.get(loaded.key) is not loaded:
+        if not loaded.idle or self.loaded.get(loaded.key) is not loaded:
             return
         if loaded.keep_alive is None:
             loaded.expires_at = None
@@ -229,6 +230,11 @@ class Scheduler:
         loaded.timer = asyncio.get_running_loop().call_later(
             loaded.keep_alive, lambda: asyncio.ensure_future(self._expire(loaded))
         )
+
+    async def _wait_for_change(self) -> None:
+        """Until a request ends or a model is unloaded (`_notify`)."""
+        async with self._changed:
+            await self._changed.wait()
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -242,7 +248,7 @@ class Scheduler:
 
     async def _expire(self, loaded: Loaded) -> None:
         async with self._load_lock:
-            if self.loaded.get(loaded.key) is loaded and loaded.busy == 0 and loaded.queued == 0:
+            if self.loaded.get(loaded.key) is loaded and loaded.idle:
                 await self._unload(loaded)
 
     async def _unload(self, loaded: Loaded) -> None:
@@ -261,7 +267,7 @@ class Scheduler:
         if loaded is None:
             return
         loaded.keep_alive = 0
-        if loaded.busy == 0 and loaded.queued == 0:
+        if loaded.idle:
             async with self._load_lock:
                 await self._unload(loaded)
 

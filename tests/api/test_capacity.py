@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import ollama
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..conftest import start_server
+from ..conftest import serving, wait_for
 
 
 def metrics(server) -> dict[tuple[str, tuple], float]:
@@ -20,16 +19,6 @@ def metrics(server) -> dict[tuple[str, tuple], float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-
-
-def wait_for(predicate, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 @pytest.fixture(scope="module")
@@ -111,17 +100,15 @@ def test_metrics_parse_cleanly(server, smollm2):
 
 
 def test_memory_budget(tmp_path, smollm2_gguf):
-    probe = start_server(tmp_path / "probe")
-    client = ollama.Client(host=probe.url)
-    client.create(model="a", files={"m.gguf": client.create_blob(smollm2_gguf)})
+    probe = serving(tmp_path / "probe", smollm2_gguf, name="a")
     need = httpx.post(probe.url + "/api/show", json={"model": "a", "options": {"num_parallel": 1, "num_ctx": 512}}).json()["capacity"]["memory"]["total"]
     probe.stop()
 
     # Room for one model at these settings, not two.
-    running = start_server(tmp_path / "budget", OLLAMA_MEMORY_BUDGET=str(int(need * 1.5)), OLLAMA_NUM_PARALLEL="1", OLLAMA_CONTEXT_LENGTH="512")
+    running = serving(tmp_path / "budget", smollm2_gguf, name="a", OLLAMA_MEMORY_BUDGET=str(int(need * 1.5)),
+                      OLLAMA_NUM_PARALLEL="1", OLLAMA_CONTEXT_LENGTH="512")
     try:
         client = ollama.Client(host=running.url)
-        client.create(model="a", files={"m.gguf": client.create_blob(smollm2_gguf)})
         client.copy("a", "b")
         client.generate(model="a", prompt="hi", options={"num_predict": 2})
         client.generate(model="b", prompt="hi", options={"num_predict": 2})  # a is idle: evicted for b

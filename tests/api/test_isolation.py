@@ -6,22 +6,19 @@ import concurrent.futures
 import json
 import os
 import signal
-import time
 
 import httpx
 import ollama
 import psutil
 import pytest
 
-from ..conftest import start_server
+from ..conftest import serving, wait_for
 
 
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory, smollm2_gguf):
     """A server with 4 slots and a queue of 6, holding smollm2."""
-    running = start_server(tmp_path_factory.mktemp("isolated"), OLLAMA_NUM_PARALLEL="4", OLLAMA_MAX_QUEUE="6")
-    client = ollama.Client(host=running.url)
-    client.create(model="smollm2", files={"m.gguf": client.create_blob(smollm2_gguf)})
+    running = serving(tmp_path_factory.mktemp("isolated"), smollm2_gguf, OLLAMA_NUM_PARALLEL="4", OLLAMA_MAX_QUEUE="6")
     yield running
     running.stop()
 
@@ -31,13 +28,8 @@ def runner_pids(server) -> list[int]:
     return [p.pid for p in me.children(recursive=True) if "jupyter_ollama.runner" in " ".join(p.cmdline())]
 
 
-def wait_for(predicate, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def any_alive(pids: list[int]) -> bool:
+    return any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
 
 
 def test_sixteen_streams_on_four_slots(server, client, smollm2):
@@ -88,22 +80,18 @@ def test_model_that_can_never_fit_is_refused(small_server):
 
 
 def test_runners_exit_when_the_server_dies(tmp_path, smollm2_gguf):
-    running = start_server(tmp_path)
-    client = ollama.Client(host=running.url)
-    client.create(model="smollm2", files={"m.gguf": client.create_blob(smollm2_gguf)})
-    client.generate(model="smollm2", prompt="")
+    running = serving(tmp_path, smollm2_gguf)
+    ollama.Client(host=running.url).generate(model="smollm2", prompt="")
     pids = runner_pids(running)
     assert pids
     running.process.kill()  # no chance to clean up
     running.process.wait()
-    assert wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids))
+    wait_for(lambda: not any_alive(pids), timeout=30)
 
 
 def test_stopping_the_server_stops_runners(tmp_path, smollm2_gguf):
-    running = start_server(tmp_path)
-    client = ollama.Client(host=running.url)
-    client.create(model="smollm2", files={"m.gguf": client.create_blob(smollm2_gguf)})
-    client.generate(model="smollm2", prompt="")
+    running = serving(tmp_path, smollm2_gguf)
+    ollama.Client(host=running.url).generate(model="smollm2", prompt="")
     pids = runner_pids(running)
     assert running.stop() == 0
-    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+    assert not any_alive(pids)
