@@ -11,7 +11,18 @@ from ._version import __version__
 # so a refused request does not also print a server-side warning into the cell.
 logging.getLogger("jupyter_ollama").addHandler(logging.NullHandler())
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "endpoint"]
+
+
+def endpoint() -> Any:
+    """The server this kernel talks to (`.url`, `.token`, `.headers`), found as `%ollama` finds it.
+
+    For other clients in a notebook: `ollama.Client(host=e.url, headers=e.headers)`,
+    `openai.OpenAI(base_url=e.url + "/v1", api_key=e.token or "ollama")`.
+    """
+    from .kernel.discovery import find_server
+
+    return find_server()
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -30,6 +30,11 @@ class Endpoint:
     def client(self) -> Client:
         return Client(self.url, token=self.token)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """What another HTTP client (ollama, openai, LangChain) must send to be let in."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
 
 _lock = threading.Lock()
 _endpoint: Endpoint | None = None

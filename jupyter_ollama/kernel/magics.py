@@ -25,6 +25,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..client import ClientError
+from ..errors import BadRequest
 from ..format import human_bytes, human_time
 from ..store.modelfile import parse_modelfile
 from ..store.options import parse_parameter
@@ -103,6 +104,8 @@ class OllamaMagics(Magics):
             return handler(args, cell)
         except ClientError as err:
             raise UsageError(f"Error: {err.message}") from None
+        except BadRequest as err:  # a Modelfile or parameter refused before anything was sent
+            raise UsageError(f"Error: {err}") from None
 
     # -- talking to a model -----------------------------------------------------
 

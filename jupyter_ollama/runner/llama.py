@@ -15,10 +15,17 @@ from ..errors import BadRequest
 _backend_ready = False
 
 
+_GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+_keeping = False  # whether the message a CONT line continues was shown
+
+
 @L.llama_log_callback
 def _quiet_log(level: int, text: bytes, user_data: Any) -> None:
-    # llama.cpp logs every tensor at load: keep its errors (level 3), the rest on request.
-    if level == 3 or os.environ.get("OLLAMA_DEBUG"):
+    # llama.cpp logs every tensor at load and warns about harmless defaults: keep errors, the rest on request.
+    global _keeping
+    if level != _GGML_LOG_CONT:
+        _keeping = level == _GGML_LOG_ERROR or bool(os.environ.get("OLLAMA_DEBUG"))
+    if _keeping:
         os.write(2, text)
 
 
