@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -28,6 +29,15 @@ class Client:
             headers["Authorization"] = f"Bearer {key}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:
             response.read()
@@ -45,11 +55,18 @@ class Client:
             raise ClientError(f"could not connect to the server at {self.base_url}: {err}") from err
         return response.json() if response.content else {}
 
-    def stream(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """POST and yield each NDJSON line; an `error` line raises."""
+    def stream(
+        self, path: str, body: dict[str, Any], opened: Callable[[httpx.Response], None] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """POST and yield each NDJSON line; an `error` line raises.
+
+        `opened` gets the live response, so another thread can `hang_up` on it.
+        """
         try:
             with self.http.stream("POST", path, json=body) as response:
                 self._check(response)
+                if opened is not None:
+                    opened(response)
                 for line in response.iter_lines():
                     if not line.strip():
                         continue
@@ -67,3 +84,15 @@ class Client:
             with open(path, "rb") as f:
                 self._check(self.http.post(f"/api/blobs/{digest}", content=f))
         return digest
+
+
+def hang_up(response: httpx.Response) -> None:
+    """End a streaming reply from another thread: its reader wakes up with an error at once,
+    and the server sees the client go (and frees the slot or stops the download)."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # close() alone would not wake a blocked recv
+        except OSError:  # already closed
+            pass

@@ -1,10 +1,10 @@
-"""Seeing the capacity: `/api/ps`, `/health` (llama.cpp style) and `/metrics` (Prometheus)."""
+"""Seeing the capacity: `/api/ps`, `/health` (llama.cpp style), `/metrics` (Prometheus), `/api/system` (devices)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..scheduler import report
+from ..scheduler import report, system
 from ..scheduler.scheduler import Scheduler
 from ..scheduler.stats import DURATION_BUCKETS
 from .base import OllamaHandler
@@ -26,6 +26,13 @@ class HealthHandler(OllamaHandler):
             body["status"] = "no slot available"
             status = 503
         self.write_json(body, status)
+
+
+class SystemHandler(OllamaHandler):
+    """GPUs (NVML), RAM and CPU of the server's machine, with each loaded model's share (`wire.SystemInfo`)."""
+
+    async def get(self) -> None:
+        self.write_json(await system.system_info(self.scheduler))
 
 
 class MetricsHandler(OllamaHandler):
@@ -104,4 +111,5 @@ def render_metrics(scheduler: Scheduler, models: list[dict[str, Any]]) -> str:
 
 
 def observe_routes() -> list[tuple[str, type, dict[str, Any]]]:
-    return [(r"api/ps", PsHandler, {}), (r"health", HealthHandler, {}), (r"metrics", MetricsHandler, {})]
+    return [(r"api/ps", PsHandler, {}), (r"health", HealthHandler, {}), (r"metrics", MetricsHandler, {}),
+            (r"api/system", SystemHandler, {})]

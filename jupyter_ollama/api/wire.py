@@ -9,7 +9,7 @@ Unknown fields are ignored, as in Go.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import BadRequest
 
@@ -105,3 +105,37 @@ EMBED = Shape(
     {"model": "string", "input": "any", "truncate": "bool", "dimensions": "int", "keep_alive": "any", "options": "object"},
 )
 EMBEDDINGS = Shape("EmbeddingRequest", {"model": "string", "prompt": "string", "keep_alive": "any", "options": "object"})
+
+
+# -- replies ----------------------------------------------------------------------
+# GET /api/system (ours): what the machine the models live on has, and what each model holds.
+# The widgets' GpuMonitor and the JupyterLab sidebar read exactly this.
+
+
+class ModelMemory(TypedDict):
+    name: str  # as /api/ps names it, e.g. "smollm2:latest"
+    size: int  # bytes this model holds on that device
+
+
+class SystemGpu(TypedDict):
+    index: int
+    name: str
+    memory_total: int
+    memory_used: int  # by every process, as NVML reports it
+    utilization: int | None  # percent; None where NVML cannot tell
+    models: list[ModelMemory]
+
+
+class SystemRam(TypedDict):
+    total: int
+    used: int  # total - available
+    available: int
+    models: list[ModelMemory]
+
+
+class SystemInfo(TypedDict):
+    gpus: list[SystemGpu]
+    gpu_error: str | None  # why there are no GPUs; None when some were found
+    gpu_offload: bool  # whether this llama.cpp build can put models on a GPU
+    ram: SystemRam
+    cpu_percent: float

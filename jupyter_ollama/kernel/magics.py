@@ -3,7 +3,9 @@
     %ollama run MODEL PROMPT        stream an answer into the cell (the reply is the cell's value)
     %%ollama run MODEL              the cell body is the prompt
     %ollama chat MODEL PROMPT       a conversation kept per model in this kernel (--reset clears it)
-    %ollama pull MODEL              progress updated in place
+    %ollama chat MODEL --widget     a chat widget: streaming Markdown, Stop, model picker
+    %ollama pull MODEL              a progress widget in a notebook, bars in a terminal (--insecure: http registry)
+    %ollama gpu                     the server's GPUs and RAM, split by loaded model, refreshed every second
     %ollama list | ps | show MODEL | rm MODEL | cp SRC DST | stop MODEL
     %%ollama create NAME            the cell body is a Modelfile
     %ollama host                    which server is in use and how it was found
@@ -25,12 +27,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..client import ClientError
+from ..errors import OllamaError
 from ..errors import BadRequest
 from ..format import human_bytes, human_time
 from ..store.modelfile import parse_modelfile
 from ..store.options import parse_parameter
 from .discovery import Endpoint, find_server
-from .display import LiveText, Progress, Reply, Table
+from .display import LiveText, Progress, Reply, Table, in_notebook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,12 +55,16 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--think", action="store_true")
         if name == "chat":
             p.add_argument("--reset", action="store_true")
+            p.add_argument("--widget", action="store_true")
     for name in ("pull", "show", "rm", "stop", "create"):
-        sub.add_parser(name, add_help=False).add_argument("model")
+        p = sub.add_parser(name, add_help=False)
+        p.add_argument("model")
+        if name == "pull":
+            p.add_argument("--insecure", action="store_true")
     p = sub.add_parser("cp", add_help=False)
     p.add_argument("source")
     p.add_argument("destination")
-    for name in ("list", "ls", "ps", "host", "help"):
+    for name in ("list", "ls", "ps", "gpu", "host", "help"):
         sub.add_parser(name, add_help=False)
     return parser
 
@@ -115,7 +122,10 @@ class OllamaMagics(Magics):
             key, sep, raw = item.partition("=")
             if not sep:
                 raise UsageError(f"%ollama: -o takes key=value, got {item!r}")
-            options[key.strip()] = parse_parameter(key.strip(), raw.strip())
+            try:
+                options[key.strip()] = parse_parameter(key.strip(), raw.strip())
+            except OllamaError as err:
+                raise UsageError(f"%ollama: -o {item}: {err.message}") from None
         return options
 
     def _prompt(self, args: argparse.Namespace, cell: str | None) -> str:
@@ -146,7 +156,9 @@ class OllamaMagics(Magics):
         messages.append({"role": "user", "content": self._prompt(args, cell)})
         return self._stream_chat(args, messages)
 
-    def do_chat(self, args: argparse.Namespace, cell: str | None) -> Reply | None:
+    def do_chat(self, args: argparse.Namespace, cell: str | None) -> Any:
+        if args.widget:
+            return self._chat_widget(args, cell)
         history = self.conversations.setdefault(args.model, [])
         if args.reset:
             history.clear()
@@ -159,12 +171,61 @@ class OllamaMagics(Magics):
         history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": str(reply)}]
         return reply
 
+    def _chat_widget(self, args: argparse.Namespace, cell: str | None) -> Any:
+        if not in_notebook():
+            raise UsageError("%ollama chat --widget needs a notebook; in a terminal, use %ollama chat MODEL PROMPT")
+        unsupported = [flag for flag, value in (("--format", args.format), ("--keepalive", args.keepalive),
+                                                ("--think", args.think), ("--reset", args.reset)) if value]
+        if unsupported:
+            raise UsageError(f"%ollama chat --widget: {', '.join(unsupported)} not supported with --widget (use --system and -o)")
+        from ..widgets import ChatWidget
+
+        widget = ChatWidget(args.model, system=args.system or "", options=self._options(args), endpoint=self.endpoint)
+        text = cell if cell is not None and cell.strip() else " ".join(args.prompt)
+        if text.strip():
+            widget.send_message(interpolate(text, self.shell.user_ns))
+        return widget
+
     # -- managing models ----------------------------------------------------------
 
     def do_pull(self, args: argparse.Namespace, cell: str | None) -> None:
-        progress = Progress()
-        for event in self.endpoint.client().stream("/api/pull", {"model": args.model}):
-            progress.update(event)
+        body = {"model": args.model, "insecure": args.insecure}
+        if not in_notebook():
+            progress = Progress()
+            for event in self.endpoint.client().stream("/api/pull", body):
+                progress.update(event)
+            return
+        from IPython.display import display
+
+        from ..widgets import PullWidget
+
+        widget = PullWidget(args.model, insecure=args.insecure, endpoint=self.endpoint)
+        display(widget)
+        try:
+            ok = widget.wait()  # the next cell may use the model: finish first, as `ollama pull` does
+        except KeyboardInterrupt:
+            widget.cancel()
+            raise
+        if not ok:
+            raise UsageError(f"Error: {widget.error}")
+
+    def do_gpu(self, args: argparse.Namespace, cell: str | None) -> Any:
+        if in_notebook():
+            from ..widgets import GpuMonitor
+
+            return GpuMonitor(endpoint=self.endpoint)
+        info = self.endpoint.client().request("GET", "/api/system")
+        for gpu in info.get("gpus", []):
+            busy = "n/a" if gpu.get("utilization") is None else f"{gpu['utilization']}%"
+            print(f"GPU {gpu['index']} {gpu['name']}: {human_bytes(gpu['memory_used'])} / {human_bytes(gpu['memory_total'])} used, {busy} busy")
+            for m in gpu.get("models", []):
+                print(f"  {m['name']}: {human_bytes(m['size'])}")
+        if not info.get("gpus"):
+            print(f"No NVIDIA GPU on the server: models run on the CPU ({info.get('gpu_error')})")
+        ram = info["ram"]
+        print(f"RAM: {human_bytes(ram['used'])} / {human_bytes(ram['total'])} used, CPU {info.get('cpu_percent', 0):.0f}%")
+        for m in ram.get("models", []):
+            print(f"  {m['name']}: {human_bytes(m['size'])}")
 
     def do_list(self, args: argparse.Namespace, cell: str | None) -> Table:
         models = self.endpoint.client().request("GET", "/api/tags")["models"]

@@ -1,17 +1,18 @@
 """Where a model can live: GPUs through NVML when llama.cpp was built to offload, else RAM.
 
-NVML is initialized lazily on first use, never at import, and every NVML error
-means "no usable GPU" rather than a failure: a machine without NVIDIA drivers is
-the common case in notebooks.
+NVML (see `nvml.py`) is initialized lazily on first use, never at import, and every
+NVML error means "no usable GPU" rather than a failure: a machine without NVIDIA
+drivers is the common case in notebooks.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import psutil
+
+from .nvml import Nvml
 
 
 @dataclass(frozen=True)
@@ -28,41 +29,12 @@ class Device:
         return "cpu" if self.kind == "cpu" else f"gpu{self.index}"
 
 
-_nvml_lock = threading.Lock()
-_nvml_ready: bool | None = None
-
-
-def _nvml():
-    """The pynvml module, initialized once; None when there is no usable NVIDIA driver."""
-    global _nvml_ready
-    with _nvml_lock:
-        try:
-            import pynvml
-        except ImportError:
-            return None
-        if _nvml_ready is None:
-            try:
-                pynvml.nvmlInit()
-                _nvml_ready = True
-            except pynvml.NVMLError:
-                _nvml_ready = False
-        return pynvml if _nvml_ready else None
+# The one NVML reader of this process; tests swap in one over a fake module.
+nvml = Nvml()
 
 
 def gpus() -> list[Device]:
-    nvml = _nvml()
-    if nvml is None:
-        return []
-    found = []
-    try:
-        for i in range(nvml.nvmlDeviceGetCount()):
-            handle = nvml.nvmlDeviceGetHandleByIndex(i)
-            info = nvml.nvmlDeviceGetMemoryInfo(handle)
-            name = nvml.nvmlDeviceGetName(handle)
-            found.append(Device("gpu", i, name.decode() if isinstance(name, bytes) else name, info.total, info.free))
-    except nvml.NVMLError:
-        return []
-    return found
+    return [Device("gpu", g.index, g.name, g.memory_total, g.memory_free) for g in nvml.scan().gpus]
 
 
 def ram() -> Device:

@@ -38,7 +38,7 @@ def test_every_route_refuses_unauthenticated_requests(jupyter_server, auth):
 def test_token_in_header_works_on_every_read_route(jupyter_server):
     headers = {"Authorization": f"token {jupyter_server.token}"}
     assert httpx.get(jupyter_server.ollama_url + "/", headers=headers).text == "Ollama is running"
-    for path in ("api/version", "api/tags", "api/ps", "health", "metrics"):
+    for path in ("api/version", "api/tags", "api/ps", "health", "metrics", "api/system"):
         assert httpx.get(f"{jupyter_server.ollama_url}/{path}", headers=headers).status_code == 200, path
 
 

@@ -1,0 +1,118 @@
+"""The widgets' front-end modules in Chromium without Jupyter: a fake anywidget model, any state.
+
+What JupyterLab on this GPU-less machine cannot show: GPUs split by model. And the
+Markdown renderer against hostile text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from jupyter_ollama.widgets import ChatWidget, GpuMonitor
+
+from ..labextension.conftest import ARTIFACTS
+
+GIB = 1 << 30
+
+PAGE = """<!doctype html><html><head><style>{css}</style></head>
+<body style="margin: 0; padding: 12px; width: 860px"><div id="view"></div>
+<script type="module">
+const module = await import(URL.createObjectURL(new Blob([{esm}], {{type: "text/javascript"}})));
+const state = {state};
+const model = {{ get: (key) => state[key], set() {{}}, save_changes() {{}}, send() {{}}, on() {{}}, off() {{}} }};
+module.default.render({{ model, el: document.getElementById("view") }});
+window.widgetModule = module;
+window.rendered = true;
+</script></body></html>"""
+
+
+def show(page: Page, widget: type, state: dict[str, Any]) -> None:
+    """Render `widget`'s front end (its real ESM and CSS) with `state` as the model's traits."""
+    page.set_content(PAGE.format(css=widget._css, esm=json.dumps(widget._esm), state=json.dumps(state)))
+    page.wait_for_function("window.rendered === true")
+
+
+def test_gpus_split_by_model(browser_page: Page) -> None:
+    page = browser_page
+    system = {
+        "gpus": [
+            {"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_total": 80 * GIB, "memory_used": 31 * GIB, "utilization": 37,
+             "models": [{"name": "llama3.1:8b", "size": 8 * GIB}, {"name": "qwen2.5:14b", "size": 16 * GIB}]},
+            {"index": 1, "name": "NVIDIA L4", "memory_total": 24 * GIB, "memory_used": 2 * GIB, "utilization": None,
+             "models": [{"name": "smollm2:latest", "size": GIB}]},
+        ],
+        "gpu_error": None, "gpu_offload": True,
+        "ram": {"total": 128 * GIB, "used": 40 * GIB, "available": 88 * GIB, "models": []},
+        "cpu_percent": 12.5,
+    }
+    show(page, GpuMonitor, {"system": system, "error": ""})
+    view = page.locator("#view")
+    expect(view.locator(".jo-device-name")).to_have_text(["GPU 0 · NVIDIA H100 80GB HBM3", "GPU 1 · NVIDIA L4", "RAM"])
+    h100, l4, ram = view.locator(".jo-device").all()
+    # Each model a segment as wide as its share, then what other processes use.
+    assert [s.get_attribute("style") for s in h100.locator(".jo-segment").all()] == [
+        "width: 10%;", "width: 20%;", "width: 8.75%;"]
+    assert h100.locator(".jo-segment").nth(0).get_attribute("title") == "llama3.1:8b: 8.00 GiB"
+    expect(h100.locator(".jo-legend-item")).to_have_text(["llama3.1:8b8.00 GiB", "qwen2.5:14b16.0 GiB", "other processes7.00 GiB"])
+    expect(h100).to_contain_text("37% busy")
+    expect(h100).to_contain_text("31.0 GiB / 80.0 GiB used")
+    expect(l4).to_contain_text("utilization n/a")
+    # A model keeps its colour wherever it is.
+    colors = {item.locator(".jo-legend-name").inner_text(): item.locator(".jo-swatch").get_attribute("class")
+              for item in view.locator(".jo-legend-item").all()}
+    assert len({colors["llama3.1:8b"], colors["qwen2.5:14b"], colors["smollm2:latest"]}) == 3
+    expect(ram).to_contain_text("CPU 13%")
+    expect(view.locator(".jo-no-gpu")).to_have_count(0)
+    expect(view.locator(".jo-error")).to_have_count(0)
+    page.locator("#view").screenshot(path=str(ARTIFACTS / "widgets-gpus-fake.png"))
+
+
+def test_gpus_found_but_a_cpu_build(browser_page: Page) -> None:
+    system = {"gpus": [{"index": 0, "name": "NVIDIA L4", "memory_total": GIB, "memory_used": 0, "utilization": 0, "models": []}],
+              "gpu_error": None, "gpu_offload": False,
+              "ram": {"total": 8 * GIB, "used": GIB, "available": 7 * GIB, "models": []}, "cpu_percent": 0.0}
+    show(browser_page, GpuMonitor, {"system": system, "error": "the server did not answer in time"})
+    view = browser_page.locator("#view")
+    expect(view.locator(".jo-note")).to_have_text("This server's llama.cpp is a CPU build: models run on the CPU.")
+    expect(view.locator(".jo-error")).to_have_text("the server did not answer in time")  # the last reading stays
+
+
+CASES = [
+    ("Some **bold**, *it* and `a <b>`", "<p>Some <strong>bold</strong>, <em>it</em> and <code>a &lt;b&gt;</code></p>"),
+    ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+    ("<img src=x onerror=alert(1)>", "<p>&lt;img src=x onerror=alert(1)&gt;</p>"),
+    ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ('[x](https://a.com"onmouseover="alert(1))', None),  # no attribute breaks out; checked below
+    ("[docs](https://example.com/a_b?x=1&y=2)",
+     '<p><a href="https://example.com/a_b?x=1&amp;y=2" target="_blank" rel="noopener noreferrer">docs</a></p>'),
+    ("```python\nprint('<hi>')\n```\nafter", "<pre><code class=\"language-python\">print(&#39;&lt;hi&gt;&#39;)</code></pre><p>after</p>"),
+    ("```\nstill streaming", "<pre><code>still streaming</code></pre>"),
+    ("- a\n- b\n  - c\n\n1. one\n2. two", "<ul><li>a</li><li>b<ul><li>c</li></ul></li></ul><ol><li>one</li><li>two</li></ol>"),
+    ("# T\n\nline one\nline two\n\n> quoted", "<h1>T</h1><p>line one<br>line two</p><blockquote><p>quoted</p></blockquote>"),
+    ("| a | b |\n|---|--:|\n| 1 | 2 |", '<table><thead><tr><th>a</th><th style="text-align:right">b</th></tr></thead>'
+                                      '<tbody><tr><td>1</td><td style="text-align:right">2</td></tr></tbody></table>'),
+    ("snake_case_name and 2*3*4", "<p>snake_case_name and 2*3*4</p>"),
+    ("", ""),
+]
+
+
+def test_markdown(browser_page: Page) -> None:
+    show(browser_page, ChatWidget, {"messages": [], "models": [], "model": "", "system": "", "options": "",
+                                    "streaming": False, "error": ""})
+    allowed = {"p", "strong", "em", "del", "code", "pre", "a", "br", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+               "blockquote", "hr", "table", "thead", "tbody", "tr", "th", "td"}
+    for source, expected in CASES:
+        html = browser_page.evaluate("source => window.widgetModule.renderMarkdown(source)", source)
+        if expected is not None:
+            assert html == expected, source
+        # Whatever the text, the only elements are the renderer's own, with no event handlers or scripts.
+        found = browser_page.evaluate("""html => {
+            const box = document.createElement('div');
+            box.innerHTML = html;
+            return [...box.querySelectorAll('*')].map(e => [e.tagName.toLowerCase(), [...e.attributes].map(a => a.name)]);
+        }""", html)
+        for tag, attributes in found:
+            assert tag in allowed and set(attributes) <= {"href", "target", "rel", "class", "style", "start"}, (source, tag)
