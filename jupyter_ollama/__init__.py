@@ -31,6 +31,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "jupyter_ollama", "app": JupyterOllama}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The sidebar's built files (`make setup` builds them; `jupyter labextension develop` links them)."""
+    return [{"src": "labextension", "dest": "jupyter-ollama"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext jupyter_ollama`: the `%ollama` and `%%ollama` magics."""
     from .kernel.magics import OllamaMagics
