@@ -27,8 +27,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..client import ClientError
-from ..errors import OllamaError
-from ..errors import BadRequest
+from ..errors import BadRequest, OllamaError
 from ..format import human_bytes, human_time
 from ..store.modelfile import parse_modelfile
 from ..store.options import parse_parameter
