@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Union
 
 from ..errors import BadRequest
-from ..gotemplate.printing import format_float
+from ..gotemplate.printing import sprint_value
 from ..gotemplate.values import go_quote
 
 log = logging.getLogger(__name__)
@@ -257,26 +257,16 @@ def go_value(value: Any, *, syntax: bool = False) -> str:
     Integers print in full (Go would see them as float64 and print 1e+06 for a
     million; our store knows they are integers, and this keeps the text re-parseable).
     """
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format_float(value)
+    if not syntax:
+        return sprint_value(value)
     if isinstance(value, str):
-        return go_quote(value) if syntax else value
+        return go_quote(value)
     if isinstance(value, (list, tuple)):
-        items = [go_value(v, syntax=syntax) for v in value]
-        return "[]interface {}{" + ", ".join(items) + "}" if syntax else "[" + " ".join(items) + "]"
+        return "[]interface {}{" + ", ".join(go_value(v, syntax=True) for v in value) + "}"
     if isinstance(value, Mapping):
-        keys = sorted(value)
-        if syntax:
-            pairs = ", ".join(f"{go_quote(str(k))}:{go_value(value[k], syntax=True)}" for k in keys)
-            return "map[string]interface {}{" + pairs + "}"
-        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in keys) + "]"
-    return str(value)
+        pairs = ", ".join(f"{go_quote(str(k))}:{go_value(value[k], syntax=True)}" for k in sorted(value))
+        return "map[string]interface {}{" + pairs + "}"
+    return sprint_value(value)
 
 
 def format_parameters(params: Mapping[str, Any] | None) -> str:
