@@ -45,7 +45,7 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "name": name,
         "model": name,
         "size": memory.total,
-        "size_vram": memory.total if loaded.device.kind == "gpu" else 0,
+        "size_vram": loaded.size_vram,
         "digest": model.manifest_digest,
         "details": model.details(),
         "expires_at": rfc3339(expires_at(loaded)),

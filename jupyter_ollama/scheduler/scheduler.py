@@ -56,6 +56,11 @@ class Loaded:
         return str(self.model.name)
 
     @property
+    def size_vram(self) -> int:
+        """The part of its memory on a GPU: all of it or none, since a model is placed whole."""
+        return self.memory.total if self.device.kind == "gpu" else 0
+
+    @property
     def idle(self) -> bool:
         """No request holds or waits for one of its slots."""
         return self.busy == 0 and self.queued == 0

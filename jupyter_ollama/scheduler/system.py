@@ -32,12 +32,9 @@ class Placement:
 
 
 def placements(scheduler: Scheduler) -> list[Placement]:
-    out = []
-    for loaded in scheduler.loaded.values():
-        on_gpu = loaded.device.kind == "gpu"
-        size = loaded.memory.total
-        out.append(Placement(loaded.model.name.display(), size, size if on_gpu else 0,
-                             loaded.device.index if on_gpu else None))
+    out = [Placement(loaded.model.name.display(), loaded.memory.total, loaded.size_vram,
+                     loaded.device.index if loaded.device.kind == "gpu" else None)
+           for loaded in scheduler.loaded.values()]
     return sorted(out, key=lambda p: p.name)
 
 
@@ -62,9 +59,9 @@ def snapshot(models: list[Placement], scan: GpuScan, ram_total: int, ram_availab
 
 def read(models: list[Placement]) -> SystemInfo:
     """Take the readings (blocking: NVML, psutil) and shape the reply."""
+    ram = devices.ram()
     # interval=None: CPU use since the previous call, without sleeping (0.0 on the very first).
-    memory = psutil.virtual_memory()
-    return snapshot(models, devices.nvml.scan(), memory.total, memory.available,
+    return snapshot(models, devices.nvml.scan(), ram.total, ram.free,
                     psutil.cpu_percent(interval=None), devices.gpu_offload_supported())
 
 
