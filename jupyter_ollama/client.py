@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
 
-from .config import ollama_host
+from .envconfig import api_key, ollama_host
 from .store.blobs import sha256_file
 
 
@@ -25,7 +24,7 @@ class Client:
     def __init__(self, base_url: str | None = None, timeout: float | None = None, token: str | None = None) -> None:
         self.base_url = (base_url or ollama_host().connectable.url).rstrip("/")
         headers = {"User-Agent": "jupyter-ollama"}
-        if key := token or os.environ.get("OLLAMA_API_KEY"):
+        if key := token or api_key():
             headers["Authorization"] = f"Bearer {key}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 

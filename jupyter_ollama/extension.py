@@ -23,10 +23,11 @@ from jupyter_server.utils import url_path_join
 from traitlets import Int, Unicode, default
 
 from .api.routes import mounted, own_verbs
-from .extension_env import TOKEN_ENV, URL_ENV
+from . import envconfig
+from .envconfig import TOKEN_ENV, URL_ENV
 from .scheduler.durations import default_keep_alive, parse_keep_alive
 from .scheduler.scheduler import Scheduler
-from .scheduler.settings import SchedulerSettings, env_int, parse_budget
+from .scheduler.settings import SchedulerSettings, parse_budget
 from .store.store import ModelStore, default_models_dir
 
 AUTH_RESOURCE = "ollama"
@@ -72,6 +73,7 @@ class JupyterOllama(ExtensionApp):
     max_loaded_models = Int(help="Models loaded at once (OLLAMA_MAX_LOADED_MODELS)").tag(config=True)
     max_queue = Int(help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
     memory_budget = Unicode(help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or cpu=8GiB,gpu0=20GiB").tag(config=True)
+    num_thread = Int(help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server may use").tag(config=True)
 
     @default("models_dir")
     def _models_dir(self) -> str:
@@ -79,27 +81,31 @@ class JupyterOllama(ExtensionApp):
 
     @default("keep_alive")
     def _keep_alive(self) -> str:
-        return os.environ.get("OLLAMA_KEEP_ALIVE", "5m")
+        return envconfig.keep_alive()
 
     @default("num_parallel")
     def _num_parallel(self) -> int:
-        return SchedulerSettings().num_parallel
+        return envconfig.num_parallel()
 
     @default("context_length")
     def _context_length(self) -> int:
-        return SchedulerSettings().context_length
+        return envconfig.context_length()
 
     @default("max_loaded_models")
     def _max_loaded(self) -> int:
-        return env_int("OLLAMA_MAX_LOADED_MODELS", 3)
+        return envconfig.max_loaded_models()
 
     @default("max_queue")
     def _max_queue(self) -> int:
-        return env_int("OLLAMA_MAX_QUEUE", 512)
+        return envconfig.max_queue()
 
     @default("memory_budget")
     def _memory_budget(self) -> str:
-        return os.environ.get("OLLAMA_MEMORY_BUDGET", "")
+        return envconfig.memory_budget()
+
+    @default("num_thread")
+    def _num_thread(self) -> int:
+        return envconfig.num_thread()
 
     def scheduler_settings(self) -> SchedulerSettings:
         try:
@@ -110,6 +116,7 @@ class JupyterOllama(ExtensionApp):
         return SchedulerSettings(
             num_parallel=self.num_parallel, max_loaded_models=self.max_loaded_models, max_queue=self.max_queue,
             context_length=self.context_length, keep_alive=keep_alive, memory_budget=parse_budget(self.memory_budget),
+            num_thread=max(self.num_thread, 0),
         )
 
     def initialize_settings(self) -> None:

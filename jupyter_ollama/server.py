@@ -10,7 +10,7 @@ from typing import Any
 import tornado.web
 
 from .api.routes import mounted
-from .config import HostURL, ollama_host
+from .envconfig import HostURL, ollama_host
 from .scheduler.scheduler import Scheduler
 from .store.store import ModelStore
 

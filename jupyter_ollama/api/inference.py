@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator, Callable
 
 from ..capabilities import EMBEDDING, TOOLS, go_capabilities, model_capabilities, require
 from ..errors import BadRequest, NotFound
 from ..scheduler.durations import parse_keep_alive
+from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
 from ..scheduler.scheduler import Loaded
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
@@ -40,8 +41,8 @@ class Prepared:
     model: LocalModel
     options: dict[str, Any]
     keep_alive: Any
-    job: dict[str, Any]  # what the runner gets
-    output: Callable[[], OutputParser]  # a fresh parser for the model's output
+    job: CompletionRequest  # what the runner gets
+    output: Callable[[str], OutputParser]  # a fresh parser for the model's output, given the prompt's tail
 
 
 def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[str, Any]], done: bool) -> dict[str, Any]:
@@ -87,39 +88,39 @@ class InferenceHandler(OllamaHandler):
             reason = "load"
         self.write_json({"model": body["model"], "created_at": now(), **empty, "done": True, "done_reason": reason})
 
-    async def render_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any, spec: dict[str, Any]) -> None:
+    async def render_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any, prompt: Prompt) -> None:
         """`_debug_render_only`: the prompt the model would read, without generating."""
         async with self.scheduler.use(model, options, keep_alive) as loaded:
-            reply = await loaded.runner.request("POST", "/render", {"prompt": spec})
+            rendered = await loaded.runner.render(prompt)
         self.write_json({"model": body["model"], "created_at": now(), "done": False,
-                         "_debug_info": {"rendered_template": reply["prompt"]}})
+                         "_debug_info": {"rendered_template": rendered}})
 
-    async def generation(self, model: LocalModel, options: dict[str, Any], keep_alive: Any, job: dict[str, Any]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Yield ("piece", event) for text and one ("done", event) with Ollama's six timings."""
+    async def generation(self, model: LocalModel, options: dict[str, Any], keep_alive: Any,
+                         job: CompletionRequest) -> AsyncIterator[Started | Piece | dict[str, Any]]:
+        """The runner's Started and Pieces, then one dict of Ollama's final fields with its six timings."""
         started = time.perf_counter()
         merged = {**model.parameters, **options}
         async with self.scheduler.use(model, options, keep_alive) as loaded:
             loaded_at = time.perf_counter()
-            job = {**job, "options": merged}
-            async for event in loaded.runner.stream("/completion", job):
-                if event.get("done"):
-                    end = time.perf_counter()
-                    self.scheduler.stats_for(model).record(
-                        event["prompt_eval_count"], event["prompt_eval_duration"],
-                        event["eval_count"], event["eval_duration"], int((end - started) * 1e9),
-                    )
-                    yield "done", {
-                        "done_reason": event["done_reason"],
-                        "total_duration": int((end - started) * 1e9),
-                        "load_duration": int((loaded_at - started) * 1e9),
-                        "prompt_eval_count": event["prompt_eval_count"],
-                        "prompt_eval_duration": event["prompt_eval_duration"],
-                        "eval_count": event["eval_count"],
-                        "eval_duration": event["eval_duration"],
-                        **({"context": event["tokens"]} if "tokens" in event else {}),
-                    }
-                else:
-                    yield "piece", event
+            async for event in loaded.runner.completion(replace(job, options=merged)):
+                if not isinstance(event, Done):
+                    yield event
+                    continue
+                end = time.perf_counter()
+                self.scheduler.stats_for(model).record(
+                    event.prompt_eval_count, event.prompt_eval_duration,
+                    event.eval_count, event.eval_duration, int((end - started) * 1e9),
+                )
+                yield {
+                    "done_reason": event.done_reason,
+                    "total_duration": int((end - started) * 1e9),
+                    "load_duration": int((loaded_at - started) * 1e9),
+                    "prompt_eval_count": event.prompt_eval_count,
+                    "prompt_eval_duration": event.prompt_eval_duration,
+                    "eval_count": event.eval_count,
+                    "eval_duration": event.eval_duration,
+                    **({"context": event.tokens} if event.tokens is not None else {}),
+                }
 
     def capabilities(self, model: LocalModel) -> list[str]:
         return model_capabilities(model, self.store.gguf(model))
@@ -130,14 +131,17 @@ class InferenceHandler(OllamaHandler):
 
     async def chunks(self, p: Prepared, field: str) -> AsyncIterator[dict[str, Any]]:
         """Ollama's chunks for a generation: thinking and content as they come, tool calls in the last."""
-        parser = p.output()
+        parser = p.output("")
         calls: list[dict[str, Any]] = []
-        async for kind, event in self.generation(p.model, p.options, p.keep_alive, p.job):
-            parsed = parser.add(event["content"]) if kind == "piece" else parser.finish()
+        async for event in self.generation(p.model, p.options, p.keep_alive, p.job):
+            if isinstance(event, Started):
+                parser = p.output(event.prompt_tail)
+                continue
+            parsed = parser.add(event.content) if isinstance(event, Piece) else parser.finish()
             calls += parsed.tool_calls
             if parsed.content or parsed.thinking:
                 yield chunk(p.name, field, parsed.content, parsed.thinking, [], done=False)
-            if kind == "done":
+            if isinstance(event, dict):
                 yield {**chunk(p.name, field, "", "", calls, done=True), **event}
 
     async def run(self, chunks: AsyncIterator[dict[str, Any]], stream: bool) -> None:
@@ -184,21 +188,22 @@ class GenerateHandler(InferenceHandler):
             await self.load_only(body, model, options, keep_alive, {"response": ""})
             return None
         if raw:
-            spec: dict[str, Any] = {"raw": prompt}
+            spec = Prompt(raw=prompt)
         else:
             system = body.get("system") or model.system
             messages = ([{"role": "system", "content": system}] if system else [])
             if not body.get("context"):
                 messages += model.messages
             messages.append({"role": "user", "content": prompt})
-            spec = {"messages": messages, "template": template, "suffix": body.get("suffix"), "think": think}
+            spec = Prompt(messages=messages, template=template, suffix=body.get("suffix"), think=think)
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec)
             return None
-        job = {"prompt": spec, "context": body.get("context") or [], "format": fmt,
-               "truncate": body.get("truncate", True), "return_tokens": not raw}
+        job = CompletionRequest(spec, context=body.get("context") or [], format=fmt,
+                                truncate=body.get("truncate", True), return_tokens=not raw)
         jinja = None if raw or template else self.jinja_template(model)
-        output = (lambda: OutputParser()) if raw else (lambda: output_parser(spec, jinja, caps))
+        output: Callable[[str], OutputParser] = (
+            (lambda tail: OutputParser()) if raw else (lambda tail: output_parser(spec, tail, jinja, caps)))
         return Prepared(body["model"], model, options, keep_alive, job, output)
 
 
@@ -236,14 +241,14 @@ class ChatHandler(InferenceHandler):
         messages = model.messages + messages
         if model.system and not first_is_system:
             messages.insert(0, {"role": "system", "content": model.system})
-        spec = {"messages": messages, "template": model.template, "tools": tools or None, "think": think}
+        spec = Prompt(messages=messages, template=model.template, tools=tools or None, think=think)
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec)
             return None
-        job = {"prompt": spec, "format": forced or fmt, "truncate": body.get("truncate", True)}
+        job = CompletionRequest(spec, format=forced or fmt, truncate=body.get("truncate", True))
         jinja = None if model.template else self.jinja_template(model)
         return Prepared(body["model"], model, options, keep_alive, job,
-                        lambda: output_parser(spec, jinja, caps, forced=forced is not None))
+                        lambda tail: output_parser(spec, tail, jinja, caps, forced=forced is not None))
 
 
 class EmbedHandler(InferenceHandler):
@@ -262,13 +267,13 @@ class EmbedHandler(InferenceHandler):
         started = time.perf_counter()
         async with self.scheduler.use(model, options, keep_alive) as loaded:
             loaded_at = time.perf_counter()
-            reply = await embed(loaded, inputs, body.get("truncate", True)) if inputs else {"embeddings": [], "prompt_eval_count": 0}
-        vectors = [truncate_dims(v, dimensions) for v in reply["embeddings"]] if dimensions else reply["embeddings"]
+            reply = await embed(loaded, inputs, body.get("truncate", True)) if inputs else EmbedReply([], 0)
+        vectors = [truncate_dims(v, dimensions) for v in reply.embeddings] if dimensions else reply.embeddings
         self.write_json({
             "model": body["model"], "embeddings": vectors,
             "total_duration": int((time.perf_counter() - started) * 1e9),
             "load_duration": int((loaded_at - started) * 1e9),
-            "prompt_eval_count": reply["prompt_eval_count"],
+            "prompt_eval_count": reply.prompt_eval_count,
         })
 
 
@@ -282,12 +287,12 @@ class EmbeddingsHandler(InferenceHandler):
         async with self.scheduler.use(model, options, keep_alive) as loaded:
             prompt = body.get("prompt") or ""
             # Unlike /api/embed, this legacy endpoint returns the vector unnormalized.
-            reply = await embed(loaded, [prompt], True, normalize=False) if prompt else {"embeddings": [[]]}
-        self.write_json({"embedding": reply["embeddings"][0]})
+            reply = await embed(loaded, [prompt], True, normalize=False) if prompt else EmbedReply([[]], 0)
+        self.write_json({"embedding": reply.embeddings[0]})
 
 
-async def embed(loaded: Loaded, inputs: list[str], truncate: bool, normalize: bool = True) -> dict[str, Any]:
-    return await loaded.runner.request("POST", "/embed", {"input": inputs, "truncate": truncate, "normalize": normalize})
+async def embed(loaded: Loaded, inputs: list[str], truncate: bool, normalize: bool = True) -> EmbedReply:
+    return await loaded.runner.embed(EmbedRequest(inputs, truncate, normalize))
 
 
 def truncate_dims(vector: list[float], dimensions: int) -> list[float]:

@@ -192,10 +192,10 @@ class EmbeddingsHandler(OpenAIHandler):
         model = self.find_model(body.get("model"))
         async with self.scheduler.use(model, {}, "default") as loaded:
             reply = await embed(loaded, inputs, True)
-        vectors = reply["embeddings"]
+        vectors = reply.embeddings
         if body.get("dimensions"):
             vectors = [truncate_dims(v, body["dimensions"]) for v in vectors]
-        self.write_json(ow.embedding_list(body["model"], vectors, reply["prompt_eval_count"], body.get("encoding_format")))
+        self.write_json(ow.embedding_list(body["model"], vectors, reply.prompt_eval_count, body.get("encoding_format")))
 
 
 class ModelsHandler(OpenAIHandler):

@@ -13,8 +13,8 @@ from typing import Any, AsyncIterator
 
 from ..capabilities import THINKING
 from ..errors import BadRequest
-from ..runner.jinja import render_jinja
-from ..runner.prompt_go import render_chat, think_tags
+from ..runner.prompt_go import think_tags
+from ..runner.protocol import Prompt
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
 from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names, tool_tag
@@ -77,30 +77,20 @@ def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _prompt_tail(spec: dict[str, Any], jinja: str | None) -> str:
-    """The end of the rendered prompt (enough to see a prefilled opening tag)."""
-    if spec.get("template"):
-        text = render_chat(spec["template"], spec["messages"], tools=spec.get("tools"), think=spec.get("think"))
-    elif jinja:
-        extra = {"enable_thinking": bool(spec["think"])} if spec.get("think") is not None else {}
-        text = render_jinja(jinja, spec["messages"], tools=spec.get("tools"), **extra)
-    else:
-        text = ""
-    return text.rstrip()[-64:]
-
-
-def output_parser(spec: dict[str, Any], jinja: str | None, capabilities: list[str], forced: bool = False) -> OutputParser:
-    """How this request's output is read; `spec` is the prompt spec sent to the runner."""
+def output_parser(prompt: Prompt, prompt_tail: str, jinja: str | None, capabilities: list[str],
+                  forced: bool = False) -> OutputParser:
+    """How this request's output is read: `prompt` as sent to the runner, which rendered it and
+    answered with the rendered text's tail (its `Started` event)."""
     thinking = None
-    if spec.get("think") and THINKING in capabilities:
-        opening, closing = think_tags(spec["template"]) if spec.get("template") else ("<think>", "</think>")
+    if prompt.think and THINKING in capabilities:
+        opening, closing = think_tags(prompt.template) if prompt.template else ("<think>", "</think>")
         if opening and closing:
-            prefilled = _prompt_tail(spec, jinja).endswith(opening)
-            thinking = ThinkingParser(opening, closing, prefilled=prefilled)
+            # A template that opens the think tag itself: the output starts inside it.
+            thinking = ThinkingParser(opening, closing, prefilled=prompt_tail.endswith(opening))
     tools = None
-    if spec.get("tools"):
-        tag = "{" if forced else tool_tag(spec.get("template"), jinja)
-        tools = ToolCallParser(tool_names(spec["tools"]), tag)
+    if prompt.tools:
+        tag = "{" if forced else tool_tag(prompt.template, jinja)
+        tools = ToolCallParser(tool_names(prompt.tools), tag)
     return OutputParser(thinking, tools)
 
 

@@ -9,15 +9,13 @@
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from dataclasses import dataclass
 
 import httpx
 
 from ..client import Client
-from ..config import ollama_host
-from ..extension_env import TOKEN_ENV, URL_ENV
+from ..envconfig import api_key, host_is_set, jupyter_token, jupyter_url, ollama_host
 from .embedded import EmbeddedServer
 
 
@@ -54,10 +52,10 @@ def find_server() -> Endpoint:
     with _lock:
         if _endpoint is not None:
             return _endpoint
-        if os.environ.get("OLLAMA_HOST"):
-            _endpoint = Endpoint(ollama_host().connectable.url, os.environ.get("OLLAMA_API_KEY"), "OLLAMA_HOST")
-        elif os.environ.get(URL_ENV) and _answers(os.environ[URL_ENV], os.environ.get(TOKEN_ENV)):
-            _endpoint = Endpoint(os.environ[URL_ENV], os.environ.get(TOKEN_ENV), "the Jupyter server's jupyter_ollama extension")
+        if host_is_set():
+            _endpoint = Endpoint(ollama_host().connectable.url, api_key(), "OLLAMA_HOST")
+        elif (url := jupyter_url()) and _answers(url, jupyter_token()):
+            _endpoint = Endpoint(url, jupyter_token(), "the Jupyter server's jupyter_ollama extension")
         else:
             _embedded = EmbeddedServer()
             _embedded.start()

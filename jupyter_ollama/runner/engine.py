@@ -72,12 +72,15 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 
 class Engine:
-    def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512, n_threads: int = 0) -> None:
+    def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
+                 n_threads: int = 1, n_threads_batch: int | None = None) -> None:
         self.model = model
         self.n_slots = n_slots
         self.n_ctx_slot = n_ctx_slot
         self.n_batch = n_batch
-        self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, n_threads=n_threads)
+        self.threads = (n_threads, n_threads_batch or n_threads)  # decode, batch
+        self._threads_applied = self.threads
+        self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, threads=self.threads)
         self.memory = L.llama_get_memory(self.ctx)
         self.can_shift = bool(L.llama_memory_can_shift(self.memory))
         self.batch = L.llama_batch_init(n_batch, 0, 1)
@@ -98,6 +101,10 @@ class Engine:
         with self.cond:
             self.waiting.append(request)
             self.cond.notify()
+
+    def set_threads(self, n_threads: int, n_threads_batch: int) -> None:
+        """Taken up by the engine thread before its next decode."""
+        self.threads = (max(n_threads, 1), max(n_threads_batch, 1))
 
     def slot_states(self) -> list[dict[str, Any]]:
         with self.cond:
@@ -230,6 +237,9 @@ class Engine:
             slot.cached.extend(chunk)
         if batch.n_tokens == 0:
             return
+        if self.threads != self._threads_applied:
+            self._threads_applied = self.threads
+            L.llama_set_n_threads(self.ctx, *self._threads_applied)
         status = L.llama_decode(self.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")

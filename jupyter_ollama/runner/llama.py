@@ -10,6 +10,7 @@ from typing import Any
 
 import llama_cpp as L
 
+from ..envconfig import debug
 from ..errors import BadRequest
 
 _backend_ready = False
@@ -24,7 +25,7 @@ def _quiet_log(level: int, text: bytes, user_data: Any) -> None:
     # llama.cpp logs every tensor at load and warns about harmless defaults: keep errors, the rest on request.
     global _keeping
     if level != _GGML_LOG_CONT:
-        _keeping = level == _GGML_LOG_ERROR or bool(os.environ.get("OLLAMA_DEBUG"))
+        _keeping = level == _GGML_LOG_ERROR or debug()
     if _keeping:
         os.write(2, text)
 
@@ -54,15 +55,15 @@ class LlamaModel:
         self._embed_ctx: Any = None
         self._embed_lock = threading.Lock()
 
-    def new_context(self, n_ctx: int, n_seq_max: int, n_batch: int, n_threads: int = 0, embeddings: bool = False) -> Any:
+    def new_context(self, n_ctx: int, n_seq_max: int, n_batch: int, threads: tuple[int, int], embeddings: bool = False) -> Any:
+        """A context; `threads` is (decode, batch), never llama.cpp's fixed default of 4."""
         params = L.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = n_seq_max
         params.kv_unified = False  # each slot gets its own n_ctx, as Ollama's parallel slots do
-        if n_threads > 0:
-            params.n_threads = params.n_threads_batch = n_threads
+        params.n_threads, params.n_threads_batch = threads
         if embeddings:
             params.embeddings = True
             if L.llama_model_has_encoder(self.ptr) or self.pooling_type() == L.LLAMA_POOLING_TYPE_NONE:
@@ -139,12 +140,14 @@ class LlamaModel:
     def is_eog(self, token: int) -> bool:
         return bool(L.llama_vocab_is_eog(self.vocab, token))
 
-    def embed(self, texts: list[str], n_ctx: int, truncate: bool, normalize: bool = True) -> tuple[list[list[float]], int]:
+    def embed(self, texts: list[str], n_ctx: int, truncate: bool, threads: tuple[int, int],
+              normalize: bool = True) -> tuple[list[list[float]], int]:
         """Embeddings (L2-normalized unless asked not to), one input at a time on a context of its own."""
         with self._embed_lock:
             if self._embed_ctx is None:
-                self._embed_ctx = self.new_context(n_ctx=n_ctx, n_seq_max=1, n_batch=n_ctx, embeddings=True)
+                self._embed_ctx = self.new_context(n_ctx=n_ctx, n_seq_max=1, n_batch=n_ctx, threads=threads, embeddings=True)
             ctx = self._embed_ctx
+            L.llama_set_n_threads(ctx, *threads)
             # llama.cpp rounds the context up; one input must fit the batch and the asked-for context.
             limit = min(n_ctx, L.llama_n_ctx(ctx), L.llama_n_batch(ctx))
             vectors, total = [], 0

@@ -11,6 +11,7 @@ are neither system prompts nor the last message are dropped until it fits.
 from __future__ import annotations
 
 import ctypes
+from dataclasses import replace
 from typing import Any
 
 import llama_cpp as L
@@ -18,6 +19,7 @@ import llama_cpp as L
 from ..errors import BadRequest
 from .jinja import render_jinja
 from .llama import LlamaModel
+from .protocol import Prompt, to_json
 
 # llama.cpp's built-in chat formats, for GGUFs that carry no template (e.g. Gemma 3 270M).
 _BUILTIN_BY_ARCH = {"gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma", "llama": "llama3", "qwen2": "chatml"}
@@ -69,16 +71,21 @@ def tokenize(model: LlamaModel, text: str) -> list[int]:
     return tokens
 
 
-def prompt_tokens(model: LlamaModel, spec: dict[str, Any], n_ctx: int, truncate: bool = True) -> list[int]:
-    """Tokens for a request's prompt spec: `{"raw": text}` or a chat spec (see `render`)."""
-    if "raw" in spec:
-        return tokenize(model, spec["raw"])
-    messages = list(spec.get("messages") or [])
+def prompt_text(model: LlamaModel, prompt: Prompt) -> str:
+    return prompt.raw if prompt.raw is not None else render(model, to_json(prompt))
+
+
+def prompt_tokens(model: LlamaModel, prompt: Prompt, n_ctx: int, truncate: bool = True) -> tuple[str, list[int]]:
+    """The text the model reads and its tokens: `raw` as is, or the conversation rendered (see `render`)."""
+    if prompt.raw is not None:
+        return prompt.raw, tokenize(model, prompt.raw)
+    messages = list(prompt.messages)
     while True:
-        tokens = tokenize(model, render(model, {**spec, "messages": messages}))
+        text = prompt_text(model, replace(prompt, messages=messages))
+        tokens = tokenize(model, text)
         if len(tokens) <= n_ctx or not truncate:
-            return tokens
+            return text, tokens
         droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
         if not droppable:
-            return tokens  # the engine keeps num_keep and the newest tokens
+            return text, tokens  # the engine keeps num_keep and the newest tokens
         del messages[droppable[0]]

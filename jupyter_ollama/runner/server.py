@@ -22,8 +22,14 @@ import tornado.web
 from ..errors import OllamaError
 from .engine import Completion, Engine
 from .llama import LlamaModel
-from .prompt import prompt_tokens, render
+from .prompt import prompt_text, prompt_tokens
+from .protocol import (
+    CompletionRequest, Done, EmbedReply, EmbedRequest, LoadConfig, Piece, Prompt, RunnerHealth, SlotState, Started, event_to_json,
+    from_json, to_json,
+)
 from .sampling import SamplingOptions, grammar_for_format
+
+PROMPT_TAIL = 64  # characters of the rendered prompt the manager sees (an open think tag at its end)
 
 
 class RunnerHandler(tornado.web.RequestHandler):
@@ -55,52 +61,66 @@ class RunnerHandler(tornado.web.RequestHandler):
 
 class HealthHandler(RunnerHandler):
     def get(self) -> None:
-        self.finish(
-            {
-                "status": "ok",
-                "slots": self.engine.slot_states(),
-                "waiting": len(self.engine.waiting),
-                "prompt_tokens_total": self.engine.prompt_tokens_total,
-                "tokens_predicted_total": self.engine.tokens_predicted_total,
-            }
+        health = RunnerHealth(
+            slots=[SlotState(**s) for s in self.engine.slot_states()],
+            waiting=len(self.engine.waiting),
+            threads=self.engine.threads[0],
+            threads_batch=self.engine.threads[1],
+            prompt_tokens_total=self.engine.prompt_tokens_total,
+            tokens_predicted_total=self.engine.tokens_predicted_total,
         )
+        self.finish(to_json(health))
 
 
 class CompletionHandler(RunnerHandler):
-    """Streams NDJSON: `{"content"}` pieces, then one `{"done": true, ...}` (or `{"error"}`)."""
+    """Streams NDJSON events (protocol.py): Started, Pieces, then Done, or one `{"error"}`."""
 
     async def post(self) -> None:
-        body = self.body()
-        options = body.get("options") or {}
-        tokens = list(body.get("context") or []) + await asyncio.to_thread(
-            prompt_tokens, self.model, body["prompt"], self.engine.n_ctx_slot, body.get("truncate", True)
+        request = CompletionRequest.of(self.body())
+        options = request.options
+        text, tokens = await asyncio.to_thread(
+            prompt_tokens, self.model, request.prompt, self.engine.n_ctx_slot, request.truncate
         )
+        tokens = list(request.context) + tokens
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.completion = Completion(
             tokens=tokens,
             options=SamplingOptions.from_options(options),
             on_event=lambda event: loop.call_soon_threadsafe(events.put_nowait, event),
-            grammar=grammar_for_format(body.get("format")),
+            grammar=grammar_for_format(request.format),
             stop=list(options.get("stop") or []),
             num_predict=int(options.get("num_predict", -1)),
             num_keep=int(options.get("num_keep", 4)),
         )
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
+        if not await self.send(event_to_json(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:]))):
+            return
         while True:
             event = await events.get()
-            if event.get("done") and body.get("return_tokens"):
-                event["tokens"] = tokens + self.completion.generated
-            try:
-                self.write(json.dumps(event) + "\n")
-                await self.flush()
-            except tornado.iostream.StreamClosedError:
-                self.completion.cancel()
+            if "error" in event:
+                out = event
+            elif event.get("done"):
+                out = event_to_json(from_json(Done, {
+                    **event, "tokens": tokens + self.completion.generated if request.return_tokens else None}))
+            else:
+                out = event_to_json(Piece(event["content"]))
+            if not await self.send(out):
                 return
             if event.get("done") or "error" in event:
                 break
         self.finish()
+
+    async def send(self, event: dict[str, Any]) -> bool:
+        """Write one line; False (and the request cancelled) when the manager has hung up."""
+        try:
+            self.write(json.dumps(event) + "\n")
+            await self.flush()
+            return True
+        except tornado.iostream.StreamClosedError:
+            self.completion.cancel()
+            return False
 
     def on_connection_close(self) -> None:
         # The manager went away from this request (its client cancelled): free the slot.
@@ -115,8 +135,7 @@ class RenderHandler(RunnerHandler):
     """The prompt text a spec renders to (Ollama's `_debug_render_only`)."""
 
     def post(self) -> None:
-        spec = self.body().get("prompt") or {}
-        self.finish({"prompt": spec["raw"] if "raw" in spec else render(self.model, spec)})
+        self.finish({"prompt": prompt_text(self.model, Prompt.of(self.body().get("prompt") or {}))})
 
 
 class TokenizeHandler(RunnerHandler):
@@ -131,12 +150,21 @@ class DetokenizeHandler(RunnerHandler):
 
 class EmbedHandler(RunnerHandler):
     async def post(self) -> None:
-        body = self.body()
+        request = from_json(EmbedRequest, self.body())
         vectors, count = await asyncio.to_thread(
-            self.model.embed, list(body.get("input") or []), self.engine.n_ctx_slot,
-            body.get("truncate", True), body.get("normalize", True),
+            self.model.embed, request.inputs, self.engine.n_ctx_slot, request.truncate, self.engine.threads,
+            request.normalize,
         )
-        self.finish({"embeddings": vectors, "prompt_eval_count": count})
+        self.finish(to_json(EmbedReply(vectors, count)))
+
+
+class ThreadsHandler(RunnerHandler):
+    """The manager's share of the CPU for this runner (it changes as other models start and stop)."""
+
+    def post(self) -> None:
+        body = self.body()
+        self.engine.set_threads(int(body["threads"]), int(body["threads_batch"]))
+        self.finish({"threads": self.engine.threads[0], "threads_batch": self.engine.threads[1]})
 
 
 def _exit_when_stdin_closes() -> None:
@@ -145,14 +173,16 @@ def _exit_when_stdin_closes() -> None:
 
 
 async def main() -> None:
-    config = json.loads(sys.stdin.readline())
-    model = LlamaModel(config["model_path"], n_gpu_layers=config.get("num_gpu", -1), use_mmap=config.get("use_mmap"))
+    hello = json.loads(sys.stdin.readline())
+    config = from_json(LoadConfig, hello)
+    model = LlamaModel(config.model_path, n_gpu_layers=config.num_gpu, use_mmap=config.use_mmap)
     engine = Engine(
         model,
-        n_slots=config["num_parallel"],
-        n_ctx_slot=config["num_ctx"],
-        n_batch=config.get("num_batch", 512),
-        n_threads=config.get("num_thread", 0),
+        n_slots=config.num_parallel,
+        n_ctx_slot=config.num_ctx,
+        n_batch=config.num_batch,
+        n_threads=config.threads,
+        n_threads_batch=config.threads_batch,
     )
     app = tornado.web.Application(
         [
@@ -162,10 +192,11 @@ async def main() -> None:
             (r"/tokenize", TokenizeHandler),
             (r"/detokenize", DetokenizeHandler),
             (r"/embed", EmbedHandler),
+            (r"/threads", ThreadsHandler),
         ],
         engine=engine,
         model=model,
-        secret=config["secret"],
+        secret=hello["secret"],
     )
     server = app.listen(0, address="127.0.0.1")
     port = next(iter(server._sockets.values())).getsockname()[1]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
+from .. import envconfig
 from ..errors import BadRequest
 
 FOREVER = None  # a keep-alive of None means the model stays loaded until told otherwise
@@ -49,19 +49,15 @@ def parse_keep_alive(value: Any) -> float | None:
     return FOREVER if seconds < 0 else seconds
 
 
-def default_keep_alive() -> float | None:
-    """OLLAMA_KEEP_ALIVE (a duration or integer seconds), default 5 minutes."""
-    raw = os.environ.get("OLLAMA_KEEP_ALIVE", "").strip()
-    if not raw:
-        return 300.0
-    try:
-        return parse_keep_alive(int(raw))
-    except ValueError:
-        pass
-    try:
-        return parse_keep_alive(raw)
-    except BadRequest:
-        return 300.0
+def default_keep_alive(raw: str | None = None) -> float | None:
+    """OLLAMA_KEEP_ALIVE (or `raw`): a duration or integer seconds; a malformed one means Ollama's default."""
+    raw = (raw if raw is not None else envconfig.keep_alive()).strip()
+    for text in (raw, envconfig.KEEP_ALIVE):
+        try:
+            return parse_keep_alive(int(text)) if text.lstrip("-").isdigit() else parse_keep_alive(text)
+        except BadRequest:
+            continue
+    raise AssertionError("the default keep-alive parses")
 
 
 def format_keep_alive(seconds: float | None) -> str:

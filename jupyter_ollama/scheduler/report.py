@@ -11,19 +11,20 @@ import asyncio
 import time
 from typing import Any
 
+from ..runner.protocol import SlotState
 from ..store.model import rfc3339
 from .scheduler import Loaded, Scheduler
 
 FAR_FUTURE = 292 * 365 * 86400  # Go's "forever" keep-alive, ~292 years out
 
 
-async def runner_slots(loaded: Loaded) -> list[dict[str, Any]]:
+async def runner_slots(loaded: Loaded) -> list[SlotState]:
     """Each slot's state and tokens in its KV cache; [] if the runner cannot answer right now."""
     try:
-        health = await asyncio.wait_for(loaded.runner.request("GET", "/health"), timeout=5)
+        health = await asyncio.wait_for(loaded.runner.health(), timeout=5)
     except Exception:  # a runner that is dying is reported without slot detail
         return []
-    return health.get("slots", [])
+    return health.slots
 
 
 def expires_at(loaded: Loaded) -> float:
@@ -57,6 +58,7 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "requests_queued": loaded.queued,
         "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute},
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
+        "threads": {"decode": loaded.threads.decode, "batch": loaded.threads.batch},
     }
 
 
@@ -71,7 +73,7 @@ async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
     slots = await asyncio.gather(*(runner_slots(x) for x in models))
     return [
         {**entry(scheduler, loaded), "slots": [
-            {"id": s["id"], "state": s["state"], "n_ctx": loaded.config["num_ctx"], "kv_tokens": s["n_past"]}
+            {"id": s.id, "state": s.state, "n_ctx": loaded.config["num_ctx"], "kv_tokens": s.n_past}
             for s in slot_states
         ]}
         for loaded, slot_states in zip(models, slots)

@@ -1,4 +1,8 @@
-"""The manager's side of one runner subprocess: start it, talk to it, stop it."""
+"""The manager's side of one runner subprocess: start it, talk to it, stop it.
+
+`RunnerProcess` is the local implementation of `runner.protocol.Runner`: the typed
+calls become loopback HTTP requests to the subprocess, authenticated by a secret.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from typing import Any, AsyncIterator
 import httpx
 
 from ..errors import OllamaError
+from ..runner.protocol import (
+    CompletionEvent, CompletionRequest, EmbedReply, EmbedRequest, LoadConfig, Prompt, RunnerHealth,
+    event_from_json, from_json, to_json,
+)
 
 RUNNER_STOPPED = "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error"
 
@@ -20,7 +28,7 @@ class RunnerError(OllamaError):
 
 
 class RunnerProcess:
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: LoadConfig) -> None:
         self.config = config
         self.secret = secrets.token_urlsafe(24)
         self.process: asyncio.subprocess.Process | None = None
@@ -38,7 +46,7 @@ class RunnerProcess:
         )
         assert self.process.stdin and self.process.stdout
         # The secret travels on stdin, never in argv or the environment where others could read it.
-        self.process.stdin.write((json.dumps({**self.config, "secret": self.secret}) + "\n").encode())
+        self.process.stdin.write((json.dumps({**to_json(self.config), "secret": self.secret}) + "\n").encode())
         await self.process.stdin.drain()
         line = await self.process.stdout.readline()
         try:
@@ -62,6 +70,19 @@ class RunnerProcess:
     async def wait(self) -> int:
         assert self.process is not None
         return await self.process.wait()
+
+    async def health(self) -> RunnerHealth:
+        return RunnerHealth.of(await self.request("GET", "/health"))
+
+    async def completion(self, request: CompletionRequest) -> AsyncIterator[CompletionEvent]:
+        async for event in self.stream("/completion", to_json(request)):
+            yield event_from_json(event)
+
+    async def render(self, prompt: Prompt) -> str:
+        return str((await self.request("POST", "/render", {"prompt": to_json(prompt)}))["prompt"])
+
+    async def embed(self, request: EmbedRequest) -> EmbedReply:
+        return from_json(EmbedReply, await self.request("POST", "/embed", to_json(request)))
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         assert self.http is not None
@@ -90,6 +111,10 @@ class RunnerProcess:
                         yield event
         except httpx.TransportError as err:
             raise RunnerError(RUNNER_STOPPED) from err
+
+    async def set_threads(self, decode: int, batch: int) -> None:
+        """Change the threads the runner uses from its next step on."""
+        await self.request("POST", "/threads", {"threads": decode, "threads_batch": batch})
 
     async def stop(self) -> None:
         """Close stdin (the runner exits at once), then make sure it is gone."""

@@ -15,11 +15,13 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from ..errors import BadRequest, Busy
+from ..runner.protocol import LoadConfig, Runner
 from ..store.model import LocalModel
 from ..store.store import ModelStore
+from .cpus import CpuBudget, Threads, cpu_budget
 from .devices import Device, target_device
 from .memory import MemoryEstimate, estimate
 from .runner_process import RunnerError, RunnerProcess
@@ -40,16 +42,18 @@ class Loaded:
 
     model: LocalModel
     config: dict[str, Any]
-    runner: RunnerProcess
+    runner: Runner
     memory: MemoryEstimate
     device: Device
     slots: asyncio.Semaphore
     keep_alive: float | None
+    threads: Threads
     busy: int = 0
     queued: int = 0
     expires_at: float | None = None  # wall-clock seconds; None while busy or when kept forever
     timer: asyncio.TimerHandle | None = None
     loaded_at: float = field(default_factory=time.time)
+    threads_sent: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def key(self) -> str:
@@ -69,6 +73,11 @@ class Loaded:
     def num_parallel(self) -> int:
         return self.config["num_parallel"]
 
+    @property
+    def shares_cpu(self) -> bool:
+        """On the CPU with the default thread count (an explicit `num_thread` is taken as asked)."""
+        return self.device.kind == "cpu" and not self.config["num_thread"]
+
     def matches(self, model: LocalModel, config: dict[str, Any]) -> bool:
         return self.model.manifest_digest == model.manifest_digest and all(
             self.config[k] == config[k] for k in LOAD_KEYS
@@ -76,9 +85,16 @@ class Loaded:
 
 
 class Scheduler:
-    def __init__(self, store: ModelStore, settings: SchedulerSettings | None = None) -> None:
+    def __init__(self, store: ModelStore, settings: SchedulerSettings | None = None, cpu: CpuBudget | None = None,
+                 runner_factory: Callable[[LoadConfig], Runner] = RunnerProcess,
+                 device_probe: Callable[[], Device] = target_device) -> None:
+        # The factory and the probe are parameters so that the policy below can be tested
+        # with runners and devices made up by the tests, in milliseconds.
         self.store = store
         self.settings = settings or SchedulerSettings()
+        self.cpu = cpu or cpu_budget()
+        self.runner_factory = runner_factory
+        self.device_probe = device_probe
         self.loaded: dict[str, Loaded] = {}
         self.pending = 0  # requests waiting for a load or a slot
         self.waiting_for_memory = 0  # loads waiting for busy models to free memory
@@ -118,6 +134,15 @@ class Scheduler:
             "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total},
         }
 
+    @property
+    def default_threads(self) -> Threads:
+        n = self.settings.num_thread
+        return Threads(n, n) if n > 0 else self.cpu.threads
+
+    def threads_for(self, config: dict[str, Any]) -> Threads:
+        n = config["num_thread"]
+        return Threads(n, n) if n > 0 else self.default_threads
+
     # -- using a model --------------------------------------------------------
 
     @contextlib.asynccontextmanager
@@ -137,11 +162,15 @@ class Scheduler:
         finally:
             self.pending -= 1
         loaded.busy += 1
+        if loaded.busy == 1:
+            self._share_threads()
         try:
             yield loaded
         finally:
             loaded.slots.release()
             loaded.busy -= 1
+            if loaded.busy == 0:
+                self._share_threads()
             self._after_use(loaded)
 
     async def _get_loaded(self, model: LocalModel, options: dict[str, Any], keep_alive: Any) -> Loaded:
@@ -169,11 +198,18 @@ class Scheduler:
         device = await self._make_room(model, memory)
         # `config` stays as asked (what a later request is compared with); the runner gets the placement.
         placed = {**config, "num_gpu": 0} if device.kind == "cpu" and config["num_gpu"] < 0 else config
-        runner = RunnerProcess(placed)
-        log.info("loading %s (%s slots x %s tokens)", model.name.display(), config["num_parallel"], config["num_ctx"])
+        threads = self.threads_for(config)
+        runner = self.runner_factory(LoadConfig(
+            model_path=placed["model_path"], num_ctx=placed["num_ctx"], num_parallel=placed["num_parallel"],
+            num_batch=placed["num_batch"], num_gpu=placed["num_gpu"], use_mmap=placed["use_mmap"],
+            threads=threads.decode, threads_batch=threads.batch,
+        ))
+        log.info("loading %s (%s slots x %s tokens, %s threads)", model.name.display(), config["num_parallel"],
+                 config["num_ctx"], threads.decode)
         await runner.start()
         self.stats_for(model).loads_total += 1
-        loaded = Loaded(model, config, runner, memory, device, asyncio.Semaphore(config["num_parallel"]), self.settings.keep_alive)
+        loaded = Loaded(model, config, runner, memory, device, asyncio.Semaphore(config["num_parallel"]),
+                        self.settings.keep_alive, threads)
         self.loaded[loaded.key] = loaded
         asyncio.get_running_loop().create_task(self._watch(loaded))
         return loaded
@@ -181,7 +217,7 @@ class Scheduler:
     async def _make_room(self, model: LocalModel, memory: MemoryEstimate) -> Device:
         """Evict idle models until the new one fits the device and its budget; refuse one that never could."""
         while True:
-            device = await asyncio.to_thread(target_device)
+            device = await asyncio.to_thread(self.device_probe)
             ours = [x for x in self.loaded.values() if x.device.key == device.key]
             held = sum(x.memory.total for x in ours)
             budget = self.settings.budget_for(device.key)
@@ -220,6 +256,25 @@ class Scheduler:
                 await self._unload(victim)
                 return
             await self._wait_for_change()
+
+    def _share_threads(self) -> None:
+        """Models generating on the CPU at the same time split its threads evenly; one alone gets them all.
+
+        Called when a model starts or stops being busy. An idle model keeps its last share
+        until its next request, when the split is made again.
+        """
+        sharing = sorted((x for x in self.loaded.values() if x.shares_cpu and x.busy), key=lambda x: x.loaded_at)
+        for index, loaded in enumerate(sharing):
+            wanted = self.default_threads.share(len(sharing), index)
+            if wanted != loaded.threads:
+                loaded.threads = wanted
+                asyncio.get_running_loop().create_task(self._send_threads(loaded))
+
+    async def _send_threads(self, loaded: Loaded) -> None:
+        async with loaded.threads_sent:  # in order; the latest share wins
+            if loaded.runner.alive:
+                with contextlib.suppress(Exception):  # a dying runner is the watcher's business
+                    await loaded.runner.set_threads(loaded.threads.decode, loaded.threads.batch)
 
     def stats_for(self, model: LocalModel) -> ModelStats:
         return self.stats.setdefault(model.name.display(), ModelStats())

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
+from .. import envconfig
 from .durations import default_keep_alive
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
           "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20, "gi": 2**30, "gib": 2**30, "ti": 2**40, "tib": 2**40}
-
-
-def env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "")) or default
-    except ValueError:
-        return default
 
 
 def parse_size(text: str) -> int:
@@ -41,15 +34,15 @@ def parse_budget(text: str | None) -> dict[str, int]:
 
 @dataclass
 class SchedulerSettings:
-    # Four slots serve a handful of notebooks typing at once without a queue, the
-    # same default llama-server uses; each slot has the full context, so memory
-    # grows with it (see /api/show and /api/ps for the numbers).
-    num_parallel: int = field(default_factory=lambda: env_int("OLLAMA_NUM_PARALLEL", 4))
-    max_loaded_models: int = field(default_factory=lambda: env_int("OLLAMA_MAX_LOADED_MODELS", 3))
-    max_queue: int = field(default_factory=lambda: env_int("OLLAMA_MAX_QUEUE", 512))
-    context_length: int = field(default_factory=lambda: env_int("OLLAMA_CONTEXT_LENGTH", 4096))
+    # Each slot has the full context, so memory grows with both (see /api/show and /api/ps).
+    num_parallel: int = field(default_factory=envconfig.num_parallel)
+    max_loaded_models: int = field(default_factory=envconfig.max_loaded_models)
+    max_queue: int = field(default_factory=envconfig.max_queue)
+    context_length: int = field(default_factory=envconfig.context_length)
     keep_alive: float | None = field(default_factory=default_keep_alive)
-    memory_budget: dict[str, int] = field(default_factory=lambda: parse_budget(os.environ.get("OLLAMA_MEMORY_BUDGET")))
+    memory_budget: dict[str, int] = field(default_factory=lambda: parse_budget(envconfig.memory_budget()))
+    # 0 = fit the machine (see cpus.py); a number is every runner's default, shared like the automatic one.
+    num_thread: int = field(default_factory=envconfig.num_thread)
 
     def budget_for(self, device_key: str) -> int | None:
         return self.memory_budget.get(device_key, self.memory_budget.get("*"))

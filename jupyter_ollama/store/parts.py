@@ -10,8 +10,9 @@ environment (`OLLAMA_PULL_PART_SIZE`, `OLLAMA_PULL_RETRIES`,
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
+
+from .. import envconfig
 
 MAX_PARTS = 16
 MIN_PART_SIZE = 100_000_000
@@ -30,11 +31,10 @@ class TransferSettings:
 
     @classmethod
     def from_env(cls) -> TransferSettings:
-        env = os.environ
         return cls(
-            part_size=int(env["OLLAMA_PULL_PART_SIZE"]) if env.get("OLLAMA_PULL_PART_SIZE") else None,
-            retries=max(1, int(env.get("OLLAMA_PULL_RETRIES") or 6)),
-            retry_delay=float(env.get("OLLAMA_PULL_RETRY_DELAY") or 1.0),
+            part_size=envconfig.pull_part_size(),
+            retries=envconfig.pull_retries(),
+            retry_delay=envconfig.pull_retry_delay(),
         )
 
     def part_size_for(self, total: int) -> int:

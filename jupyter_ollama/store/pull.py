@@ -14,6 +14,7 @@ import re
 import secrets
 import threading
 
+from ..envconfig import no_prune
 from ..errors import OllamaError
 from .download import BlobDownload, TransferSettings, download_blob
 from .manifests import Manifest
@@ -28,12 +29,6 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 def is_huggingface(name: ModelName) -> bool:
     return name.host.lower() in HF_HOSTS
-
-
-def no_prune() -> bool:
-    """`OLLAMA_NOPRUNE` as Ollama's envconfig.Bool reads it (set and not false-like → true)."""
-    value = os.environ.get("OLLAMA_NOPRUNE", "").strip()
-    return bool(value) and value not in ("0", "f", "F", "false", "FALSE", "False")
 
 
 def pull_model(

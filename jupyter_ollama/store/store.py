@@ -6,7 +6,6 @@ hashing) in a worker thread so the server's IOLoop never blocks on disk.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..errors import BadRequest, NotFound
 from .blobs import BlobStore
 from .gguf import GGUFInfo, read_gguf
 from .manifests import ManifestStore
+from .. import envconfig
 from .model import LocalModel
 from .modelfile import render_modelfile
 from .names import ModelName
@@ -25,7 +25,7 @@ from .options import format_parameters
 
 def default_models_dir() -> Path:
     """`OLLAMA_MODELS`, else the Jupyter data dir's `ollama/models`."""
-    if env := os.environ.get("OLLAMA_MODELS"):
+    if env := envconfig.models_dir():
         return Path(env).expanduser()
     from jupyter_core.paths import jupyter_data_dir
 

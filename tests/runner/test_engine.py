@@ -14,11 +14,17 @@ from jupyter_ollama.errors import BadRequest
 from jupyter_ollama.runner.engine import Completion, Engine
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens
+from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
 
 N_SLOTS = 3
 N_CTX_SLOT = 512
 GREEDY = SamplingOptions(temperature=0)
+
+
+def tokens_of(model, spec: dict, n_ctx: int, truncate: bool = True) -> list[int]:  # type: ignore[no-untyped-def]
+    """The tokens the runner would give the engine for a prompt spec."""
+    return prompt_tokens(model, Prompt.of(spec), n_ctx, truncate)[1]
 
 
 class RecordingEngine(Engine):
@@ -100,7 +106,7 @@ def idle_engine(request):
 
 
 def chat(model: LlamaModel, content: str) -> list[int]:
-    return prompt_tokens(model, {"messages": [{"role": "user", "content": content}]}, N_CTX_SLOT)
+    return tokens_of(model, {"messages": [{"role": "user", "content": content}]}, N_CTX_SLOT)
 
 
 def start(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:

@@ -6,6 +6,12 @@ import pytest
 
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens, render, tokenize
+from jupyter_ollama.runner.protocol import Prompt
+
+
+def tokens_of(model, spec: dict, n_ctx: int, truncate: bool = True) -> list[int]:  # type: ignore[no-untyped-def]
+    """The tokens the runner would give the engine for a prompt spec."""
+    return prompt_tokens(model, Prompt.of(spec), n_ctx, truncate)[1]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +69,7 @@ def test_gemma_builtin_folds_the_system_prompt_into_the_first_turn(gemma):
 
 
 def test_special_tokens_are_parsed(smol):
-    tokens = prompt_tokens(smol, {"messages": [{"role": "user", "content": "Hi"}]}, 512)
+    tokens = tokens_of(smol, {"messages": [{"role": "user", "content": "Hi"}]}, 512)
     im_start = smol.tokenize("<|im_start|>", special=True, add_bos=False)
     assert len(im_start) == 1 and tokens[0] == im_start[0]
     assert tokens.count(im_start[0]) == 3  # system, user, assistant
@@ -73,9 +79,9 @@ def test_no_double_bos(gemma, smol):
     assert gemma.adds_bos
     plain = tokenize(gemma, "Hello")
     assert plain[0] == gemma.bos and plain.count(gemma.bos) == 1
-    written = prompt_tokens(gemma, {"raw": "<bos>Hello"}, 512)  # a template that writes BOS itself
+    written = tokens_of(gemma, {"raw": "<bos>Hello"}, 512)  # a template that writes BOS itself
     assert written == plain
-    chat = prompt_tokens(gemma, {"messages": [{"role": "user", "content": "Hi"}]}, 512)
+    chat = tokens_of(gemma, {"messages": [{"role": "user", "content": "Hi"}]}, 512)
     assert chat[0] == gemma.bos and chat[1] != gemma.bos
     # SmolLM2 does not add BOS: the ChatML text starts the prompt as it is.
     assert not smol.adds_bos
@@ -91,36 +97,36 @@ def test_truncation_drops_oldest_non_system_messages(smol):
     u1, a1, u2, a2 = _message("user", "U1"), _message("assistant", "A1"), _message("user", "U2"), _message("assistant", "A2")
     last = {"role": "user", "content": "U3 final question?"}
     full = [system, u1, a1, u2, a2, last]
-    everything = prompt_tokens(smol, {"messages": full}, 100_000)
-    expected = prompt_tokens(smol, {"messages": [system, u2, a2, last]}, 100_000)
-    without_u1 = prompt_tokens(smol, {"messages": [system, a1, u2, a2, last]}, 100_000)
+    everything = tokens_of(smol, {"messages": full}, 100_000)
+    expected = tokens_of(smol, {"messages": [system, u2, a2, last]}, 100_000)
+    without_u1 = tokens_of(smol, {"messages": [system, a1, u2, a2, last]}, 100_000)
     assert len(expected) < len(without_u1) < len(everything)
 
     # Exactly room for the system prompt and the newest three: U1 goes, then A1.
-    assert prompt_tokens(smol, {"messages": full}, len(expected)) == expected
-    text = smol.detokenize(prompt_tokens(smol, {"messages": full}, len(expected)))
+    assert tokens_of(smol, {"messages": full}, len(expected)) == expected
+    text = smol.detokenize(tokens_of(smol, {"messages": full}, len(expected)))
     assert "You are terse." in text and "U3 final question?" in text
     assert "U1" not in text and "A1" not in text and "U2" in text
 
     # Room for all but the oldest: only U1 goes.
-    assert prompt_tokens(smol, {"messages": full}, len(without_u1)) == without_u1
+    assert tokens_of(smol, {"messages": full}, len(without_u1)) == without_u1
     # Enough room: nothing goes.
-    assert prompt_tokens(smol, {"messages": full}, len(everything)) == everything
+    assert tokens_of(smol, {"messages": full}, len(everything)) == everything
 
 
 def test_truncation_keeps_system_and_last_even_when_too_long(smol):
     system = {"role": "system", "content": "You are terse."}
     last = _message("user", "LAST")
-    minimal = prompt_tokens(smol, {"messages": [system, last]}, 100_000)
-    tokens = prompt_tokens(smol, {"messages": [system, _message("user", "OLD"), last]}, 10)
+    minimal = tokens_of(smol, {"messages": [system, last]}, 100_000)
+    tokens = tokens_of(smol, {"messages": [system, _message("user", "OLD"), last]}, 10)
     assert tokens == minimal  # left for the engine to cut (num_keep + newest tokens)
 
 
 def test_truncate_false_keeps_everything(smol):
     full = [_message("user", "U1"), _message("assistant", "A1"), _message("user", "U2")]
-    everything = prompt_tokens(smol, {"messages": full}, 100_000)
-    assert prompt_tokens(smol, {"messages": full}, 10, truncate=False) == everything
+    everything = tokens_of(smol, {"messages": full}, 100_000)
+    assert tokens_of(smol, {"messages": full}, 10, truncate=False) == everything
 
 
 def test_raw_prompt_is_not_templated(smol):
-    assert prompt_tokens(smol, {"raw": "Once upon a time"}, 512) == smol.tokenize("Once upon a time", add_bos=False)
+    assert tokens_of(smol, {"raw": "Once upon a time"}, 512) == smol.tokenize("Once upon a time", add_bos=False)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -623,17 +622,6 @@ def test_every_bundled_template_matches_ollama(name: str) -> None:
     assert _ollama_render(name, "system-user-assistant-user") == OLLAMA_EXPECTED[name]
     for conversation in OLLAMA_CONVERSATIONS:  # every template renders every conversation
         assert _ollama_render(name, conversation).strip()
-
-
-_TESTDATA = Path("/tmp/ollama/template/testdata")
-
-
-@pytest.mark.skipif(not _TESTDATA.is_dir(), reason="Ollama's template testdata is not checked out")
-@pytest.mark.parametrize("name", sorted(OLLAMA_EXPECTED))
-@pytest.mark.parametrize("conversation", sorted(OLLAMA_CONVERSATIONS))
-def test_ollama_testdata(name: str, conversation: str) -> None:
-    expected = (_TESTDATA / f"{name}.gotmpl" / conversation).read_text()
-    assert _ollama_render(name, conversation) == expected
 
 
 # ---------------------------------------------------------------- template.Parse

@@ -10,14 +10,13 @@ import httpx
 import pytest
 
 from jupyter_ollama.errors import OllamaError
+from jupyter_ollama.runner.protocol import CompletionRequest, Done, LoadConfig, Piece, Prompt, Started
 from jupyter_ollama.scheduler.runner_process import RunnerError, RunnerProcess
 
 
-def config(model_path: Path | str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "model_path": str(model_path), "num_parallel": 2, "num_ctx": 512,
-        "num_batch": 512, "num_thread": 1, "num_gpu": -1, "use_mmap": None, **overrides,
-    }
+def config(model_path: Path | str, **overrides: Any) -> LoadConfig:
+    return LoadConfig(**{"model_path": str(model_path), "num_parallel": 2, "num_ctx": 512, "threads": 1,
+                         "threads_batch": 1, **overrides})
 
 
 def run(coro, timeout: float = 120):
@@ -31,10 +30,10 @@ def test_stream_secret_and_exit_on_stdin_close(smollm2_gguf):
         try:
             assert runner.alive and runner.port > 0
 
-            health = await runner.request("GET", "/health")
-            assert health["status"] == "ok"
-            assert [s["state"] for s in health["slots"]] == ["idle", "idle"]
-            assert all(s["n_ctx"] == 512 for s in health["slots"])
+            health = await runner.health()
+            assert [s.state for s in health.slots] == ["idle", "idle"]
+            assert all(s.n_ctx == 512 for s in health.slots)
+            assert (health.threads, health.threads_batch) == (1, 1)
 
             # Without the secret (or with a wrong one) the runner answers 401 to everything.
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.port}") as stranger:
@@ -44,26 +43,28 @@ def test_stream_secret_and_exit_on_stdin_close(smollm2_gguf):
                 denied = await stranger.post("/completion", json={"prompt": {"raw": "Hi"}})
                 assert denied.status_code == 401
 
-            body = {
-                "prompt": {"messages": [{"role": "user", "content": "Write a sentence about the sea."}]},
-                "options": {"temperature": 0, "num_predict": 12},
-                "return_tokens": True,
-            }
-            events = [event async for event in runner.stream("/completion", body)]
-            *pieces, final = events
-            assert pieces and all(set(e) == {"content"} for e in pieces)
-            assert final["done"] is True and final["done_reason"] == "length" and final["eval_count"] == 12
-            assert final["prompt_eval_count"] > 0
-            text = "".join(e["content"] for e in pieces)
+            request = CompletionRequest(
+                Prompt(messages=[{"role": "user", "content": "Write a sentence about the sea."}]),
+                options={"temperature": 0, "num_predict": 12}, return_tokens=True,
+            )
+            started, *pieces, final = [event async for event in runner.completion(request)]
+            # The runner rendered the conversation once and says how the prompt ends.
+            assert isinstance(started, Started)
+            rendered = await runner.render(request.prompt)
+            assert started.prompt_tail == rendered.rstrip()[-64:] and "assistant" in started.prompt_tail
+            assert pieces and all(isinstance(e, Piece) for e in pieces)
+            assert isinstance(final, Done) and final.done_reason == "length" and final.eval_count == 12
+            assert final.prompt_eval_count > 0 and final.tokens is not None
+            text = "".join(e.content for e in pieces)
             assert text.strip()
-            detok = await runner.request("POST", "/detokenize", {"tokens": final["tokens"][final["prompt_eval_count"]:]})
+            detok = await runner.request("POST", "/detokenize", {"tokens": final.tokens[final.prompt_eval_count:]})
             assert detok["content"] == text
 
             tokens = await runner.request("POST", "/tokenize", {"content": "Hello world"})
             assert (await runner.request("POST", "/detokenize", tokens))["content"] == "Hello world"
 
-            health = await runner.request("GET", "/health")
-            assert health["tokens_predicted_total"] == 12 and health["waiting"] == 0
+            health = await runner.health()
+            assert health.tokens_predicted_total == 12 and health.waiting == 0
         finally:
             process = runner.process
             await runner.stop()
@@ -79,22 +80,22 @@ def test_leaving_a_stream_early_frees_the_slot(smollm2_gguf):
         runner = RunnerProcess(config(smollm2_gguf, num_parallel=1))
         await runner.start()
         try:
-            body = {"prompt": {"raw": "Once upon a time"}, "options": {"temperature": 0, "num_predict": 2000}}
-            stream = runner.stream("/completion", body)
+            request = CompletionRequest(Prompt(raw="Once upon a time"), {"temperature": 0, "num_predict": 2000})
+            stream = runner.completion(request)
             async for event in stream:
-                assert "content" in event
-                break
-            await stream.aclose()
+                if isinstance(event, Piece):
+                    break
+            await stream.aclose()  # type: ignore[attr-defined]
             for _ in range(200):  # the runner notices the closed connection and cancels
-                health = await runner.request("GET", "/health")
-                if health["slots"][0]["state"] == "idle":
+                health = await runner.health()
+                if health.slots[0].state == "idle":
                     break
                 await asyncio.sleep(0.05)
-            assert health["slots"][0]["state"] == "idle"
-            assert health["tokens_predicted_total"] < 2000
+            assert health.slots[0].state == "idle"
+            assert health.tokens_predicted_total < 2000
             # The single slot serves the next request.
-            events = [e async for e in runner.stream("/completion", {**body, "options": {"num_predict": 3}})]
-            assert events[-1]["done"] and events[-1]["eval_count"] == 3
+            events = [e async for e in runner.completion(CompletionRequest(request.prompt, {"num_predict": 3}))]
+            assert isinstance(events[-1], Done) and events[-1].eval_count == 3
         finally:
             await runner.stop()
 
@@ -107,7 +108,7 @@ def test_runner_reports_bad_request_body_errors(smollm2_gguf):
         await runner.start()
         try:
             with pytest.raises(OllamaError) as info:
-                async for _ in runner.stream("/completion", {"prompt": {"raw": "Hi"}, "format": "yaml"}):
+                async for _ in runner.completion(CompletionRequest(Prompt(raw="Hi"), format="yaml")):
                     pass
             assert info.value.status == 400 and "invalid format" in info.value.message
         finally:

@@ -12,6 +12,8 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from jupyter_ollama.scheduler import report
+from jupyter_ollama.runner.protocol import CompletionRequest, Done, Piece, Prompt
+from jupyter_ollama.scheduler.cpus import CpuBudget, Threads
 from jupyter_ollama.errors import Busy
 from jupyter_ollama.scheduler.runner_process import RUNNER_STOPPED, RunnerError
 from jupyter_ollama.scheduler.scheduler import BUSY, Loaded, Scheduler, SchedulerSettings
@@ -42,11 +44,12 @@ def settings(**overrides: Any) -> SchedulerSettings:
     return SchedulerSettings(**{**values, **overrides})
 
 
-def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], **overrides: Any) -> None:
+def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], cpu: CpuBudget | None = None,
+        **overrides: Any) -> None:
     """Run `scenario` with a fresh scheduler, always shutting it down (no runner outlives a test)."""
 
     async def main() -> None:
-        scheduler = Scheduler(store, settings(**overrides))
+        scheduler = Scheduler(store, settings(**overrides), cpu)
         try:
             await asyncio.wait_for(scenario(scheduler), 120)
         finally:
@@ -63,10 +66,10 @@ async def until(condition: Callable[[], bool], timeout: float = 30, what: str = 
 
 
 async def generate(loaded: Loaded, n: int = 3) -> str:
-    body = {"prompt": {"raw": "Once upon a time"}, "options": {"temperature": 0, "num_predict": n}}
-    events = [event async for event in loaded.runner.stream("/completion", body)]
-    assert events[-1]["done"] is True and events[-1]["eval_count"] == n
-    return "".join(e.get("content", "") for e in events)
+    request = CompletionRequest(Prompt(raw="Once upon a time"), {"temperature": 0, "num_predict": n})
+    events = [event async for event in loaded.runner.completion(request)]
+    assert isinstance(events[-1], Done) and events[-1].eval_count == n
+    return "".join(e.content for e in events if isinstance(e, Piece))
 
 
 def pid(loaded: Loaded) -> int:
@@ -149,7 +152,7 @@ def test_changed_load_option_reloads(store):
             assert first.runner.process.returncode is not None
             [entry] = report.summary(scheduler)
             assert entry["context_length"] == 256
-            assert (await second.runner.request("GET", "/health"))["slots"][0]["n_ctx"] == 256
+            assert (await second.runner.health()).slots[0].n_ctx == 256
             await generate(second)
 
     run(store, scenario)
@@ -202,10 +205,10 @@ def test_queue_limit_answers_busy(store):
 def test_killed_runner_is_dropped_and_reloaded(store):
     async def scenario(scheduler: Scheduler) -> None:
         model = store.get("smollm2")
-        body = {"prompt": {"raw": "Once upon a time"}, "options": {"num_predict": 10_000}}
+        request = CompletionRequest(Prompt(raw="Once upon a time"), {"num_predict": 10_000})
         async with scheduler.use(model, OPTIONS) as first:
             with pytest.raises(RunnerError) as info:
-                async for _ in first.runner.stream("/completion", body):
+                async for _ in first.runner.completion(request):
                     if first.runner.alive:
                         os.kill(pid(first), signal.SIGKILL)  # a crash inside llama.cpp, mid-stream
                         await first.runner.wait()
@@ -238,3 +241,58 @@ def test_unload_and_shutdown_stop_every_runner(store):
         assert loaded[0].runner.process.returncode == 0
 
     run(store, scenario)
+
+
+async def runner_threads(loaded: Loaded) -> tuple[int, int]:
+    health = await loaded.runner.health()
+    return health.threads, health.threads_batch
+
+
+async def until_runner_threads(loaded: Loaded, expected: tuple[int, int]) -> None:
+    deadline = time.monotonic() + 10
+    while (got := await runner_threads(loaded)) != expected:
+        assert time.monotonic() < deadline, f"runner threads {got}, expected {expected}"
+        await asyncio.sleep(0.02)
+
+
+def test_default_threads_fit_the_cpus_and_models_busy_together_share_them(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("smollm2"), {}) as first:
+            [entry] = report.summary(scheduler)
+            assert entry["threads"] == {"decode": 2, "batch": 2}  # the budget's, not llama.cpp's 4
+            assert await runner_threads(first) == (2, 2)
+            async with scheduler.use(store.get("smollm2-copy"), {}) as second:
+                # Two models generating at once on 2 cores: one thread each, never 4 threads on 2 cores.
+                assert first.threads == second.threads == Threads(1, 1)
+                await until_runner_threads(first, (1, 1))
+                await until_runner_threads(second, (1, 1))
+                assert {e["name"]: e["threads"]["decode"] for e in report.summary(scheduler)} == {
+                    "smollm2:latest": 1, "smollm2-copy:latest": 1}
+                await generate(second)
+            # The second went idle: the first, still busy, gets the whole CPU back.
+            assert first.threads == Threads(2, 2)
+            await until_runner_threads(first, (2, 2))
+            await generate(first)
+
+    run(store, scenario, cpu=CpuBudget(allowed=2, physical=2, quota=None))
+
+
+def test_an_explicit_num_thread_is_taken_as_asked_and_not_shared(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("smollm2"), {"num_thread": 1}) as pinned:
+            async with scheduler.use(store.get("smollm2-copy"), {}) as automatic:
+                assert pinned.threads == Threads(1, 1)
+                assert automatic.threads == Threads(2, 4)  # alone among the models that share
+                assert await runner_threads(pinned) == (1, 1)
+                assert await runner_threads(automatic) == (2, 4)
+
+    run(store, scenario, cpu=CpuBudget(allowed=4, physical=2, quota=None))
+
+
+def test_ollama_num_thread_sets_the_default(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("smollm2"), {}) as loaded:
+            assert loaded.threads == Threads(1, 1)
+            assert await runner_threads(loaded) == (1, 1)
+
+    run(store, scenario, num_thread=1)

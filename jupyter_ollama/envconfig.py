@@ -1,0 +1,195 @@
+"""Every environment variable this package reads, in one place, as Ollama's `envconfig/` has them.
+
+Each is read when asked for (tests and kernels change the environment), with its
+default written once here. Parsing that needs more than a number (durations,
+sizes) stays with its owner; this module hands over the raw text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HostURL:
+    scheme: str
+    host: str
+    port: int
+    path: str = ""
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        path = f"/{self.path}" if self.path else ""
+        return f"{self.scheme}://{self.netloc}{path}"
+
+    @property
+    def connectable(self) -> HostURL:
+        """The same address with a wildcard bind host replaced by loopback, for clients."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return HostURL(self.scheme, host, self.port, self.path)
+
+
+def parse_ollama_host(value: str | None) -> HostURL:
+    """Parse `OLLAMA_HOST` as Ollama does: `[scheme://]host[:port][/path]`, default `127.0.0.1:11434`."""
+    text = (value or "").strip()
+    default_port = 11434
+    scheme, sep, hostport = text.partition("://")
+    if not sep:
+        scheme, hostport = "http", text
+        if text == "ollama.com":
+            scheme, hostport = "https", "ollama.com:443"
+    elif scheme == "http":
+        default_port = 80
+    elif scheme == "https":
+        default_port = 443
+    hostport, _, path = hostport.partition("/")
+    host, port = _split_host_port(hostport)
+    if host is None:
+        host, port = "127.0.0.1", None
+        bare = hostport.strip("[]")
+        try:
+            host = str(ipaddress.ip_address(bare))
+        except ValueError:
+            if hostport:
+                host = hostport
+    try:
+        number = int(port) if port is not None else default_port
+    except ValueError:
+        number = default_port
+    if not 0 <= number <= 65535:
+        number = default_port
+    return HostURL(scheme, host, number, path)
+
+
+def _split_host_port(hostport: str) -> tuple[str | None, str | None]:
+    """Go's net.SplitHostPort: requires a port; brackets around IPv6."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end == -1 or not hostport[end + 1 :].startswith(":"):
+            return None, None
+        return hostport[1:end], hostport[end + 2 :]
+    if hostport.count(":") != 1:
+        return None, None
+    host, port = hostport.split(":")
+    return host, port
+
+
+def ollama_host() -> HostURL:
+    """OLLAMA_HOST: where `serve` listens and where clients connect."""
+    return parse_ollama_host(os.environ.get("OLLAMA_HOST"))
+
+
+def host_is_set() -> bool:
+    return bool(os.environ.get("OLLAMA_HOST"))
+
+
+# -- the scheduler ------------------------------------------------------------------
+
+NUM_PARALLEL = 4  # slots per model: a handful of notebooks at once, llama-server's default too
+CONTEXT_LENGTH = 4096  # tokens per slot
+MAX_LOADED_MODELS = 3
+MAX_QUEUE = 512
+KEEP_ALIVE = "5m"
+
+
+def _int(name: str, default: int) -> int:
+    """A positive integer, else the default (Ollama ignores a malformed value the same way)."""
+    try:
+        return int(os.environ.get(name, "")) or default
+    except ValueError:
+        return default
+
+
+def num_parallel() -> int:
+    return _int("OLLAMA_NUM_PARALLEL", NUM_PARALLEL)
+
+
+def context_length() -> int:
+    return _int("OLLAMA_CONTEXT_LENGTH", CONTEXT_LENGTH)
+
+
+def max_loaded_models() -> int:
+    return _int("OLLAMA_MAX_LOADED_MODELS", MAX_LOADED_MODELS)
+
+
+def max_queue() -> int:
+    return _int("OLLAMA_MAX_QUEUE", MAX_QUEUE)
+
+
+def num_thread() -> int:
+    """Ours: CPU threads per runner; 0 (the default) fits the CPUs this process may use."""
+    return max(_int("OLLAMA_NUM_THREAD", 0), 0)
+
+
+def keep_alive() -> str:
+    """OLLAMA_KEEP_ALIVE as written (a duration or seconds); `scheduler.durations` parses it."""
+    return os.environ.get("OLLAMA_KEEP_ALIVE", "").strip() or KEEP_ALIVE
+
+
+def memory_budget() -> str:
+    """Ours: OLLAMA_MEMORY_BUDGET as written (`8GiB`, `cpu=8GiB,gpu0=20GiB`); `scheduler.settings` parses it."""
+    return os.environ.get("OLLAMA_MEMORY_BUDGET", "")
+
+
+# -- the store ----------------------------------------------------------------------
+
+
+def models_dir() -> str | None:
+    """OLLAMA_MODELS; None means the Jupyter data dir's `ollama/models`."""
+    return os.environ.get("OLLAMA_MODELS") or None
+
+
+def _bool(name: str) -> bool:
+    """Ollama's envconfig.Bool: set and not false-like is true."""
+    value = os.environ.get(name, "").strip()
+    return bool(value) and value not in ("0", "f", "F", "false", "FALSE", "False")
+
+
+def no_prune() -> bool:
+    return _bool("OLLAMA_NOPRUNE")
+
+
+def pull_part_size() -> int | None:
+    """Ours, for tests and slow links: a fixed size for a pull's ranged parts."""
+    value = os.environ.get("OLLAMA_PULL_PART_SIZE")
+    return int(value) if value else None
+
+
+def pull_retries() -> int:
+    return max(1, _int("OLLAMA_PULL_RETRIES", 6))
+
+
+def pull_retry_delay() -> float:
+    return float(os.environ.get("OLLAMA_PULL_RETRY_DELAY") or 1.0)
+
+
+# -- clients, kernels, logs -----------------------------------------------------------
+
+# Through these the server extension tells the kernels it starts where it is.
+URL_ENV = "JUPYTER_OLLAMA_URL"
+TOKEN_ENV = "JUPYTER_OLLAMA_TOKEN"
+
+
+def api_key() -> str | None:
+    """OLLAMA_API_KEY: sent by the CLI and kernels as a bearer token."""
+    return os.environ.get("OLLAMA_API_KEY") or None
+
+
+def jupyter_url() -> str | None:
+    return os.environ.get(URL_ENV) or None
+
+
+def jupyter_token() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def debug() -> bool:
+    """OLLAMA_DEBUG: show llama.cpp's own log."""
+    return bool(os.environ.get("OLLAMA_DEBUG"))

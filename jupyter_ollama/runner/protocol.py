@@ -1,0 +1,178 @@
+"""The typed boundary between the manager and whatever runs a model.
+
+As Ollama's `llm/server.go` has one `LlamaServer` interface, the scheduler and the
+handlers reach a loaded model only through `Runner`: the local llama.cpp subprocess
+(`scheduler/runner_process.py`) implements it, and so can an engine elsewhere.
+The shapes here are what crosses that boundary; over the subprocess's loopback
+HTTP they travel as the JSON of their fields (`to_json` / `from_json`).
+This module imports nothing heavy: the manager loads it without llama.cpp.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Protocol, TypeVar, Union
+
+T = TypeVar("T")
+
+
+def to_json(shape: Any) -> dict[str, Any]:
+    return dataclasses.asdict(shape)
+
+
+def from_json(cls: type[T], data: dict[str, Any]) -> T:
+    """Build `cls` from a JSON object, ignoring fields it does not declare."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """What a runner loads: one model file, `num_parallel` slots of `num_ctx` tokens each."""
+
+    model_path: str
+    num_ctx: int
+    num_parallel: int
+    num_batch: int = 512
+    num_gpu: int = -1  # layers on the GPU; -1 = all that the build can offload
+    use_mmap: bool | None = None
+    threads: int = 1  # decode threads (see scheduler/cpus.py)
+    threads_batch: int = 1  # prompt-processing threads
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the model reads: `raw` text as is, or a conversation rendered by the runner.
+
+    The conversation is rendered with `template` (a Modelfile TEMPLATE, Go syntax) when
+    given, else with the GGUF's own chat template, once, in the runner.
+    """
+
+    raw: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    template: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    suffix: str | None = None
+    think: bool | str | None = None
+
+    @staticmethod
+    def of(data: dict[str, Any]) -> Prompt:
+        return from_json(Prompt, data)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    prompt: Prompt
+    options: dict[str, Any] = field(default_factory=dict)  # Ollama's options (sampling, num_predict, stop)
+    format: Any = None  # "json" or a JSON schema: constrains the output with a grammar
+    context: list[int] = field(default_factory=list)  # tokens of an earlier /api/generate, read first
+    truncate: bool = True
+    return_tokens: bool = False  # the final event carries the whole token list (Ollama's `context`)
+
+    @staticmethod
+    def of(data: dict[str, Any]) -> CompletionRequest:
+        request = from_json(CompletionRequest, data)
+        return dataclasses.replace(request, prompt=Prompt.of(data.get("prompt") or {}))
+
+
+@dataclass(frozen=True)
+class Started:
+    """The first event of a completion: facts about the rendered prompt the reader needs."""
+
+    prompt_tail: str  # its last characters, e.g. to see that it ends inside an open <think> tag
+
+
+@dataclass(frozen=True)
+class Piece:
+    content: str
+
+
+@dataclass(frozen=True)
+class Done:
+    done_reason: str  # "stop", "length" or "cancel"
+    prompt_eval_count: int
+    prompt_eval_duration: int  # nanoseconds
+    eval_count: int
+    eval_duration: int  # nanoseconds
+    tokens: list[int] | None = None  # with `return_tokens`
+
+
+CompletionEvent = Union[Started, Piece, Done]
+_EVENT_KINDS: dict[str, type] = {"started": Started, "piece": Piece, "done": Done}
+
+
+def event_to_json(event: CompletionEvent) -> dict[str, Any]:
+    if isinstance(event, Piece):  # one per token: no generic (deep-copying) asdict on this path
+        return {"kind": "piece", "content": event.content}
+    kind = next(k for k, cls in _EVENT_KINDS.items() if isinstance(event, cls))
+    return {"kind": kind, **to_json(event)}
+
+
+def event_from_json(data: dict[str, Any]) -> CompletionEvent:
+    if data["kind"] == "piece":
+        return Piece(data["content"])
+    return from_json(_EVENT_KINDS[data["kind"]], data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    inputs: list[str]
+    truncate: bool = True
+    normalize: bool = True  # L2, as /api/embed returns them; /api/embeddings does not
+
+
+@dataclass(frozen=True)
+class EmbedReply:
+    embeddings: list[list[float]]
+    prompt_eval_count: int
+
+
+@dataclass(frozen=True)
+class SlotState:
+    id: int
+    state: str  # "idle", "prefill" or "generating"
+    n_ctx: int
+    n_past: int  # tokens held in its KV cache
+
+
+@dataclass(frozen=True)
+class RunnerHealth:
+    slots: list[SlotState]
+    waiting: int
+    threads: int
+    threads_batch: int
+    prompt_tokens_total: int = 0
+    tokens_predicted_total: int = 0
+
+    @staticmethod
+    def of(data: dict[str, Any]) -> RunnerHealth:
+        health = from_json(RunnerHealth, data)
+        return dataclasses.replace(health, slots=[from_json(SlotState, s) for s in data.get("slots") or []])
+
+
+class Runner(Protocol):
+    """One loaded model, wherever it runs."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    async def start(self) -> None:
+        """Load the model; raises with llama.cpp's reason when it cannot."""
+
+    async def wait(self) -> int:
+        """Until the runner ends; its exit code."""
+
+    async def health(self) -> RunnerHealth: ...
+
+    def completion(self, request: CompletionRequest) -> AsyncIterator[CompletionEvent]:
+        """Started, then Pieces, then Done; leaving early cancels the request and frees its slot."""
+
+    async def render(self, prompt: Prompt) -> str:
+        """The prompt text the model would read (Ollama's `_debug_render_only`)."""
+
+    async def embed(self, request: EmbedRequest) -> EmbedReply: ...
+
+    async def set_threads(self, decode: int, batch: int) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -1,0 +1,259 @@
+"""Scheduler policy with made-up runners and devices: loads, keep-alive, eviction, queue, reload, memory, threads.
+
+Each test runs in milliseconds; test_scheduler.py runs the same kind of scenarios on real llama.cpp runners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from jupyter_ollama.errors import BadRequest, Busy
+from jupyter_ollama.scheduler.cpus import CpuBudget, Threads
+from jupyter_ollama.scheduler.devices import Device
+from jupyter_ollama.scheduler.scheduler import Scheduler, SchedulerSettings
+from jupyter_ollama.store.blobs import sha256_file
+from jupyter_ollama.store.create import ModelCreator
+from jupyter_ollama.store.store import ModelStore
+
+from .fake_runner import FakeRunner
+
+GIB = 1 << 30
+NAMES = ("a", "b", "c")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, smollm2_gguf) -> ModelStore:
+    models = ModelStore(tmp_path_factory.mktemp("models"))
+    digest = sha256_file(smollm2_gguf)
+    try:
+        os.link(smollm2_gguf, models.blobs.path(digest))
+    except OSError:
+        shutil.copyfile(smollm2_gguf, models.blobs.path(digest))
+    ModelCreator(models, progress=lambda event: None).create({"model": "a", "files": {"m.gguf": digest}})
+    for name in NAMES[1:]:
+        models.copy("a", name)
+    return models
+
+
+def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], free: int = 64 * GIB,
+        cpu: CpuBudget = CpuBudget(allowed=2, physical=2, quota=None), **overrides: Any) -> None:
+    FakeRunner.started = []
+    values: dict[str, Any] = dict(num_parallel=2, max_loaded_models=3, max_queue=512, context_length=512,
+                                  keep_alive=300.0, num_thread=0)
+
+    async def main() -> None:
+        scheduler = Scheduler(store, SchedulerSettings(**{**values, **overrides}), cpu, runner_factory=FakeRunner.factory,
+                              device_probe=lambda: Device("cpu", 0, "RAM", 64 * GIB, free))
+        try:
+            await asyncio.wait_for(scenario(scheduler), 10)
+        finally:
+            await scheduler.shutdown()
+
+    asyncio.run(main())
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+def hold(scheduler: Scheduler, model: Any, release: asyncio.Event, options: dict[str, Any] | None = None) -> asyncio.Task[None]:
+    """A request that holds one slot of `model` until `release` is set."""
+
+    async def body() -> None:
+        async with scheduler.use(model, options or {}):
+            await release.wait()
+
+    return asyncio.create_task(body())
+
+
+def loaded_names(scheduler: Scheduler) -> list[str]:
+    return sorted(x.model.name.model for x in scheduler.loaded.values())
+
+
+def test_a_model_loads_once_on_first_use(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}) as first:
+            assert first.busy == 1
+        async with scheduler.use(store.get("a"), {}) as again:
+            assert again is first
+        [runner] = FakeRunner.started
+        assert (runner.config.num_ctx, runner.config.num_parallel, runner.config.threads) == (512, 2, 2)
+        assert runner.config.num_gpu == 0  # placed on the CPU
+
+    run(store, scenario)
+
+
+def test_keep_alive_zero_unloads_when_the_request_ends(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}, keep_alive=0):
+            assert loaded_names(scheduler) == ["a"]
+        await until(lambda: not scheduler.loaded, "the unload")
+        assert FakeRunner.started[0].exit_code == 0
+
+    run(store, scenario)
+
+
+def test_an_idle_model_expires(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}, keep_alive=0.05) as loaded:
+            assert loaded.expires_at is None  # never while busy
+        assert loaded.expires_at is not None
+        await until(lambda: not scheduler.loaded, "expiry")
+
+    run(store, scenario)
+
+
+def test_past_max_loaded_models_the_idle_model_expiring_first_goes(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}, keep_alive=100):
+            pass
+        async with scheduler.use(store.get("b"), {}, keep_alive=10):
+            pass
+        async with scheduler.use(store.get("c"), {}):
+            assert loaded_names(scheduler) == ["a", "c"]
+        assert scheduler.stats_for(store.get("b")).evictions_total == 1
+
+    run(store, scenario, max_loaded_models=2)
+
+
+def test_past_max_loaded_models_a_load_waits_for_a_busy_model(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        release = asyncio.Event()
+        holder = hold(scheduler, store.get("a"), release)
+        await until(lambda: loaded_names(scheduler) == ["a"], "a to load")
+        waiting = asyncio.create_task(scheduler.use(store.get("b"), {}).__aenter__())
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and loaded_names(scheduler) == ["a"]
+        release.set()
+        await holder
+        await waiting
+        assert loaded_names(scheduler) == ["b"]
+
+    run(store, scenario, max_loaded_models=1)
+
+
+def test_past_the_queue_limit_requests_get_503(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        release = asyncio.Event()
+        tasks = [hold(scheduler, store.get("a"), release)]
+        await until(lambda: bool(scheduler.loaded) and scheduler.loaded["registry.ollama.ai/library/a:latest"].busy == 1,
+                    "the slot to be held")
+        tasks.append(hold(scheduler, store.get("a"), release))  # queues for the only slot
+        await until(lambda: scheduler.pending == 1, "a queued request")
+        with pytest.raises(Busy) as info:
+            async with scheduler.use(store.get("a"), {}):
+                pass
+        assert info.value.status == 503
+        release.set()
+        await asyncio.gather(*tasks)
+
+    run(store, scenario, num_parallel=1, max_queue=1)
+
+
+def test_a_changed_load_option_reloads_once_requests_in_flight_end(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        release = asyncio.Event()
+        holder = hold(scheduler, store.get("a"), release, {"num_ctx": 512})
+        await until(lambda: len(FakeRunner.started) == 1, "the first load")
+        reload = asyncio.create_task(scheduler.use(store.get("a"), {"num_ctx": 256}).__aenter__())
+        await asyncio.sleep(0.05)
+        assert not reload.done() and FakeRunner.started[0].alive  # the running request is not cut short
+        release.set()
+        await holder
+        second = await reload
+        assert FakeRunner.started[0].exit_code == 0 and second.runner is FakeRunner.started[1]
+        assert FakeRunner.started[1].config.num_ctx == 256
+
+    run(store, scenario)
+
+
+def test_a_crashed_runner_is_dropped_and_the_next_request_reloads(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}):
+            pass
+        FakeRunner.started[0].crash()
+        await until(lambda: not scheduler.loaded, "the dead runner to be dropped")
+        async with scheduler.use(store.get("a"), {}) as again:
+            assert again.runner is FakeRunner.started[1]
+
+    run(store, scenario)
+
+
+def test_memory_idle_models_make_room_and_a_model_that_never_fits_is_refused(store):
+    size = None
+
+    async def scenario(scheduler: Scheduler) -> None:
+        nonlocal size
+        async with scheduler.use(store.get("a"), {}) as first:
+            size = first.memory.total
+        # Room for one model: the idle one goes to make room for the next.
+        async with scheduler.use(store.get("b"), {}):
+            assert loaded_names(scheduler) == ["b"]
+
+    # The probe reports free memory as it is before any load: the budget is what limits here.
+    run(store, scenario, memory_budget={"cpu": int(1.5 * store_model_size(store))})
+    assert size is not None
+
+    async def too_big(scheduler: Scheduler) -> None:
+        with pytest.raises(BadRequest) as info:
+            async with scheduler.use(store.get("a"), {}):
+                pass
+        assert info.value.status == 400 and info.value.message.startswith("model requires more system memory")
+        assert not FakeRunner.started
+
+    run(store, too_big, free=1 << 20)
+
+
+def store_model_size(store: ModelStore) -> int:
+    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), CpuBudget(2, 2, None))
+    return int(scheduler.capacity(store.get("a"))["memory"]["total"])
+
+
+def test_a_busy_model_holding_the_memory_makes_a_load_wait(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        release = asyncio.Event()
+        holder = hold(scheduler, store.get("a"), release)
+        await until(lambda: loaded_names(scheduler) == ["a"], "a to load")
+        waiting = asyncio.create_task(scheduler.use(store.get("b"), {}).__aenter__())
+        await until(lambda: scheduler.waiting_for_memory == 1, "the load to wait for memory")
+        release.set()
+        await holder
+        await waiting
+        assert loaded_names(scheduler) == ["b"]
+
+    run(store, scenario, memory_budget={"cpu": int(1.5 * store_model_size(store))})
+
+
+def test_models_busy_together_split_the_threads(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        release = asyncio.Event()
+        holding: list[Any] = []
+
+        async def hold(name: str) -> None:
+            async with scheduler.use(store.get(name), {}) as loaded:
+                holding.append(loaded)
+                await release.wait()
+
+        tasks = []
+        for name in NAMES:
+            tasks.append(asyncio.create_task(hold(name)))
+            await until(lambda: len(holding) == len(tasks), f"{name} to be busy")
+        await asyncio.sleep(0.01)  # the thread changes are sent in tasks of their own
+        assert [x.threads for x in holding] == [Threads(2, 3), Threads(1, 3), Threads(1, 2)]
+        assert [r.threads for r in FakeRunner.started] == [(2, 3), (1, 3), (1, 2)]
+        release.set()
+        await asyncio.gather(*tasks)
+        async with scheduler.use(store.get("c"), {}):
+            await asyncio.sleep(0.01)
+            assert FakeRunner.started[2].threads == (4, 8)  # alone again: all of them
+
+    run(store, scenario, cpu=CpuBudget(allowed=8, physical=4, quota=None))
