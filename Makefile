@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 # JupyterLab refuses to run as root (containers, CI) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup run serve test clean labextension chromium
+.PHONY: setup run serve test lint clean labextension chromium
 
 setup: $(VENV)/.installed labextension chromium
 
@@ -60,7 +60,13 @@ serve: setup
 	$(BIN)/python -m jupyter_ollama.demo
 	$(BIN)/jupyter-ollama serve
 
-test: setup
+# Quality gates: lint and types, Python and TypeScript. `make test` runs them first.
+lint: setup
+	$(BIN)/ruff check jupyter_ollama tests benchmarks
+	$(BIN)/mypy
+	cd labextension && $(NPM) run lint
+
+test: lint
 	cd labextension && $(NPM) test
 	$(BIN)/python -m pytest
 

@@ -20,7 +20,7 @@ def endpoint() -> Any:
     For other clients in a notebook: `ollama.Client(host=e.url, headers=e.headers)`,
     `openai.OpenAI(base_url=e.url + "/v1", api_key=e.token or "ollama")`.
     """
-    from .kernel.discovery import find_server
+    from .discovery import find_server
 
     return find_server()
 
@@ -44,6 +44,6 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .kernel.discovery import stop_embedded
+    from .discovery import stop_embedded
 
     stop_embedded()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 
@@ -56,7 +57,7 @@ class Client:
 
     def stream(
         self, path: str, body: dict[str, Any], opened: Callable[[httpx.Response], None] | None = None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """POST and yield each NDJSON line; an `error` line raises.
 
         `opened` gets the live response, so another thread can `hang_up` on it.

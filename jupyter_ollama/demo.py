@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .client import Client, ClientError
 
@@ -46,7 +46,7 @@ def _has_model(client: Client, name: str) -> bool:
 def ensure_model(name: str = DEMO_MODEL, client: Client | None = None, say: Callable[[str], None] = print) -> str:
     """Make `name` exist on the server (the notebook's, by default) and return it."""
     if client is None:
-        from .kernel.discovery import find_server
+        from .discovery import find_server
 
         client = find_server().client()
     if _has_model(client, name):
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_ollama.demo", description=__doc__.split("\n")[0])
     parser.add_argument("name", nargs="?", default=DEMO_MODEL)
     args = parser.parse_args(argv)
-    from .kernel.embedded import EmbeddedServer
+    from .discovery.embedded import EmbeddedServer
 
     # A private server on loopback over the default store (OLLAMA_MODELS), for as long as this takes.
     server = EmbeddedServer()

@@ -4,7 +4,7 @@ Every handler is the standalone one with Jupyter's handler mixed in: Jupyter
 authenticates (token header or login cookie, with XSRF for browsers), every verb
 is `@web.authenticated` and `@authorized` on the resource `ollama`, and errors
 keep Ollama's shape. The extension exports its URL and token into the
-environment, so kernels it starts find it (see `kernel/discovery.py`).
+environment, so kernels it starts find it (see `discovery/`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from tornado.web import RequestHandler
 from traitlets import Int, Unicode, default
 
-from .api.routes import mounted, own_verbs
 from . import envconfig
+from .api.routes import mounted, own_verbs
 from .envconfig import TOKEN_ENV, URL_ENV
 from .scheduler.durations import default_keep_alive, parse_keep_alive
 from .scheduler.scheduler import Scheduler
@@ -47,7 +48,7 @@ def _forbid_login_redirect(self: Any) -> str:
     return JupyterHandler.get_login_url(self)
 
 
-def jupyter_handler(handler: type) -> type:
+def jupyter_handler(handler: type[RequestHandler]) -> type[RequestHandler]:
     """`handler` with Jupyter's authentication and authorization on every verb it implements."""
     attrs: dict[str, Any] = {
         "auth_resource": AUTH_RESOURCE,

@@ -68,6 +68,6 @@ def parse_time(timestamp: str) -> datetime:
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     """Left-aligned columns separated by three spaces, like Ollama's tablewriter setup."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip() for line in [header, *rows]]
     return "\n".join(lines)

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 
@@ -29,14 +36,6 @@ def gemma_gguf() -> Path:
 
 # -- a real standalone server ---------------------------------------------------
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-
-import httpx
 
 
 def free_port() -> int:

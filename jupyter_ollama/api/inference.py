@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
-from ..capabilities import EMBEDDING, TOOLS, go_capabilities, model_capabilities, require
 from ..errors import BadRequest, NotFound
-from ..scheduler.durations import parse_keep_alive
 from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
+from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
+from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
 from ..tools import OutputParser, check_tools
 from . import wire
 from .base import OllamaHandler
@@ -122,13 +123,6 @@ class InferenceHandler(OllamaHandler):
                     **({"context": event.tokens} if event.tokens is not None else {}),
                 }
 
-    def capabilities(self, model: LocalModel) -> list[str]:
-        return model_capabilities(model, self.store.gguf(model))
-
-    def jinja_template(self, model: LocalModel) -> str | None:
-        info = self.store.gguf(model)
-        return info.chat_template if info else None
-
     async def chunks(self, p: Prepared, field: str) -> AsyncIterator[dict[str, Any]]:
         """Ollama's chunks for a generation: thinking and content as they come, tool calls in the last."""
         parser = p.output("")
@@ -169,7 +163,8 @@ class GenerateHandler(InferenceHandler):
         options, keep_alive = self.request_options(body)
         fmt = check_format(body.get("format"))
         check_text_only(model, body.get("images"))
-        caps = self.capabilities(model)
+        profile = await asyncio.to_thread(self.store.profile, model)
+        caps = profile.capabilities
         raw = bool(body.get("raw"))
         if raw and (body.get("template") or body.get("system") or body.get("context")):
             raise BadRequest("raw mode does not support template, system, or context")
@@ -201,9 +196,9 @@ class GenerateHandler(InferenceHandler):
             return None
         job = CompletionRequest(spec, context=body.get("context") or [], format=fmt,
                                 truncate=body.get("truncate", True), return_tokens=not raw)
-        jinja = None if raw or template else self.jinja_template(model)
+        profile = profile.with_go_template(template)
         output: Callable[[str], OutputParser] = (
-            (lambda tail: OutputParser()) if raw else (lambda tail: output_parser(spec, tail, jinja, caps)))
+            (lambda tail: OutputParser()) if raw else (lambda tail: output_parser(profile, spec, tail)))
         return Prepared(body["model"], model, options, keep_alive, job, output)
 
 
@@ -226,7 +221,8 @@ class ChatHandler(InferenceHandler):
         tools = check_tools(body.get("tools"))
         if any(m.get("images") for m in messages):
             check_text_only(model, True)
-        caps = self.capabilities(model)
+        profile = await asyncio.to_thread(self.store.profile, model)
+        caps = profile.capabilities
         if tools:
             require(model, caps, TOOLS)
         think = think_value(model, caps, body.get("think"))
@@ -246,9 +242,8 @@ class ChatHandler(InferenceHandler):
             await self.render_only(body, model, options, keep_alive, spec)
             return None
         job = CompletionRequest(spec, format=forced or fmt, truncate=body.get("truncate", True))
-        jinja = None if model.template else self.jinja_template(model)
         return Prepared(body["model"], model, options, keep_alive, job,
-                        lambda tail: output_parser(spec, tail, jinja, caps, forced=forced is not None))
+                        lambda tail: output_parser(profile, spec, tail, forced=forced is not None))
 
 
 class EmbedHandler(InferenceHandler):

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import tornado.web
+from tornado.http1connection import HTTP1Connection
 
 from .._version import OLLAMA_API_VERSION
 from ..errors import BadRequest
@@ -89,7 +90,9 @@ class BlobHandler(OllamaHandler):
         self.io = asyncio.Lock()
         self.digest = normalize_digest(self.path_kwargs["digest"])
         if self.request.method == "POST":
-            self.request.connection.set_max_body_size(self.MAX_UPLOAD)
+            connection = self.request.connection
+            assert isinstance(connection, HTTP1Connection)  # tornado's HTTP/1 server, the only one we run
+            connection.set_max_body_size(self.MAX_UPLOAD)
             if not await asyncio.to_thread(self.store.blobs.exists, self.digest):
                 self.writer = self.store.blobs.writer(self.digest)
 

@@ -9,15 +9,16 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
-from ..capabilities import THINKING
 from ..errors import BadRequest
-from ..runner.prompt_go import think_tags
 from ..runner.protocol import Prompt
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
-from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names, tool_tag
+from ..templates.capabilities import THINKING
+from ..templates.profile import TemplateProfile
+from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names
 
 THINK_LEVELS = ("high", "medium", "low", "max")
 
@@ -33,7 +34,7 @@ def check_text_only(model: LocalModel, images: Any) -> None:
         raise BadRequest(f'"{model.name.display()}" does not support images')
 
 
-def think_value(model: LocalModel, capabilities: list[str], think: Any) -> bool | str | None:
+def think_value(model: LocalModel, capabilities: tuple[str, ...], think: Any) -> bool | str | None:
     """Ollama's rule: a thinking model thinks unless told not to; others refuse `think`."""
     if think is not None and not isinstance(think, bool) and think not in THINK_LEVELS:
         raise BadRequest(f'invalid think value: {think!r} (must be "high", "medium", "low", "max", true, or false)')
@@ -77,20 +78,17 @@ def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def output_parser(prompt: Prompt, prompt_tail: str, jinja: str | None, capabilities: list[str],
-                  forced: bool = False) -> OutputParser:
-    """How this request's output is read: `prompt` as sent to the runner, which rendered it and
-    answered with the rendered text's tail (its `Started` event)."""
+def output_parser(profile: TemplateProfile, prompt: Prompt, prompt_tail: str, forced: bool = False) -> OutputParser:
+    """How this request's output is read: `profile` is the template's that rendered `prompt`, and
+    the runner, which rendered it, answered with the rendered text's tail (its `Started` event)."""
     thinking = None
-    if prompt.think and THINKING in capabilities:
-        opening, closing = think_tags(prompt.template) if prompt.template else ("<think>", "</think>")
-        if opening and closing:
-            # A template that opens the think tag itself: the output starts inside it.
-            thinking = ThinkingParser(opening, closing, prefilled=prompt_tail.endswith(opening))
+    opening, closing = profile.think_tags
+    if prompt.think and THINKING in profile.capabilities and opening and closing:
+        # A template that opens the think tag itself: the output starts inside it.
+        thinking = ThinkingParser(opening, closing, prefilled=prompt_tail.endswith(opening))
     tools = None
     if prompt.tools:
-        tag = "{" if forced else tool_tag(prompt.template, jinja)
-        tools = ToolCallParser(tool_names(prompt.tools), tag)
+        tools = ToolCallParser(tool_names(prompt.tools), "{" if forced else profile.tool_tag)
     return OutputParser(thinking, tools)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tornado.web
+from tornado.web import RequestHandler
 
 from .inference import inference_routes
 from .native import native_routes
@@ -23,7 +25,7 @@ def all_routes() -> list[Route]:
     return native_routes() + inference_routes() + observe_routes() + transfer_routes() + openai_routes()
 
 
-def mounted(prefix: str, wrap: Callable[[type], type] = lambda h: h) -> list[Route]:
+def mounted(prefix: str, wrap: Callable[[type[RequestHandler]], type[RequestHandler]] = lambda h: h) -> list[Route]:
     """Every route under `prefix` (ending in a slash), each handler passed through `wrap`."""
     return [
         (prefix + pattern + "/?" if pattern else prefix + "?", wrap(handler), kwargs)
@@ -36,10 +38,10 @@ def own_verbs(handler: type) -> list[str]:
     return [v for v in HTTP_VERBS if getattr(handler, v) is not getattr(tornado.web.RequestHandler, v)]
 
 
-def token_protected(token: str) -> Callable[[type], type]:
+def token_protected(token: str) -> Callable[[type[RequestHandler]], type[RequestHandler]]:
     """A wrapper that makes every request show `Authorization: Bearer|token <token>` (kernel-side server)."""
 
-    def wrap(handler: type) -> type:
+    def wrap(handler: type[RequestHandler]) -> type[RequestHandler]:
         class Protected(handler):  # type: ignore[misc, valid-type]
             def _check_token(self) -> None:
                 scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
@@ -47,7 +49,7 @@ def token_protected(token: str) -> Callable[[type], type]:
                     raise tornado.web.HTTPError(401, "unauthorized")
 
         # Checked before the handler's own prepare, whatever it does (a streamed upload starts in prepare).
-        original = getattr(handler, "prepare")
+        original = handler.prepare
 
         async def prepare(self: Any) -> None:
             self._check_token()
@@ -55,7 +57,7 @@ def token_protected(token: str) -> Callable[[type], type]:
             if result is not None:
                 await result
 
-        Protected.prepare = prepare  # type: ignore[method-assign]
+        Protected.prepare = prepare
         Protected.__name__ = f"Protected{handler.__name__}"
         return Protected
 

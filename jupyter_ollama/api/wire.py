@@ -9,9 +9,10 @@ Unknown fields are ignored, as in Go.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from ..errors import BadRequest
+from ..gojson import json_type
 
 # JSON type -> (python check, Go type name used in the message)
 _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -24,20 +25,6 @@ _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
     "array": ((list,), "[]interface {}"),
     "any": ((object,), "interface {}"),
 }
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 @dataclass(frozen=True)
@@ -108,34 +95,4 @@ EMBEDDINGS = Shape("EmbeddingRequest", {"model": "string", "prompt": "string", "
 
 
 # -- replies ----------------------------------------------------------------------
-# GET /api/system (ours): what the machine the models live on has, and what each model holds.
-# The widgets' GpuMonitor and the JupyterLab sidebar read exactly this.
-
-
-class ModelMemory(TypedDict):
-    name: str  # as /api/ps names it, e.g. "smollm2:latest"
-    size: int  # bytes this model holds on that device
-
-
-class SystemGpu(TypedDict):
-    index: int
-    name: str
-    memory_total: int
-    memory_used: int  # by every process, as NVML reports it
-    utilization: int | None  # percent; None where NVML cannot tell
-    models: list[ModelMemory]
-
-
-class SystemRam(TypedDict):
-    total: int
-    used: int  # total - available
-    available: int
-    models: list[ModelMemory]
-
-
-class SystemInfo(TypedDict):
-    gpus: list[SystemGpu]
-    gpu_error: str | None  # why there are no GPUs; None when some were found
-    gpu_offload: bool  # whether this llama.cpp build can put models on a GPU
-    ram: SystemRam
-    cpu_percent: float
+# GET /api/system: declared beside the code that builds it (scheduler/system.py).

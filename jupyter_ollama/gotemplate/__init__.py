@@ -3,7 +3,7 @@
 A small port in the parts Go's own packages have: `lexer` (Go's items, including the
 `{{-`/`-}}` trim markers and `{{/* */}}` comments), `parser` (recursive descent into
 a `nodes` tree mirroring `text/template/parse`, so that Ollama's tree walks port one
-to one, see `runner.prompt_go`), `execute` (Go's semantics: truthiness, variable
+to one, see `templates.go`), `execute` (Go's semantics: truthiness, variable
 scopes, short-circuit `and`/`or`, `break`/`continue`, `define`/`template`/`block`),
 `funcs` (Go's builtins and Ollama's), `printing` (fmt's printing of values, Sprintf,
 strconv's floats, encoding/json) and `values` (how Python values stand for Go

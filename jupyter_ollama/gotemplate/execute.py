@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .funcs import and_, or_
 from .nodes import (
@@ -39,8 +39,18 @@ from .nodes import (
 from .printing import sprint_value
 from .values import TemplateError, go_quote, go_type, map_keys, truth
 
-if TYPE_CHECKING:
-    from .template import Template
+
+class Templates(Protocol):
+    """What an execution needs of its template (`template.Template`): its text, functions and named trees."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def funcs(self) -> Mapping[str, Callable[..., Any]]: ...
+
+    def lookup(self, name: str) -> ListNode | None: ...
 
 
 class _Break(Exception):
@@ -58,7 +68,7 @@ _MAX_DEPTH = 100
 class State:
     """One execution of a template: the output so far, the variables in scope, the node at hand."""
 
-    def __init__(self, tmpl: Template) -> None:
+    def __init__(self, tmpl: Templates) -> None:
         self.tmpl = tmpl
         self.name = tmpl.name
         self.out: list[str] = []
@@ -118,7 +128,7 @@ class State:
         decl = node.pipe.decl
         for key, elem in pairs:
             bound = [elem] if len(decl) == 1 else [key, elem][: len(decl)]
-            for var, val in zip(decl, bound):
+            for var, val in zip(decl, bound, strict=False):
                 if node.pipe.is_assign:
                     self.set_var(var, val)
                 else:

@@ -104,11 +104,11 @@ def _slice(item: Any, *indexes: Any) -> Any:
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= len(seq):
             raise ValueError(f"index out of range: {index}")
     bounds = [*indexes, 0, len(seq)][:2] if len(indexes) != 1 else [indexes[0], len(seq)]
-    for lo, hi in zip(indexes, indexes[1:]):
+    for lo, hi in zip(indexes, indexes[1:], strict=False):
         if lo > hi:
             raise ValueError(f"invalid slice index: {lo} > {hi}")
     part = seq[bounds[0] : bounds[1]]
-    return part.decode("utf-8", "replace") if isinstance(item, str) else list(part)
+    return part.decode("utf-8", "replace") if isinstance(part, bytes) else list(part)
 
 
 def _args_text(args: Sequence[Any]) -> str:

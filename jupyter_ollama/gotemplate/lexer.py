@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from .values import TemplateError, go_quote
 
-
 _SPACE = " \t\r\n"
 _KEYWORDS = {"block", "break", "continue", "define", "else", "end", "if", "range", "template", "with"}
 

@@ -25,7 +25,7 @@ class TemplateError(BadRequest):
     """A template that does not parse or fails while executing; worded like Go's."""
 
 
-class OrderedMap(dict):  # type: ignore[type-arg]
+class OrderedMap(dict[Any, Any]):
     """A map whose JSON, printing and `range` keep insertion order (Ollama's orderedmap)."""
 
 
@@ -66,7 +66,8 @@ def map_keys(mapping: Mapping[Any, Any]) -> list[Any]:
 
 def is_stringer(value: Any) -> bool:
     """Whether a value acts as a `fmt.Stringer` (its class defines `__str__`)."""
-    return not isinstance(value, (str, int, float)) and type(value).__str__ is not object.__str__
+    to_string: Any = type(value).__str__
+    return not isinstance(value, (str, int, float)) and to_string is not object.__str__
 
 
 def go_quote(s: str, quote: str = '"') -> str:

@@ -1,1 +1,1 @@
-"""The kernel side: finding a server, the embedded server, and the `%ollama` magics."""
+"""The kernel side: the `%ollama` magics (a server is found by `discovery`)."""

@@ -100,8 +100,7 @@ class Progress:
         total, done = event.get("total") or 0, event.get("completed") or 0
         key = event.get("digest") or status
         if total:
-            percent = int(100 * done / total)
-            self.lines[key] = f"{status}: {percent}% ({done / 1e6:.0f}/{total / 1e6:.0f} MB)"
+            self.lines[key] = f"{status}: {int(100 * done / total)}% ({done / 1e6:.0f}/{total / 1e6:.0f} MB)"
         else:
             self.lines[key] = status
         if self.notebook:

@@ -21,22 +21,23 @@ import argparse
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..client import ClientError
+from ..discovery import Endpoint, find_server
 from ..errors import BadRequest, OllamaError
-from ..format import human_bytes, human_time
+from ..format import human_bytes
 from ..store.modelfile import parse_modelfile
 from ..store.options import parse_parameter
-from .discovery import Endpoint, find_server
+from ..views import describe, models_table, running_table
 from .display import LiveText, Progress, Reply, Table, in_notebook
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would exit the kernel's process
+    def error(self, message: str) -> NoReturn:  # argparse would exit the kernel's process
         raise UsageError(f"%ollama: {message}")
 
 
@@ -95,6 +96,12 @@ class OllamaMagics(Magics):
         self.conversations: dict[str, list[dict[str, str]]] = {}
 
     @property
+    def user_ns(self) -> dict[str, Any]:
+        """The notebook's variables, for `{name}` in prompts and Modelfiles."""
+        assert self.shell is not None  # magics are registered on a shell
+        return self.shell.user_ns
+
+    @property
     def endpoint(self) -> Endpoint:
         return find_server()
 
@@ -131,7 +138,7 @@ class OllamaMagics(Magics):
         text = cell if cell is not None and cell.strip() else " ".join(args.prompt)
         if not text.strip():
             raise UsageError(f"%ollama {args.command}: give a prompt after the model, or use %%ollama {args.command} MODEL")
-        return interpolate(text, self.shell.user_ns)
+        return interpolate(text, self.user_ns)
 
     def _stream_chat(self, args: argparse.Namespace, messages: list[dict[str, str]]) -> Reply:
         body: dict[str, Any] = {"model": args.model, "messages": messages, "options": self._options(args)}
@@ -182,7 +189,7 @@ class OllamaMagics(Magics):
         widget = ChatWidget(args.model, system=args.system or "", options=self._options(args), endpoint=self.endpoint)
         text = cell if cell is not None and cell.strip() else " ".join(args.prompt)
         if text.strip():
-            widget.send_message(interpolate(text, self.shell.user_ns))
+            widget.send_message(interpolate(text, self.user_ns))
         return widget
 
     # -- managing models ----------------------------------------------------------
@@ -227,23 +234,12 @@ class OllamaMagics(Magics):
             print(f"  {m['name']}: {human_bytes(m['size'])}")
 
     def do_list(self, args: argparse.Namespace, cell: str | None) -> Table:
-        models = self.endpoint.client().request("GET", "/api/tags")["models"]
-        rows = [[m["name"], m["digest"][:12], human_bytes(m["size"]), human_time(m.get("modified_at"))] for m in models]
-        return Table(["NAME", "ID", "SIZE", "MODIFIED"], rows)
+        return Table(*models_table(self.endpoint.client().request("GET", "/api/tags")["models"]))
 
     def do_ps(self, args: argparse.Namespace, cell: str | None) -> Table:
-        models = self.endpoint.client().request("GET", "/api/ps")["models"]
-        rows = [
-            [m["name"], m["digest"][:12], human_bytes(m["size"]), "100% GPU" if m.get("size_vram") else "100% CPU",
-             str(m.get("context_length", "")), f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}",
-             human_time(m.get("expires_at"), "Never")]
-            for m in models
-        ]
-        return Table(["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "UNTIL"], rows)
+        return Table(*running_table(self.endpoint.client().request("GET", "/api/ps")["models"]))
 
     def do_show(self, args: argparse.Namespace, cell: str | None) -> None:
-        from ..cli import describe
-
         info = self.endpoint.client().request("POST", "/api/show", {"model": args.model})
         print(describe(info))
         return None
@@ -264,7 +260,7 @@ class OllamaMagics(Magics):
         if not cell or not cell.strip():
             raise UsageError("%%ollama create NAME: the cell body is the Modelfile (FROM /path/to/model.gguf ...)")
         client = self.endpoint.client()
-        modelfile = parse_modelfile(interpolate(cell, self.shell.user_ns))
+        modelfile = parse_modelfile(interpolate(cell, self.user_ns))
         body = modelfile.create_request(Path.cwd(), client.upload_blob)
         body["model"] = args.model
         for event in client.stream("/api/create", body):

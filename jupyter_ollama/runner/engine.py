@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import llama_cpp as L
 
@@ -30,7 +31,7 @@ class Completion:
 
     tokens: list[int]
     options: SamplingOptions
-    on_event: Callable[[dict[str, Any]], None]
+    on_event: Callable[[dict[str, Any]], object]
     grammar: str | None = None
     stop: list[str] = field(default_factory=list)
     num_predict: int = -1
@@ -219,9 +220,11 @@ class Engine:
             if len(slot.cached) >= self.n_ctx_slot and not self._shift(slot):
                 self._finish(slot, reason="length")
                 continue
+            token = slot.next_token
+            assert token is not None  # `generating` holds only slots with a sampled token
             sample_at.append((slot, batch.n_tokens))
-            add(slot.next_token, len(slot.cached), slot.id, True)
-            slot.cached.append(slot.next_token)
+            add(token, len(slot.cached), slot.id, True)
+            slot.cached.append(token)
         # Prefill in chunks with what is left of the batch, oldest request first.
         for slot in sorted((s for s in self.slots if s.request and s.pending), key=lambda s: s.started):
             room = self.n_batch - batch.n_tokens

@@ -17,7 +17,7 @@ from typing import Any
 import llama_cpp as L
 
 from ..errors import BadRequest
-from .jinja import render_jinja
+from ..templates.jinja import render_jinja
 from .llama import LlamaModel
 from .protocol import Prompt, to_json
 
@@ -30,7 +30,7 @@ def render(model: LlamaModel, spec: dict[str, Any]) -> str:
     messages = spec.get("messages") or []
     template = spec.get("template")
     if template:
-        from .prompt_go import render_chat
+        from ..templates.go import render_chat
 
         return render_chat(template, messages, tools=spec.get("tools"), suffix=spec.get("suffix"), think=spec.get("think"))
     jinja = model.chat_template()

@@ -11,8 +11,9 @@ This module imports nothing heavy: the manager loads it without llama.cpp.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol, TypeVar, Union
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -98,8 +99,8 @@ class Done:
     tokens: list[int] | None = None  # with `return_tokens`
 
 
-CompletionEvent = Union[Started, Piece, Done]
-_EVENT_KINDS: dict[str, type] = {"started": Started, "piece": Piece, "done": Done}
+CompletionEvent = Started | Piece | Done
+_EVENT_KINDS: dict[str, type[CompletionEvent]] = {"started": Started, "piece": Piece, "done": Done}
 
 
 def event_to_json(event: CompletionEvent) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def event_to_json(event: CompletionEvent) -> dict[str, Any]:
 def event_from_json(data: dict[str, Any]) -> CompletionEvent:
     if data["kind"] == "piece":
         return Piece(data["content"])
-    return from_json(_EVENT_KINDS[data["kind"]], data)  # type: ignore[no-any-return]
+    return from_json(_EVENT_KINDS[data["kind"]], data)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,19 @@ from .engine import Completion, Engine
 from .llama import LlamaModel
 from .prompt import prompt_text, prompt_tokens
 from .protocol import (
-    CompletionRequest, Done, EmbedReply, EmbedRequest, LoadConfig, Piece, Prompt, RunnerHealth, SlotState, Started, event_to_json,
-    from_json, to_json,
+    CompletionRequest,
+    Done,
+    EmbedReply,
+    EmbedRequest,
+    LoadConfig,
+    Piece,
+    Prompt,
+    RunnerHealth,
+    SlotState,
+    Started,
+    event_to_json,
+    from_json,
+    to_json,
 )
 from .sampling import SamplingOptions, grammar_for_format
 

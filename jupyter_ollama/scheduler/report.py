@@ -76,7 +76,7 @@ async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
             {"id": s.id, "state": s.state, "n_ctx": loaded.config["num_ctx"], "kv_tokens": s.n_past}
             for s in slot_states
         ]}
-        for loaded, slot_states in zip(models, slots)
+        for loaded, slot_states in zip(models, slots, strict=False)
     ]
 
 

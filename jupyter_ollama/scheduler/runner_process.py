@@ -10,14 +10,23 @@ import asyncio
 import json
 import secrets
 import sys
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from ..errors import OllamaError
 from ..runner.protocol import (
-    CompletionEvent, CompletionRequest, EmbedReply, EmbedRequest, LoadConfig, Prompt, RunnerHealth,
-    event_from_json, from_json, to_json,
+    CompletionEvent,
+    CompletionRequest,
+    EmbedReply,
+    EmbedRequest,
+    LoadConfig,
+    Prompt,
+    RunnerHealth,
+    event_from_json,
+    from_json,
+    to_json,
 )
 
 RUNNER_STOPPED = "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
 import psutil
 
@@ -17,8 +17,36 @@ from . import devices
 from .nvml import GpuScan
 from .scheduler import Scheduler
 
-if TYPE_CHECKING:
-    from ..api.wire import ModelMemory, SystemInfo
+# The reply (ours), as the widgets' GpuMonitor and the JupyterLab sidebar read it.
+
+
+class ModelMemory(TypedDict):
+    name: str  # as /api/ps names it, e.g. "smollm2:latest"
+    size: int  # bytes this model holds on that device
+
+
+class SystemGpu(TypedDict):
+    index: int
+    name: str
+    memory_total: int
+    memory_used: int  # by every process, as NVML reports it
+    utilization: int | None  # percent; None where NVML cannot tell
+    models: list[ModelMemory]
+
+
+class SystemRam(TypedDict):
+    total: int
+    used: int  # total - available
+    available: int
+    models: list[ModelMemory]
+
+
+class SystemInfo(TypedDict):
+    gpus: list[SystemGpu]
+    gpu_error: str | None  # why there are no GPUs; None when some were found
+    gpu_offload: bool  # whether this llama.cpp build can put models on a GPU
+    ram: SystemRam
+    cpu_percent: float
 
 
 @dataclass(frozen=True)
@@ -41,7 +69,7 @@ def placements(scheduler: Scheduler) -> list[Placement]:
 def snapshot(models: list[Placement], scan: GpuScan, ram_total: int, ram_available: int,
              cpu_percent: float, gpu_offload: bool) -> SystemInfo:
     """The reply, from readings already taken (pure, so tests feed it fake GPUs)."""
-    gpus = []
+    gpus: list[SystemGpu] = []
     for gpu in scan.gpus:
         held: list[ModelMemory] = [{"name": m.name, "size": m.size_vram} for m in models
                                    if m.gpu == gpu.index and m.size_vram]

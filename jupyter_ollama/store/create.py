@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import posixpath
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import BadRequest, NotFound
 from ..gotemplate import TemplateError
-from ..runner.prompt_go import parse_template
+from ..templates.go import parse_template
 from .blobs import normalize_digest
 from .gguf import NotGGUFError, read_gguf
 from .manifests import (

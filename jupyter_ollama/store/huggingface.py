@@ -19,17 +19,18 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import BadRequest, OllamaError
 from .blobs import TEMP_PREFIX, BlobStore, sha256_file
+from .commit import commit_manifest
 from .gguf import NotGGUFError, read_gguf
 from .hf_files import RepoFile, cached_listing, pick_gguf, side_files
 from .manifests import CONFIG_MEDIA_TYPE, MEDIA_MODEL, MEDIA_PARAMS, MEDIA_SYSTEM, MEDIA_TEMPLATE, Layer, Manifest
 from .names import ModelName
 from .progress import Progress, Throttle, check_cancel, layer_line, status
-from .pull import commit_manifest
 from .store import ModelStore
 
 SIDE_MEDIA = {"template": MEDIA_TEMPLATE, "system": MEDIA_SYSTEM, "params": MEDIA_PARAMS}

@@ -19,6 +19,7 @@ from .manifests import (
     MEDIA_PROJECTOR,
     MEDIA_SYSTEM,
     MEDIA_TEMPLATE,
+    Layer,
     StoredManifest,
 )
 from .names import ModelName
@@ -81,7 +82,7 @@ class LocalModel:
         ]
 
     @property
-    def model_layer(self):
+    def model_layer(self) -> Layer | None:
         return self.stored.manifest.layer_of(MEDIA_MODEL)
 
     @property

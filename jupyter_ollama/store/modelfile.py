@@ -142,7 +142,8 @@ def _step(ch: str, state: int) -> tuple[int, str]:
 def parse_commands(text: str | bytes) -> list[Command]:
     """The instructions of a Modelfile, in order, untyped (Ollama's ParseFile)."""
     commands: list[Command] = []
-    state, line, buf = _NIL, 1, []
+    state, line = _NIL, 1
+    buf: list[str] = []
     name = role = ""
     for ch in _decode(text):
         if ch in "\r\n":
@@ -276,9 +277,9 @@ class Modelfile:
             elif c.name == "adapter":
                 # Each ADAPTER replaces the previous one, as in Ollama's CLI.
                 adapters = {f: digest_of(f) for f in model_files(expand_path(c.args, base_dir))}
-        for key, found in (("files", files), ("draft_files", drafts), ("adapters", adapters)):
-            if found:
-                req[key] = _request_file_names(found)
+        for key, named in (("files", files), ("draft_files", drafts), ("adapters", adapters)):
+            if named:
+                req[key] = _request_file_names(named)
         # Go's omitempty: empty strings and lists are not sent.
         optional = {"template": self.template, "license": list(self.license),
                     "system": self.system, "parameters": copy.deepcopy(self.parameters),

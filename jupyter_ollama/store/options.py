@@ -20,7 +20,7 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Union
+from typing import Any
 
 from ..errors import BadRequest
 from ..gotemplate.printing import sprint_value
@@ -28,7 +28,7 @@ from ..gotemplate.values import go_quote
 
 log = logging.getLogger(__name__)
 
-OptionValue = Union[int, float, bool, list[str]]
+OptionValue = int | float | bool | list[str]
 
 # name -> Python type; `list` means a list of strings (only `stop`).
 OPTION_TYPES: Mapping[str, type] = MappingProxyType(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import OllamaError
 

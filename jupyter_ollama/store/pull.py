@@ -9,13 +9,11 @@ it names is stored and verified, so a failed pull never shows up as a model.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import threading
 
-from ..envconfig import no_prune
 from ..errors import OllamaError
+from .commit import commit_manifest
 from .download import BlobDownload, TransferSettings, download_blob
 from .manifests import Manifest
 from .names import ModelName
@@ -99,34 +97,3 @@ def parse_manifest(data: bytes) -> Manifest:
     except (ValueError, KeyError, TypeError) as err:
         raise OllamaError(f"pull model manifest: invalid manifest: {err}") from None
     return manifest
-
-
-def commit_manifest(
-    store: ModelStore, name: ModelName, data: bytes, manifest: Manifest, stale: set[str], progress: Progress
-) -> None:
-    """Write the manifest bytes as received, then prune what the old manifest alone used."""
-    with store.lock:
-        missing = sorted(d for d in manifest.digests() if not store.blobs.exists(d))
-        if missing:
-            raise OllamaError(f"blob {missing[0]} is missing after the download; pull again")
-        write_manifest_bytes(store, name, data)
-    stale = stale - manifest.digests()
-    if stale and not no_prune():
-        progress(status("removing unused layers"))
-        store.remove_unused(stale)
-
-
-def write_manifest_bytes(store: ModelStore, name: ModelName, data: bytes) -> None:
-    """Atomic, like ManifestStore.write, but keeping the registry's exact bytes (and so its digest)."""
-    assert name.is_valid(), name
-    path = store.manifests.root.joinpath(*name.parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)

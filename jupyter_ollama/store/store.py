@@ -11,12 +11,12 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from ..capabilities import model_capabilities
+from .. import envconfig
 from ..errors import BadRequest, NotFound
+from ..templates.profile import ProfileCache, TemplateProfile
 from .blobs import BlobStore
 from .gguf import GGUFInfo, read_gguf
 from .manifests import ManifestStore
-from .. import envconfig
 from .model import LocalModel
 from .modelfile import render_modelfile
 from .names import ModelName
@@ -42,6 +42,7 @@ class ModelStore:
         # removes a blob that a concurrent create is about to reference.
         self.lock = threading.RLock()
         self._gguf_cache: OrderedDict[str, GGUFInfo] = OrderedDict()
+        self._profiles = ProfileCache()
 
     # -- lookup ---------------------------------------------------------------
 
@@ -59,6 +60,10 @@ class ModelStore:
         if model is None:
             raise NotFound(f"model '{name}' not found")
         return model
+
+    def profile(self, model: LocalModel) -> TemplateProfile:
+        """What the model's template means for requests: capabilities, think and tool tags."""
+        return self._profiles.get(model, self.gguf(model))
 
     def gguf(self, model: LocalModel, verbose: bool = False) -> GGUFInfo | None:
         """GGUF metadata of the model layer, parsed once per blob.
@@ -126,7 +131,7 @@ class ModelStore:
             "system": system if system else (model.system or ""),
             "details": model.details(),
             "model_info": info.model_info(verbose=verbose) if info else {},
-            "capabilities": model_capabilities(model, info),
+            "capabilities": list(self.profile(model).capabilities),
             "modified_at": model.modified_at,
         }
         if model.messages:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BadRequest
-from ..api.wire import json_type
+from ..gojson import json_type
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
 

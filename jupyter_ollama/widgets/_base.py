@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import anywidget
 import httpx
 import traitlets
 
 from ..client import Client, ClientError
-from ..kernel.discovery import Endpoint, find_server
+from ..discovery import Endpoint, find_server
 
 STATIC = Path(__file__).parent / "static"
 

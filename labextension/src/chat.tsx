@@ -57,7 +57,9 @@ export function Chat(props: { model: PanelModel }): JSX.Element {
         </button>
       </div>
       <div className="jp-Ollama-chatLog" ref={log} aria-label="Conversation" aria-live="polite">
-        {chat.messages.length === 0 && <div className="jp-Ollama-empty">Ask {model.chatModel || 'a model'} something.</div>}
+        {chat.messages.length === 0 && (
+          <div className="jp-Ollama-empty">Ask {model.chatModel || 'a model'} something.</div>
+        )}
         {chat.messages.map((message, i) => (
           <div key={i} className={`jp-Ollama-message jp-Ollama-message-${message.role}`}>
             {message.content || (chat.streaming && i === chat.messages.length - 1 ? '…' : '')}
@@ -65,7 +67,7 @@ export function Chat(props: { model: PanelModel }): JSX.Element {
         ))}
       </div>
       {chat.error && <ErrorLine message={chat.error} />}
-      <div className="jp-Ollama-chatStatus">{chat.streaming ? 'generating…' : chat.rate ?? ''}</div>
+      <div className="jp-Ollama-chatStatus">{chat.streaming ? 'generating…' : (chat.rate ?? '')}</div>
       <div className="jp-Ollama-chatInput">
         <textarea
           className="jp-Ollama-textarea"
@@ -77,7 +79,12 @@ export function Chat(props: { model: PanelModel }): JSX.Element {
           onKeyDown={onKeyDown}
         />
         {chat.streaming ? (
-          <button key="stop" type="button" className="jp-Button jp-mod-styled jp-mod-warn" onClick={() => model.stopChat()}>
+          <button
+            key="stop"
+            type="button"
+            className="jp-Button jp-mod-styled jp-mod-warn"
+            onClick={() => model.stopChat()}
+          >
             Stop
           </button>
         ) : (

@@ -24,7 +24,9 @@ export function Devices(props: { model: PanelModel }): JSX.Element | null {
       {deviceBars(system).map(device => (
         <div key={device.key} className="jp-Ollama-device" data-device={device.key}>
           <div className="jp-Ollama-deviceHeader">
-            <span className="jp-Ollama-deviceName" title={device.label}>{device.label}</span>
+            <span className="jp-Ollama-deviceName" title={device.label}>
+              {device.label}
+            </span>
             <span className="jp-Ollama-facts">
               {formatBytes(device.used)} / {formatBytes(device.total)}
             </span>
@@ -35,7 +37,12 @@ export function Devices(props: { model: PanelModel }): JSX.Element | null {
             parts={device.total > 0 ? [device.models / device.total, (device.used - device.models) / device.total] : []}
           />
           <div className="jp-Ollama-facts">
-            {[device.modelNames.length ? `models ${formatBytes(device.models)}: ${device.modelNames.join(', ')}` : 'no models', device.load]
+            {[
+              device.modelNames.length
+                ? `models ${formatBytes(device.models)}: ${device.modelNames.join(', ')}`
+                : 'no models',
+              device.load
+            ]
               .filter(Boolean)
               .join(' · ')}
           </div>

@@ -2,7 +2,10 @@
 
 export class OllamaError extends Error {
   /** `status` is the HTTP status, or `undefined` for an error line inside a stream. */
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number
+  ) {
     super(message);
     this.name = 'OllamaError';
   }

@@ -14,7 +14,9 @@ export function LocalModels(props: { model: PanelModel; now: number }): JSX.Elem
   const { model, now } = props;
   return (
     <Section title="Local models" extra={<span className="jp-Ollama-count">{model.models.length}</span>}>
-      {model.loaded && model.models.length === 0 && <div className="jp-Ollama-empty">No models yet: pull one below.</div>}
+      {model.loaded && model.models.length === 0 && (
+        <div className="jp-Ollama-empty">No models yet: pull one below.</div>
+      )}
       <ul className="jp-Ollama-list">
         {model.models.map(local => (
           <LocalRow key={local.name} local={local} model={model} now={now} />
@@ -41,8 +43,18 @@ function LocalRow(props: { local: LocalModel; model: PanelModel; now: number }):
         <span className="jp-Ollama-facts">modified {formatAgo(local.modified_at, now)}</span>
       </div>
       <div className="jp-Ollama-rowActions">
-        <IconButton icon={copyIcon} label={`Copy ${local.name}`} disabled={busy} onClick={() => void copyModel(model, local.name)} />
-        <IconButton icon={deleteIcon} label={`Delete ${local.name}`} disabled={busy} onClick={() => void deleteModel(model, local.name)} />
+        <IconButton
+          icon={copyIcon}
+          label={`Copy ${local.name}`}
+          disabled={busy}
+          onClick={() => void copyModel(model, local.name)}
+        />
+        <IconButton
+          icon={deleteIcon}
+          label={`Delete ${local.name}`}
+          disabled={busy}
+          onClick={() => void deleteModel(model, local.name)}
+        />
       </div>
     </li>
   );
@@ -60,7 +72,11 @@ async function deleteModel(model: PanelModel, name: string): Promise<void> {
 }
 
 async function copyModel(model: PanelModel, name: string): Promise<void> {
-  const result = await InputDialog.getText({ title: `Copy ${name} as`, text: `${name.split(':')[0]}-copy`, okLabel: 'Copy' });
+  const result = await InputDialog.getText({
+    title: `Copy ${name} as`,
+    text: `${name.split(':')[0]}-copy`,
+    okLabel: 'Copy'
+  });
   if (result.button.accept && result.value) {
     await model.copy(name, result.value.trim());
   }
@@ -123,7 +139,9 @@ function PullProgress(props: { model: PanelModel }): JSX.Element | null {
   return (
     <div className={`jp-Ollama-pull jp-Ollama-pull-${pull.phase}`} aria-label={`Pull of ${pull.model}`}>
       <div className="jp-Ollama-pullHeader">
-        <span className="jp-Ollama-name" title={pull.model}>{pull.model}</span>
+        <span className="jp-Ollama-name" title={pull.model}>
+          {pull.model}
+        </span>
         {!model.pulling && <IconButton icon={closeIcon} label="Dismiss" onClick={() => model.dismissPull()} />}
       </div>
       <div className="jp-Ollama-facts jp-Ollama-pullStatus">{outcome}</div>

@@ -15,10 +15,7 @@ export interface ByteReader {
   cancel(reason?: unknown): Promise<void>;
 }
 
-export async function* readNdjson<T>(
-  reader: ByteReader,
-  signal?: AbortSignal
-): AsyncGenerator<T, void, undefined> {
+export async function* readNdjson<T>(reader: ByteReader, signal?: AbortSignal): AsyncGenerator<T, void, undefined> {
   const decoder = new TextDecoder();
   let buffer = '';
   let finished = false;

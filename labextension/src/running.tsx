@@ -14,7 +14,12 @@ export function RunningModels(props: { model: PanelModel; now: number }): JSX.El
   return (
     <Section
       title="Running"
-      extra={<span className="jp-Ollama-count">{waiting ? `${waiting} queued · ` : ''}{model.running.length}</span>}
+      extra={
+        <span className="jp-Ollama-count">
+          {waiting ? `${waiting} queued · ` : ''}
+          {model.running.length}
+        </span>
+      }
     >
       {model.loaded && model.running.length === 0 && (
         <div className="jp-Ollama-empty">Nothing loaded: a request loads its model.</div>

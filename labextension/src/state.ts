@@ -128,7 +128,9 @@ export function reduceChat(state: ChatState, action: ChatAction): ChatState {
     case 'stopped':
       return { ...state, messages: dropEmptyReply(state.messages), streaming: false };
     case 'ended':
-      return state.streaming ? reduceChat(state, { type: 'failed', message: 'the reply stopped before it finished' }) : state;
+      return state.streaming
+        ? reduceChat(state, { type: 'failed', message: 'the reply stopped before it finished' })
+        : state;
     case 'clear':
       return state.streaming ? state : emptyChat;
   }
@@ -165,14 +167,16 @@ export interface DeviceBar {
 
 /** One bar per GPU, then RAM, from `/api/system`. */
 export function deviceBars(system: SystemInfo): DeviceBar[] {
-  const gpus = system.gpus.map(gpu => bar(
-    `gpu${gpu.index}`,
-    `GPU ${gpu.index} · ${gpu.name}`,
-    gpu.memory_total,
-    gpu.memory_used,
-    gpu.models,
-    gpu.utilization === null ? '' : `util ${Math.round(gpu.utilization)}%`
-  ));
+  const gpus = system.gpus.map(gpu =>
+    bar(
+      `gpu${gpu.index}`,
+      `GPU ${gpu.index} · ${gpu.name}`,
+      gpu.memory_total,
+      gpu.memory_used,
+      gpu.models,
+      gpu.utilization === null ? '' : `util ${Math.round(gpu.utilization)}%`
+    )
+  );
   const { ram } = system;
   return [...gpus, bar('cpu', 'RAM', ram.total, ram.used, ram.models, `CPU ${Math.round(system.cpu_percent)}%`)];
 }

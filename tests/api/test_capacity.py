@@ -84,7 +84,8 @@ def test_fail_on_no_slot(server, three_slots):
     client = ollama.Client(host=server.url)
     client.generate(model=three_slots, prompt="")
     assert httpx.get(server.url + "/health?fail_on_no_slot").status_code == 200
-    threads = [threading.Thread(target=lambda: client.generate(model=three_slots, prompt="Write a long story.", options={"num_predict": 300})) for _ in range(3)]
+    story = lambda: client.generate(model=three_slots, prompt="Write a long story.", options={"num_predict": 300})  # noqa: E731
+    threads = [threading.Thread(target=story) for _ in range(3)]
     for thread in threads:
         thread.start()
     wait_for(lambda: httpx.get(server.url + "/health?fail_on_no_slot").status_code == 503)
@@ -101,7 +102,8 @@ def test_metrics_parse_cleanly(server, smollm2):
 
 def test_memory_budget(tmp_path, smollm2_gguf):
     probe = serving(tmp_path / "probe", smollm2_gguf, name="a")
-    need = httpx.post(probe.url + "/api/show", json={"model": "a", "options": {"num_parallel": 1, "num_ctx": 512}}).json()["capacity"]["memory"]["total"]
+    show = httpx.post(probe.url + "/api/show", json={"model": "a", "options": {"num_parallel": 1, "num_ctx": 512}})
+    need = show.json()["capacity"]["memory"]["total"]
     probe.stop()
 
     # Room for one model at these settings, not two.

@@ -12,7 +12,7 @@ def norm(vector: list[float]) -> float:
 
 
 def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b)) / (norm(a) * norm(b))
+    return sum(x * y for x, y in zip(a, b, strict=False)) / (norm(a) * norm(b))
 
 
 def test_embed_normalized_vectors(client, smollm2):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 
 
@@ -94,7 +93,7 @@ def test_copy_and_delete_keep_shared_blobs(client, server, smollm2):
 
 def test_delete_removes_unused_blobs(client, server, smollm2):
     client.create(model="lonely", from_=smollm2, system="A system prompt used by nobody else.")
-    system_layer = [l for l in _manifest(server, "lonely")["layers"] if l["mediaType"].endswith("system")][0]
+    system_layer = [layer for layer in _manifest(server, "lonely")["layers"] if layer["mediaType"].endswith("system")][0]
     blob = server.models_dir / "blobs" / system_layer["digest"].replace(":", "-")
     assert blob.is_file()
     client.delete("lonely")

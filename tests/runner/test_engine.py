@@ -257,7 +257,7 @@ def test_identical_prompt_reuses_the_slot_prefix(engine, model):
     other = chat(model, "Prefix reuse: name three colours.")
     third, _, _ = complete(engine, other, num_predict=4)
     _, reused, pending = engine.admission_of(third)
-    common = next(i for i, (a, b) in enumerate(zip(tokens, other)) if a != b)
+    common = next(i for i, (a, b) in enumerate(zip(tokens, other, strict=False)) if a != b)
     assert reused == common and pending == len(other) - common
 
 

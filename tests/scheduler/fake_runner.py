@@ -7,11 +7,20 @@ and can be crashed. Real llama.cpp runners are covered by test_scheduler.py and 
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from jupyter_ollama.runner.protocol import (
-    CompletionEvent, CompletionRequest, Done, EmbedReply, EmbedRequest, LoadConfig, Piece, Prompt, RunnerHealth,
-    SlotState, Started,
+    CompletionEvent,
+    CompletionRequest,
+    Done,
+    EmbedReply,
+    EmbedRequest,
+    LoadConfig,
+    Piece,
+    Prompt,
+    RunnerHealth,
+    SlotState,
+    Started,
 )
 from jupyter_ollama.scheduler.runner_process import RUNNER_STOPPED, RunnerError
 

@@ -9,7 +9,8 @@ import asyncio
 import os
 import shutil
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from .fake_runner import FakeRunner
 
 GIB = 1 << 30
 NAMES = ("a", "b", "c")
+TWO_CORES = CpuBudget(allowed=2, physical=2, quota=None)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def store(tmp_path_factory, smollm2_gguf) -> ModelStore:
 
 
 def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], free: int = 64 * GIB,
-        cpu: CpuBudget = CpuBudget(allowed=2, physical=2, quota=None), **overrides: Any) -> None:
+        cpu: CpuBudget = TWO_CORES, **overrides: Any) -> None:
     FakeRunner.started = []
     values: dict[str, Any] = dict(num_parallel=2, max_loaded_models=3, max_queue=512, context_length=512,
                                   keep_alive=300.0, num_thread=0)

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from ipywidgets.widgets.widget import _instances
 
-from jupyter_ollama.kernel.discovery import Endpoint
-from jupyter_ollama.kernel.embedded import EmbeddedServer
+from jupyter_ollama.discovery import Endpoint
+from jupyter_ollama.discovery.embedded import EmbeddedServer
 from jupyter_ollama.widgets import GpuMonitor
 
 from ..conftest import wait_for

@@ -80,7 +80,7 @@ def test_terminal_ipython_gets_text(monkeypatch, capsys, server, smollm2):
     from IPython.core.error import UsageError
     from IPython.core.interactiveshell import InteractiveShell
 
-    from jupyter_ollama.kernel import discovery
+    from jupyter_ollama import discovery
 
     monkeypatch.setenv("OLLAMA_HOST", server.host)
     discovery.forget()

@@ -4,7 +4,9 @@ const reply = (status: number, statusText: string, body: string) => ({ status, s
 
 describe('errorMessage', () => {
   it("reads Ollama's error field", async () => {
-    expect(await errorMessage(reply(404, 'Not Found', '{"error":"model \'nope\' not found"}'))).toBe("model 'nope' not found");
+    expect(await errorMessage(reply(404, 'Not Found', '{"error":"model \'nope\' not found"}'))).toBe(
+      "model 'nope' not found"
+    );
   });
 
   it("reads Jupyter's message field", async () => {

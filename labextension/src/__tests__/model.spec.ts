@@ -43,7 +43,11 @@ class FakeApi implements OllamaClient {
     }
   }
 
-  async *chat(_model: string, messages: ChatMessage[], signal: AbortSignal): AsyncGenerator<ChatChunk, void, undefined> {
+  async *chat(
+    _model: string,
+    messages: ChatMessage[],
+    signal: AbortSignal
+  ): AsyncGenerator<ChatChunk, void, undefined> {
     this.chatSent.push(messages);
     yield* this.chatChunks;
     if (this.chatHangs) {
@@ -176,7 +180,13 @@ describe('PanelModel chat', () => {
     await model.refresh();
     api.chatChunks = [
       { model: 'smollm2', message: { role: 'assistant', content: 'Hi' }, done: false },
-      { model: 'smollm2', message: { role: 'assistant', content: ' there' }, done: true, eval_count: 4, eval_duration: 1e9 }
+      {
+        model: 'smollm2',
+        message: { role: 'assistant', content: ' there' },
+        done: true,
+        eval_count: 4,
+        eval_duration: 1e9
+      }
     ];
     await model.send('Hello');
     await model.send('Again');

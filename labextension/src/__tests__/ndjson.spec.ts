@@ -22,7 +22,10 @@ class ChunkReader implements ByteReader {
 
 /** Like a fetch body: after the given chunks, a read waits, and rejects with AbortError once `signal` fires. */
 class HangingReader extends ChunkReader {
-  constructor(chunks: Uint8Array[], private signal: AbortSignal) {
+  constructor(
+    chunks: Uint8Array[],
+    private signal: AbortSignal
+  ) {
     super(chunks);
   }
 
@@ -52,7 +55,11 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 describe('readNdjson', () => {
   it('joins a line split across chunks', async () => {
-    const reader = new ChunkReader([encode('{"status":"pul'), encode('ling manifest"}\n{"sta'), encode('tus":"success"}\n')]);
+    const reader = new ChunkReader([
+      encode('{"status":"pul'),
+      encode('ling manifest"}\n{"sta'),
+      encode('tus":"success"}\n')
+    ]);
     expect(await collect(readNdjson(reader))).toEqual([{ status: 'pulling manifest' }, { status: 'success' }]);
     expect(reader.cancelled).toBe(false);
   });
@@ -71,7 +78,9 @@ describe('readNdjson', () => {
   });
 
   it('throws an error line as OllamaError, after the lines before it', async () => {
-    const reader = new ChunkReader([encode('{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n{"status":"x"}\n')]);
+    const reader = new ChunkReader([
+      encode('{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n{"status":"x"}\n')
+    ]);
     const seen: unknown[] = [];
     await expect(
       (async () => {

@@ -101,7 +101,10 @@ describe('chat', () => {
       { role: 'user', content: 'Hi' },
       { role: 'assistant', content: 'Hello!' }
     ]);
-    state = reduceChat(state, { type: 'chunk', chunk: chunk('', true, { eval_count: 30, eval_duration: 1_500_000_000 }) });
+    state = reduceChat(state, {
+      type: 'chunk',
+      chunk: chunk('', true, { eval_count: 30, eval_duration: 1_500_000_000 })
+    });
     expect(state).toMatchObject({ streaming: false, rate: '20.0 tokens/s', error: null });
   });
 
@@ -158,7 +161,15 @@ describe('deviceBars', () => {
     ],
     gpu_error: null,
     gpu_offload: true,
-    ram: { total: 64e9, used: 2e9, available: 62e9, models: [{ name: 'a', size: 2e9 }, { name: 'b', size: 1e9 }] },
+    ram: {
+      total: 64e9,
+      used: 2e9,
+      available: 62e9,
+      models: [
+        { name: 'a', size: 2e9 },
+        { name: 'b', size: 1e9 }
+      ]
+    },
     cpu_percent: 12.6
   };
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jupyter_ollama.gotemplate import TemplateError
-from jupyter_ollama.runner.prompt_go import (
+from jupyter_ollama.templates.go import (
     DEFAULT_TEMPLATE,
     capabilities,
     collate,

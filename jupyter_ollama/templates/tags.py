@@ -9,7 +9,7 @@ GGUF's own): the family's marker when the template writes one.
 from __future__ import annotations
 
 from ..gotemplate import ActionNode, BranchNode, FieldNode, IfNode, ListNode, Node, TemplateError, TextNode
-from ..runner.prompt_go import parse_template
+from .go import parse_template
 
 # Markers a Jinja chat template writes around tool calls, by family.
 _JINJA_TAGS = (

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
 
 import pytest
 
+from jupyter_ollama.cli.run import run as run_chat
+from jupyter_ollama.client import Client
 from jupyter_ollama.store.modelfile import parse_modelfile
 
-from .conftest import start_server
+from ..conftest import start_server
 
 MODELFILE = '''# a tutor
 FROM ./model.gguf
@@ -96,7 +99,7 @@ def test_errors_are_one_line(server, workdir):
 
 
 def test_no_server_is_a_clear_error(tmp_path):
-    from .conftest import RunningServer, free_port
+    from ..conftest import RunningServer, free_port
 
     ghost = RunningServer(f"http://127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", tmp_path, None)  # type: ignore[arg-type]
     result = ghost.cli("list")
@@ -111,11 +114,6 @@ def test_serve_stops_cleanly(tmp_path, sig):
 
 
 # -- run, ps, stop ----------------------------------------------------------------
-
-import io
-
-from jupyter_ollama.cli_run import run as run_chat
-from jupyter_ollama.client import Client
 
 
 class Terminal(io.StringIO):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from .client import Client, ClientError
-from .store.options import parse_parameter
+from ..client import Client, ClientError
+from ..store.options import parse_parameter
+from ..views import describe
 
 HELP = """Available Commands:
   /set parameter ...     Set a parameter
@@ -84,8 +85,6 @@ class ChatSession:
         return True
 
     def show(self, what: str) -> None:
-        from .cli import describe
-
         info = self.client.request("POST", "/api/show", {"model": self.model})
         if what == "info":
             print(describe(info), file=self.out)

@@ -1,4 +1,4 @@
-"""`jupyter-ollama` (also `jupyter ollama`): Ollama's CLI, talking to the server at OLLAMA_HOST."""
+"""`jupyter-ollama`: Ollama's CLI, talking to the server at OLLAMA_HOST (`serve` runs one)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
 
-from . import __version__
-from .client import Client, ClientError
-from .format import human_bytes, human_time, table
+from .._version import __version__
+from ..client import Client, ClientError
+from ..errors import OllamaError
+from ..format import table
+from ..views import describe, models_table, running_table
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from ..server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2"):  # one line per runner or Hub call is noise
@@ -25,7 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from .store.modelfile import parse_modelfile
+    from ..store.modelfile import parse_modelfile
 
     path = Path(args.file or "Modelfile")
     try:
@@ -49,9 +51,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    models = Client().request("GET", "/api/tags")["models"]
-    rows = [[m["name"], m["digest"][:12], human_bytes(m["size"]), human_time(m.get("modified_at"))] for m in models]
-    print(table(["NAME", "ID", "SIZE", "MODIFIED"], rows))
+    print(table(*models_table(Client().request("GET", "/api/tags")["models"])))
     return 0
 
 
@@ -68,58 +68,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(info: dict[str, Any]) -> str:
-    """The summary `ollama show NAME` prints."""
-    details, model_info = info.get("details", {}), info.get("model_info", {})
-    arch = model_info.get("general.architecture") or details.get("family", "")
-    rows = [
-        ("architecture", arch),
-        ("parameters", details.get("parameter_size", "")),
-        ("context length", model_info.get(f"{arch}.context_length", "")),
-        ("embedding length", model_info.get(f"{arch}.embedding_length", "")),
-        ("quantization", details.get("quantization_level", "")),
-    ]
-    sections = [("Model", [(k, str(v)) for k, v in rows if v != ""])]
-    sections.append(("Capabilities", [(c, "") for c in info.get("capabilities", [])]))
-    params = [line.split(None, 1) for line in info.get("parameters", "").splitlines() if line.strip()]
-    if params:
-        sections.append(("Parameters", [(p[0], p[1] if len(p) > 1 else "") for p in params]))
-    if info.get("system"):
-        sections.append(("System", [(line, "") for line in info["system"].splitlines()[:2]]))
-    if info.get("license"):
-        sections.append(("License", [(line, "") for line in info["license"].splitlines()[:2]]))
-    out = []
-    for title, pairs in sections:
-        out.append(f"  {title}")
-        width = max((len(k) for k, _ in pairs), default=0)
-        out.extend(f"    {k.ljust(width)}    {v}".rstrip() for k, v in pairs)
-        out.append("")
-    return "\n".join(out)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from .cli_run import run
+    from .run import run
 
     prompt = " ".join(args.prompt) if args.prompt else None
     return run(args.name, prompt, args.keepalive, args.format)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    models = Client().request("GET", "/api/ps")["models"]
-    rows = []
-    for m in models:
-        vram, size = m.get("size_vram", 0), m.get("size", 0) or 1
-        if vram == 0:
-            processor = "100% CPU"
-        elif vram >= size:
-            processor = "100% GPU"
-        else:
-            cpu = round(100 * (size - vram) / size)
-            processor = f"{cpu}%/{100 - cpu}% CPU/GPU"
-        slots = f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}"
-        rows.append([m["name"], m["digest"][:12], human_bytes(m["size"]), processor, str(m.get("context_length", "")),
-                     slots, str(m.get("requests_queued", 0)), human_time(m.get("expires_at"), "Never")])
-    print(table(["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "QUEUED", "UNTIL"], rows))
+    print(table(*running_table(Client().request("GET", "/api/ps")["models"])))
     return 0
 
 
@@ -143,9 +100,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from . import cli_transfer
+    from . import transfer
 
-    return getattr(cli_transfer, args.command)(args.name, args.insecure)
+    return getattr(transfer, args.command)(args.name, args.insecure)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--version", action="version", version=f"jupyter-ollama {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str, aliases: tuple[str, ...] = ()):
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str,
+            aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, aliases=list(aliases))
         p.set_defaults(handler=handler)
         return p
@@ -195,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
-    from .errors import OllamaError
-
     try:
         return args.handler(args)
     except (ClientError, OllamaError) as err:

@@ -12,6 +12,8 @@ import secrets
 import threading
 from concurrent.futures import Future
 
+from tornado.httpserver import HTTPServer
+
 from ..api.routes import mounted, token_protected
 from ..scheduler.scheduler import Scheduler
 from ..server import make_app
@@ -25,7 +27,7 @@ class EmbeddedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._scheduler: Scheduler | None = None
-        self._http = None
+        self._http: HTTPServer | None = None
 
     @property
     def url(self) -> str:

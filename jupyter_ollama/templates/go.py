@@ -28,7 +28,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any
 
 from ..gotemplate import (
     ActionNode,
@@ -52,13 +52,13 @@ from ..gotemplate import (
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 """Ollama's template for a model that has none."""
 
-Think = Union[bool, str, None]  # the request's `think`: a flag, or "low"/"medium"/"high"/"max"
+Think = bool | str | None  # the request's `think`: a flag, or "low"/"medium"/"high"/"max"
 
 
 # ---------------------------------------------------------------- template values (Ollama's structs)
 
 
-class JSONMap(dict):  # type: ignore[type-arg]
+class JSONMap(dict[str, Any]):
     """A Go map that prints as its JSON (Ollama's templateArgs, templateProperties)."""
 
     def __init__(self, items: Any = (), *, nil: bool = False) -> None:
@@ -72,7 +72,7 @@ class JSONMap(dict):  # type: ignore[type-arg]
         return "null" if self.nil else go_json(dict(self))
 
 
-class PropertyType(list):  # type: ignore[type-arg]
+class PropertyType(list[str]):
     """A JSON Schema `type`: one name or several (Ollama's api.PropertyType)."""
 
     def __str__(self) -> str:
@@ -169,7 +169,7 @@ class Tool:
         return self.go_json()
 
 
-class ToolList(list):  # type: ignore[type-arg]
+class ToolList(list["Tool"]):
     """`.Tools`: prints as JSON; `null` when the request had no tools (a nil Go slice)."""
 
     def __init__(self, tools: Any = (), *, nil: bool = False) -> None:
@@ -209,8 +209,8 @@ class Message:
     ToolCallID: str = ""
 
 
-MessageLike = Union[Mapping[str, Any], Message]  # an API message: role, content, thinking, images, tool_calls, ...
-ToolLike = Union[Mapping[str, Any], Tool]  # an API tool: {"type": "function", "function": {...}}
+MessageLike = Mapping[str, Any] | Message  # an API message: role, content, thinking, images, tool_calls, ...
+ToolLike = Mapping[str, Any] | Tool  # an API tool: {"type": "function", "function": {...}}
 
 
 def _go_any(value: Any) -> Any:

@@ -13,8 +13,8 @@ import pytest
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.tools import OutputParser, ThinkingParser, ToolCallParser, check_tools, forced_call_schema, tool_tag
-from jupyter_ollama.tools.tags import go_tool_tag, jinja_tool_tag
+from jupyter_ollama.templates.tags import go_tool_tag, jinja_tool_tag, tool_tag
+from jupyter_ollama.tools import OutputParser, ThinkingParser, ToolCallParser, check_tools, forced_call_schema
 
 NAMES = ["get_temperature", "get_conditions", "say_hello"]
 

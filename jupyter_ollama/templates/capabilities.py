@@ -14,15 +14,33 @@ Ollama's `Model.Capabilities` (server/images.go):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
-from .errors import BadRequest
-from .gotemplate import TemplateError
-from .runner.prompt_go import capabilities as go_template_capabilities
+from ..errors import BadRequest
+from ..gotemplate import TemplateError
+from .go import capabilities as go_template_capabilities
 
-if TYPE_CHECKING:
-    from .store.gguf import GGUFInfo
-    from .store.model import LocalModel
+
+class ModelFacts(Protocol):
+    """What is read of a stored model (`store.model.LocalModel`); templates sit below the store."""
+
+    @property
+    def name(self) -> object: ...
+    @property
+    def manifest_digest(self) -> str: ...
+    @property
+    def template(self) -> str | None: ...
+    @property
+    def projector_paths(self) -> list[Path]: ...
+
+
+class GGUFFacts(Protocol):
+    """What is read of a model's GGUF metadata (`store.gguf.GGUFInfo`)."""
+
+    @property
+    def chat_template(self) -> str | None: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 COMPLETION = "completion"
 TOOLS = "tools"
@@ -60,7 +78,7 @@ def go_capabilities(template: str | None) -> list[str]:
         return []
 
 
-def gguf_capabilities(info: GGUFInfo | None) -> list[str]:
+def gguf_capabilities(info: GGUFFacts | None) -> list[str]:
     if info is None:
         return []
     found = [EMBEDDING if info.get("pooling_type") is not None else COMPLETION]
@@ -71,7 +89,7 @@ def gguf_capabilities(info: GGUFInfo | None) -> list[str]:
     return found
 
 
-def model_capabilities(model: LocalModel, info: GGUFInfo | None) -> list[str]:
+def model_capabilities(model: ModelFacts, info: GGUFFacts | None) -> list[str]:
     """Everything `model` can do; `info` is its GGUF metadata (None when it has no GGUF)."""
     found = set(gguf_capabilities(info))
     if model.projector_paths:
@@ -83,7 +101,7 @@ def model_capabilities(model: LocalModel, info: GGUFInfo | None) -> list[str]:
     return [c for c in _ORDER if c in found]
 
 
-def require(model: LocalModel, capabilities: list[str], *wanted: str) -> None:
+def require(model: ModelFacts, capabilities: tuple[str, ...] | list[str], *wanted: str) -> None:
     """400 with Ollama's wording when the model lacks any of `wanted`."""
     missing = [c for c in wanted if c not in capabilities]
     if missing:

@@ -9,8 +9,8 @@ import httpx
 import ollama
 import pytest
 
-from jupyter_ollama.capabilities import go_capabilities, gguf_capabilities, jinja_capabilities, model_capabilities
 from jupyter_ollama.store.gguf import GGUFInfo, read_gguf
+from jupyter_ollama.templates.capabilities import gguf_capabilities, go_capabilities, jinja_capabilities, model_capabilities
 from tests.api.templates import THINKING, TOOLS, create_variant
 
 QWEN3_JINJA = (

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from jupyter_ollama.cli_transfer import Bar, Display, Spinner, format_duration, show_progress
+from jupyter_ollama.cli.transfer import Bar, Display, Spinner, format_duration, show_progress
 from jupyter_ollama.store.gguf import read_gguf
 
-from .registry_server import Registry, file_digest
+from ..registry_server import Registry, file_digest
 
 MODEL = "application/vnd.ollama.image.model"
 

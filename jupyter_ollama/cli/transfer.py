@@ -18,11 +18,12 @@ import shutil
 import sys
 import threading
 import time
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
-from .client import Client
-from .format import human_bytes
-from .store.names import ModelName
+from ..client import Client
+from ..format import human_bytes
+from ..store.names import ModelName
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

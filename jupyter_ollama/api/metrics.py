@@ -1,0 +1,85 @@
+"""`GET /metrics`: Prometheus text through prometheus_client, from a private registry per scrape.
+
+A registry of our own, never the global one: Jupyter's server exports its own metrics on
+the global registry, and two servers in one process (tests, a kernel-side server) must
+not clash. The numbers are read from the scheduler when scraped (a custom collector).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ..scheduler.scheduler import Scheduler
+from ..scheduler.stats import DURATION_BUCKETS
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _family(cls: type, name: str, help: str, labels: list[str], samples: list[tuple[list[str], float]]) -> Metric:
+    family = cls(name, help, labels=labels)
+    for values, value in samples:
+        family.add_metric(values, value)
+    return family
+
+
+class SchedulerCollector(Collector):
+    """One scrape: the scheduler's counters plus `models`, the /api/ps entries with slot detail."""
+
+    def __init__(self, scheduler: Scheduler, models: list[dict[str, Any]]) -> None:
+        self.scheduler, self.models = scheduler, models
+
+    def collect(self) -> Iterator[Metric]:
+        scheduler, models = self.scheduler, self.models
+        stats = sorted(scheduler.stats.items())
+        per_model = lambda attr: [([name], float(getattr(s, attr))) for name, s in stats]  # noqa: E731
+        loaded = [(m["model"], m) for m in models]
+        counter, gauge = CounterMetricFamily, GaugeMetricFamily
+        # llama.cpp's names where they fit, with a model label (one runner per model here).
+        yield _family(counter, "llamacpp:prompt_tokens", "Prompt tokens processed.", ["model"], per_model("prompt_tokens_total"))
+        yield _family(counter, "llamacpp:prompt_seconds", "Prompt processing time.", ["model"], per_model("prompt_seconds_total"))
+        yield _family(counter, "llamacpp:tokens_predicted", "Generated tokens.", ["model"], per_model("tokens_predicted_total"))
+        yield _family(counter, "llamacpp:tokens_predicted_seconds", "Generation time.", ["model"],
+                      per_model("tokens_predicted_seconds_total"))
+        yield _family(gauge, "llamacpp:requests_processing", "Requests holding a slot.", ["model"],
+                      [([m], x["slots_busy"]) for m, x in loaded])
+        yield _family(gauge, "llamacpp:requests_deferred", "Requests waiting for a slot.", ["model"],
+                      [([m], x["requests_queued"]) for m, x in loaded])
+        yield _family(gauge, "llamacpp:kv_cache_tokens", "Tokens held in the KV cache.", ["model"],
+                      [([m], sum(s["kv_tokens"] for s in x["slots"])) for m, x in loaded])
+        # The scheduler's own.
+        yield _family(gauge, "ollama_models_loaded", "Models with a live runner.", [], [([], len(models))])
+        yield _family(gauge, "ollama_slots", "Slots per loaded model.", ["model"], [([m], x["slots_total"]) for m, x in loaded])
+        yield _family(gauge, "ollama_queue_depth", "Requests waiting for a load or a slot.", [], [([], scheduler.pending)])
+        yield _family(gauge, "ollama_queue_capacity", "Waiting requests allowed before 503.", [],
+                      [([], scheduler.settings.max_queue)])
+        yield _family(gauge, "ollama_requests_waiting_for_memory", "Loads waiting for busy models to free memory.", [],
+                      [([], scheduler.waiting_for_memory)])
+        yield _family(gauge, "ollama_model_memory_bytes", "Estimated memory of each loaded model.", ["model", "device"],
+                      [([m, x["device"]], x["size"]) for m, x in loaded])
+        per_device: dict[str, int] = {}
+        for x in models:
+            per_device[x["device"]] = per_device.get(x["device"], 0) + x["size"]
+        yield _family(gauge, "ollama_device_memory_used_bytes", "Estimated memory used by loaded models per device.",
+                      ["device"], [([d], v) for d, v in sorted(per_device.items())])
+        yield _family(gauge, "ollama_device_memory_budget_bytes", "Memory cap per device (OLLAMA_MEMORY_BUDGET).",
+                      ["device"], [([d], v) for d, v in sorted(scheduler.settings.memory_budget.items())])
+        yield _family(counter, "ollama_model_loads", "Loads per model.", ["model"], per_model("loads_total"))
+        yield _family(counter, "ollama_model_evictions", "Evictions to make room, per model.", ["model"],
+                      per_model("evictions_total"))
+        durations = HistogramMetricFamily("ollama_request_duration_seconds", "Time per generate/chat request.",
+                                          labels=["model"])
+        for name, s in stats:  # the buckets are cumulative already
+            buckets = [(repr(float(b)), n) for b, n in zip(DURATION_BUCKETS, s.duration_buckets, strict=False)]
+            durations.add_metric([name], [*buckets, ("+Inf", s.requests_total)], s.duration_sum)
+        yield durations
+
+
+def render_metrics(scheduler: Scheduler, models: list[dict[str, Any]]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SchedulerCollector(scheduler, models))
+    return generate_latest(registry)

@@ -1,0 +1,70 @@
+"""What the CLI and the `%ollama` magics show, from the API's replies: the same columns in both.
+
+Each table is a header and rows of strings; the CLI prints it as text (`format.table`),
+a notebook renders it as HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .format import human_bytes, human_time
+
+Table = tuple[list[str], list[list[str]]]
+
+
+def models_table(models: list[dict[str, Any]]) -> Table:
+    """`ollama list`: /api/tags models."""
+    rows = [[m["name"], m["digest"][:12], human_bytes(m["size"]), human_time(m.get("modified_at"))] for m in models]
+    return ["NAME", "ID", "SIZE", "MODIFIED"], rows
+
+
+def processor(model: dict[str, Any]) -> str:
+    """Ollama's PROCESSOR column: where a loaded model's memory is."""
+    vram, size = model.get("size_vram", 0), model.get("size", 0) or 1
+    if vram == 0:
+        return "100% CPU"
+    if vram >= size:
+        return "100% GPU"
+    cpu = round(100 * (size - vram) / size)
+    return f"{cpu}%/{100 - cpu}% CPU/GPU"
+
+
+def running_table(models: list[dict[str, Any]]) -> Table:
+    """`ollama ps` with our slots and queue: /api/ps models."""
+    rows = [
+        [m["name"], m["digest"][:12], human_bytes(m["size"]), processor(m), str(m.get("context_length", "")),
+         f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}", str(m.get("requests_queued", 0)),
+         human_time(m.get("expires_at"), "Never")]
+        for m in models
+    ]
+    return ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "QUEUED", "UNTIL"], rows
+
+
+def describe(info: dict[str, Any]) -> str:
+    """The summary `ollama show NAME` prints."""
+    details, model_info = info.get("details", {}), info.get("model_info", {})
+    arch = model_info.get("general.architecture") or details.get("family", "")
+    rows = [
+        ("architecture", arch),
+        ("parameters", details.get("parameter_size", "")),
+        ("context length", model_info.get(f"{arch}.context_length", "")),
+        ("embedding length", model_info.get(f"{arch}.embedding_length", "")),
+        ("quantization", details.get("quantization_level", "")),
+    ]
+    sections = [("Model", [(k, str(v)) for k, v in rows if v != ""])]
+    sections.append(("Capabilities", [(c, "") for c in info.get("capabilities", [])]))
+    params = [line.split(None, 1) for line in info.get("parameters", "").splitlines() if line.strip()]
+    if params:
+        sections.append(("Parameters", [(p[0], p[1] if len(p) > 1 else "") for p in params]))
+    if info.get("system"):
+        sections.append(("System", [(line, "") for line in info["system"].splitlines()[:2]]))
+    if info.get("license"):
+        sections.append(("License", [(line, "") for line in info["license"].splitlines()[:2]]))
+    out = []
+    for title, pairs in sections:
+        out.append(f"  {title}")
+        width = max((len(k) for k, _ in pairs), default=0)
+        out.extend(f"    {k.ljust(width)}    {v}".rstrip() for k, v in pairs)
+        out.append("")
+    return "\n".join(out)
