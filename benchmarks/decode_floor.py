@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 import llama_cpp as L
-
 from loadgen import PROMPT, default_model
 
 

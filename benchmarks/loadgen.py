@@ -453,7 +453,8 @@ def main() -> None:
             for target in started:
                 target.stop()
     print(f"{datetime.datetime.now():%Y-%m-%d %H:%M} · {os.cpu_count()} CPUs · {versions}\n\n"
-          f"{Path(cfg.model).name}, {cfg.threads or 'default'} threads{f' under taskset -c {args.cpus}' if args.cpus else ''}, {cfg.slots} slots × {cfg.ctx} context, "
+          f"{Path(cfg.model).name}, {cfg.threads or 'default'} threads{f' under taskset -c {args.cpus}' if args.cpus else ''}, "
+          f"{cfg.slots} slots × {cfg.ctx} context, "
           f"{cfg.tokens} tokens per request, greedy\n\n{table(levels)}\n\n{ratios(levels)}")
     if args.json:
         rows = [{**{k: v for k, v in vars(lv).items() if k != "samples"}, "samples": [vars(s) for s in lv.samples]}
