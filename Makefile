@@ -14,7 +14,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 NPM ?= npm
 LABEXT_BUILT := jupyter_ollama/labextension/package.json
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-ollama
-LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*.tsx labextension/style/*) \
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*.tsx labextension/src/widgets/*.ts labextension/style/*) \
 	labextension/package.json labextension/tsconfig.json
 # apt-get as root, else through sudo without a password prompt.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)

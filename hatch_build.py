@@ -1,4 +1,4 @@
-"""Ship the built JupyterLab extension in the wheel, and refuse to build a wheel without it.
+"""Ship the built JupyterLab extension and widget modules in the wheel, and refuse to build a wheel without them.
 
 `jupyter_ollama/labextension/` is build output (`make setup` makes it with npm), so it
 is not in git and hatch would leave it out; here it goes into the wheel's data as
@@ -29,5 +29,11 @@ class LabextensionHook(BuildHookInterface):
                 f"the JupyterLab extension is not built ({built} is missing): run `make labextension` "
                 "(npm ci and the build in labextension/) before building a wheel"
             )
+        widgets = Path(self.root, "jupyter_ollama", "widgets", "static")
+        bundles = [widgets / f"{name}.js" for name in ("chat", "gpu", "pull")]
+        if not all(bundle.is_file() for bundle in bundles):
+            raise RuntimeError(f"the widgets' front-end is not built ({widgets}/*.js): run `make labextension` before building a wheel")
+        for bundle in bundles:  # build output, so not in git: included by name
+            build_data["force_include"][str(bundle)] = f"jupyter_ollama/widgets/static/{bundle.name}"
         build_data["shared_data"][str(built)] = LABEXTENSION
         build_data["shared_data"][str(Path(self.root, "labextension", "install.json"))] = f"{LABEXTENSION}/install.json"

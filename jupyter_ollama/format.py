@@ -16,6 +16,14 @@ def human_bytes(size: int) -> str:
     return f"{size} B"
 
 
+def human_bytes_binary(size: int) -> str:
+    """Ollama's HumanBytes2 (memory in its errors): `1.2 GiB`, `512.0 MiB`."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
 def human_duration(seconds: float) -> str:
     whole = int(seconds)
     if whole < 1:

@@ -44,11 +44,12 @@ def test_make_run_opens_jupyterlab_on_the_quickstart_with_the_model(tmp_path: Pa
     opened = tmp_path / "opened.txt"
     # The "browser" writes down the URL it was asked to open.
     browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "notebooks/01-quickstart.ipynb", f"--ServerApp.browser={browser}",
-         "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-         "--allow-root"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))
+    with open(tmp_path / "lab.log", "w") as log:  # the server writes to its own copy of the handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "notebooks/01-quickstart.ipynb", f"--ServerApp.browser={browser}",
+             "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
+             "--allow-root"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base, auth = f"http://127.0.0.1:{port}/", {"Authorization": f"token {token}"}
     try:
         def up() -> bool:

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from ..format import table
+from ..format import human_bytes, table
 
 
 def in_notebook() -> bool:
@@ -100,7 +100,7 @@ class Progress:
         total, done = event.get("total") or 0, event.get("completed") or 0
         key = event.get("digest") or status
         if total:
-            self.lines[key] = f"{status}: {int(100 * done / total)}% ({done / 1e6:.0f}/{total / 1e6:.0f} MB)"
+            self.lines[key] = f"{status}: {int(100 * done / total)}% ({human_bytes(done)}/{human_bytes(total)})"
         else:
             self.lines[key] = status
         if self.notebook:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest, Busy
+from ..format import human_bytes_binary
 from ..runner.protocol import LoadConfig, Runner
 from ..store.model import LocalModel
 from ..store.store import ModelStore
@@ -229,7 +230,7 @@ class Scheduler:
             if memory.total > ceiling:
                 where = "system memory" if device.kind == "cpu" else f"memory on {device.name}"
                 limit = "the memory budget" if budget is not None and budget < device.free + held else "is available"
-                raise BadRequest(f"model requires more {where} ({_gib(memory.total)}) than {limit} ({_gib(ceiling)})")
+                raise BadRequest(f"model requires more {where} ({human_bytes_binary(memory.total)}) than {limit} ({human_bytes_binary(ceiling)})")
             if any(x.idle for x in ours):
                 await self._evict_one(device.key)
                 continue
@@ -335,10 +336,6 @@ class Scheduler:
     async def shutdown(self) -> None:
         for loaded in list(self.loaded.values()):
             await self._unload(loaded)
-
-
-def _gib(size: int) -> str:
-    return f"{size / 2**30:.1f} GiB"
 
 
 __all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RunnerError", "BUSY"]

@@ -28,7 +28,14 @@ W = TypeVar("W", bound="ServerWidget")
 
 
 def front_end(*names: str) -> str:
-    """One ES module from several files under static/ (anywidget loads a single module, no imports)."""
+    """Files under static/ as one text: a widget's bundled ES module, or its style sheets.
+
+    The modules are built from TypeScript (labextension/src/widgets/) by `make setup`, and
+    shipped in the wheel; a checkout that was never built says so instead of rendering nothing.
+    """
+    missing = [name for name in names if not (STATIC / name).is_file()]
+    if missing:
+        raise RuntimeError(f"the widgets' front-end is not built ({', '.join(missing)} missing in {STATIC}): run `make setup`")
     return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in names)
 
 

@@ -93,7 +93,7 @@ class _Reply:
 class ChatWidget(ServerWidget):
     """Chat with `model`: `send_message(text)`, `stop()`, `wait()`, and the conversation in `messages`."""
 
-    _esm = front_end("common.js", "markdown.js", "chat.js")
+    _esm = front_end("chat.js")
     _css = front_end("common.css", "chat.css")
 
     model = traitlets.Unicode("").tag(sync=True)

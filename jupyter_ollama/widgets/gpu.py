@@ -18,7 +18,7 @@ from ._base import Poller, ServerWidget, front_end, message_of
 class GpuMonitor(ServerWidget):
     """Polls `/api/system` every `interval` seconds into the synced `system` trait (`scheduler.system.SystemInfo`)."""
 
-    _esm = front_end("common.js", "gpu.js")
+    _esm = front_end("gpu.js")
     _css = front_end("common.css", "gpu.css")
 
     system = traitlets.Dict().tag(sync=True)

@@ -43,7 +43,7 @@ class Speed:
 class PullWidget(ServerWidget):
     """Pulls `name` as soon as it is created (unless `start=False`); `wait()` for scripts, `cancel()` to stop."""
 
-    _esm = front_end("common.js", "pull.js")
+    _esm = front_end("pull.js")
     _css = front_end("common.css", "pull.css")
 
     name = traitlets.Unicode("").tag(sync=True)

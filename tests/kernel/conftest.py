@@ -82,12 +82,13 @@ def jupyter_server(tmp_path_factory):
     models = tmp_path_factory.mktemp("jmodels")
     port, token = free_port(), secrets.token_hex(16)
     env = clean_env(OLLAMA_MODELS=str(models), JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root}",
-         "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"),
-    )
+    with open(root / "server.log", "w") as log:  # the server writes to its own copy of the handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+             f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root}",
+             "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )
     url = f"http://127.0.0.1:{port}/a%40b/"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

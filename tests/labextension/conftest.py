@@ -63,13 +63,14 @@ def jupyter_lab(tmp_path_factory, smollm2_gguf):
                     JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
                     JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), OLLAMA_KEEP_ALIVE="10m")
     log = root / "lab.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root}",
-         "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"),
-    )
+    with open(log, "w") as log_file:  # the server writes to its own copy of the handle
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+             f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root}",
+             "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            env=env, stdout=subprocess.DEVNULL, stderr=log_file,
+        )
     lab = JupyterLab(f"http://127.0.0.1:{port}/a%40b/", token, models, log)
     deadline = time.monotonic() + 90
     while True:

@@ -49,7 +49,9 @@ def test_writer_mismatch_leaves_nothing(tmp_path):
 
 def test_sweep_removes_abandoned_uploads(tmp_path):
     blobs = BlobStore(tmp_path / "blobs")
-    blobs.writer().write(b"interrupted")
+    writer = blobs.writer()
+    writer.write(b"interrupted")
+    writer._close()  # the process that wrote it died: its file is closed, the partial blob left behind
     assert list(blobs.root.iterdir())
     BlobStore(tmp_path / "blobs").sweep_temporary()  # what a restart of the store does
     assert list(blobs.root.iterdir()) == []

@@ -93,7 +93,7 @@ def record_growth(page: Page) -> None:
         const list = document.querySelector('.jo-chat .jo-messages');
         new MutationObserver(() => {
             const live = list.querySelector('.jo-live .jo-body');
-            const text = live ? live.textContent : '';
+            const text = live ? live.textContent.trim() : '';  // marked ends a paragraph with a newline
             if (text && text !== window.__live[window.__live.length - 1]) window.__live.push(text);
         }).observe(list, {subtree: true, childList: true, characterData: true});
     }""")
