@@ -128,6 +128,24 @@ def num_thread() -> int:
     return max(_int("OLLAMA_NUM_THREAD", 0), 0)
 
 
+KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")
+
+
+def kv_cache_type() -> str:
+    """OLLAMA_KV_CACHE_TYPE: f16 (default), q8_0 (about half the memory) or q4_0 (about a quarter).
+
+    Ollama's rule: anything else means f16; a quantized cache needs flash attention.
+    """
+    value = os.environ.get("OLLAMA_KV_CACHE_TYPE", "").strip().lower()
+    return value if value in KV_CACHE_TYPES else "f16"
+
+
+def flash_attention() -> bool | None:
+    """OLLAMA_FLASH_ATTENTION: set true or false; unset lets llama.cpp choose (auto)."""
+    value = os.environ.get("OLLAMA_FLASH_ATTENTION", "").strip()
+    return None if not value else _bool("OLLAMA_FLASH_ATTENTION")
+
+
 def keep_alive() -> str:
     """OLLAMA_KEEP_ALIVE as written (a duration or seconds); `scheduler.durations` parses it."""
     return os.environ.get("OLLAMA_KEEP_ALIVE", "").strip() or KEEP_ALIVE

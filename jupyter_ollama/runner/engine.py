@@ -1,7 +1,8 @@
 """The continuous-batching engine: one llama.cpp context, N slots, one decode per step.
 
 One engine thread loops: admit waiting requests into free slots (the slot whose
-cached tokens share the longest prefix with the new prompt), build one batch
+cached tokens share the longest prefix with the new prompt; when another slot holds
+a longer one, its KV cache is copied instead of computed again), build one batch
 holding one token per generating slot plus prompt chunks for prefilling slots,
 run one `llama_decode`, sample each slot with its own chain, and hand the text
 to the request's callback. Long prompts are prefilled in chunks, so slots that
@@ -64,6 +65,10 @@ class Slot:
         return "prefill" if self.pending else "generating"
 
 
+# Below this many tokens, computing a prefix again costs about what copying a slot's KV stream does.
+MIN_SHARED_PREFIX = 32
+
+
 def common_prefix(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     i = 0
@@ -74,14 +79,17 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 class Engine:
     def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
-                 n_threads: int = 1, n_threads_batch: int | None = None) -> None:
+                 n_threads: int = 1, n_threads_batch: int | None = None, share_prefixes: bool = True,
+                 kv_cache_type: str = "f16", flash_attention: bool | None = None) -> None:
         self.model = model
+        self.share_prefixes = share_prefixes
         self.n_slots = n_slots
         self.n_ctx_slot = n_ctx_slot
         self.n_batch = n_batch
         self.threads = (n_threads, n_threads_batch or n_threads)  # decode, batch
         self._threads_applied = self.threads
-        self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, threads=self.threads)
+        self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, threads=self.threads,
+                                     kv_cache_type=kv_cache_type, flash_attention=flash_attention)
         self.memory = L.llama_get_memory(self.ctx)
         self.can_shift = bool(L.llama_memory_can_shift(self.memory))
         self.batch = L.llama_batch_init(n_batch, 0, 1)
@@ -91,6 +99,7 @@ class Engine:
         self.closing = False
         self.tokens_predicted_total = 0
         self.prompt_tokens_total = 0
+        self.prompt_tokens_shared_total = 0  # prompt tokens whose KV was copied from another slot
         self.thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self.thread.start()
 
@@ -164,6 +173,7 @@ class Engine:
                 self._forget(slot)  # a cancelled slot's KV is freed at once
 
     def _admit(self) -> None:
+        copied: set[int] = set()  # slots whose KV arrives by a copy at the next decode: no donors yet
         while self.waiting:
             free = [s for s in self.slots if s.request is None]
             if not free:
@@ -171,7 +181,8 @@ class Engine:
             request = self.waiting.popleft()
             tokens = self._fit(request)
             slot = max(free, key=lambda s: (common_prefix(s.cached, tokens), -s.last_used))
-            reuse = min(common_prefix(slot.cached, tokens), len(tokens) - 1)  # >= 1 token to evaluate
+            held = self._take_prefix(slot, tokens, copied)
+            reuse = min(held, len(tokens) - 1)  # >= 1 token to evaluate
             L.llama_memory_seq_rm(self.memory, slot.id, reuse, -1)
             slot.cached = tokens[:reuse]
             slot.pending = tokens[reuse:]
@@ -188,6 +199,27 @@ class Engine:
             slot.first_token = 0.0
             request.generated = []
             self.prompt_tokens_total += len(tokens)
+
+    def _take_prefix(self, slot: Slot, tokens: list[int], copied: set[int]) -> int:
+        """How much of `tokens` the slot's KV holds: its own prefix, or a longer one copied from another slot.
+
+        Slots have KV streams of their own, and llama.cpp copies between streams only whole: the
+        donor's stream is copied (at the next decode) and what follows the shared prefix is dropped
+        by the caller. Another slot's cache is valid between steps, busy or not.
+        """
+        own = common_prefix(slot.cached, tokens)
+        if not self.share_prefixes:
+            return own
+        donors = [s for s in self.slots if s is not slot and s.id not in copied]
+        donor = max(donors, key=lambda s: common_prefix(s.cached, tokens), default=None)
+        shared = common_prefix(donor.cached, tokens) if donor is not None else 0
+        if donor is None or shared < own + MIN_SHARED_PREFIX:
+            return own
+        L.llama_memory_seq_cp(self.memory, donor.id, slot.id, -1, -1)
+        slot.cached = list(donor.cached)
+        copied.add(slot.id)
+        self.prompt_tokens_shared_total += min(shared, len(tokens) - 1)
+        return shared
 
     def _fit(self, request: Completion) -> list[int]:
         """Keep the first num_keep tokens and the newest ones when a prompt exceeds the slot."""

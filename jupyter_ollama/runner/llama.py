@@ -14,6 +14,7 @@ from ..envconfig import debug
 from ..errors import BadRequest
 
 _backend_ready = False
+_KV_TYPES = {"f16": L.GGML_TYPE_F16, "q8_0": L.GGML_TYPE_Q8_0, "q4_0": L.GGML_TYPE_Q4_0}
 
 
 _GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
@@ -55,8 +56,13 @@ class LlamaModel:
         self._embed_ctx: Any = None
         self._embed_lock = threading.Lock()
 
-    def new_context(self, n_ctx: int, n_seq_max: int, n_batch: int, threads: tuple[int, int], embeddings: bool = False) -> Any:
-        """A context; `threads` is (decode, batch), never llama.cpp's fixed default of 4."""
+    def new_context(self, n_ctx: int, n_seq_max: int, n_batch: int, threads: tuple[int, int], embeddings: bool = False,
+                    kv_cache_type: str = "f16", flash_attention: bool | None = None) -> Any:
+        """A context; `threads` is (decode, batch), never llama.cpp's fixed default of 4.
+
+        A quantized KV cache needs flash attention (llama.cpp refuses a quantized V cache
+        without it), so asking for one turns flash attention on unless told off.
+        """
         params = L.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = n_batch
@@ -64,6 +70,11 @@ class LlamaModel:
         params.n_seq_max = n_seq_max
         params.kv_unified = False  # each slot gets its own n_ctx, as Ollama's parallel slots do
         params.n_threads, params.n_threads_batch = threads
+        params.type_k = params.type_v = _KV_TYPES[kv_cache_type]
+        if flash_attention is None and kv_cache_type != "f16":
+            flash_attention = True
+        params.flash_attn_type = {None: L.LLAMA_FLASH_ATTN_TYPE_AUTO, True: L.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                                  False: L.LLAMA_FLASH_ATTN_TYPE_DISABLED}[flash_attention]
         if embeddings:
             params.embeddings = True
             if L.llama_model_has_encoder(self.ptr) or self.pooling_type() == L.LLAMA_POOLING_TYPE_NONE:

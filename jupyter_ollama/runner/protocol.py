@@ -40,6 +40,8 @@ class LoadConfig:
     use_mmap: bool | None = None
     threads: int = 1  # decode threads (see scheduler/cpus.py)
     threads_batch: int = 1  # prompt-processing threads
+    kv_cache_type: str = "f16"  # or "q8_0", "q4_0" (needs flash attention, so it turns it on)
+    flash_attention: bool | None = None  # None: llama.cpp decides
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,8 @@ async def main() -> None:
         n_batch=config.num_batch,
         n_threads=config.threads,
         n_threads_batch=config.threads_batch,
+        kv_cache_type=config.kv_cache_type,
+        flash_attention=config.flash_attention,
     )
     app = tornado.web.Application(
         [

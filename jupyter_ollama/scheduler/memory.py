@@ -1,8 +1,9 @@
 """What a model will take once loaded, from its GGUF metadata, before loading it.
 
 weights (the file) + KV cache (layers x kv heads x (key + value dim) x context x
-slots x 2 bytes for f16) + a compute buffer (activations and logits for one
-batch). The numbers are estimates that err on the high side; /api/ps reports them.
+slots x bytes per element of the cache type: 2 for f16, 34/32 for q8_0, 18/32 for
+q4_0) + a compute buffer (activations and logits for one batch). The numbers are
+estimates that err on the high side; /api/ps reports them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 from ..store.gguf import GGUFInfo
 
-F16_BYTES = 2
+# ggml's block sizes: q8_0 stores 32 values in 34 bytes, q4_0 in 18.
+KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,13 @@ class MemoryEstimate:
         return self.weights + self.kv_cache + self.compute
 
 
-def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 512) -> MemoryEstimate:
+def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 512, kv_cache_type: str = "f16") -> MemoryEstimate:
     layers = info.block_count or 1
     kv_heads = info.head_count_kv or info.head_count or 1
-    per_token = layers * kv_heads * ((info.key_length or 0) + (info.value_length or 0)) * F16_BYTES
+    per_token = layers * kv_heads * ((info.key_length or 0) + (info.value_length or 0)) * KV_BYTES[kv_cache_type]
     vocab = _vocab_size(info)
     compute = 4 * num_batch * (4 * (info.embedding_length or 0) + vocab)
-    return MemoryEstimate(info.file_size, per_token * num_ctx * num_parallel, compute)
+    return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute)
 
 
 def _vocab_size(info: GGUFInfo) -> int:

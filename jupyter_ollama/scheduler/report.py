@@ -59,6 +59,7 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute},
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
         "threads": {"decode": loaded.threads.decode, "batch": loaded.threads.batch},
+        "kv_cache_type": loaded.config["kv_cache_type"],
     }
 
 

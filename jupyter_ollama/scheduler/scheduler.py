@@ -35,7 +35,7 @@ log = logging.getLogger("jupyter_ollama")
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
 
-LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "num_thread", "use_mmap")
+LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "num_thread", "use_mmap", "kv_cache_type", "flash_attention")
 
 
 @dataclass
@@ -123,16 +123,24 @@ class Scheduler:
             "num_gpu": int(merged.get("num_gpu", -1)),
             "num_thread": int(merged.get("num_thread") or 0),
             "use_mmap": merged.get("use_mmap"),
+            "kv_cache_type": self.settings.effective_kv_cache_type,
+            "flash_attention": self.settings.flash_attention,
         }
+
+    def estimate(self, model: LocalModel, config: dict[str, Any]) -> MemoryEstimate:
+        info = self.store.gguf(model)
+        if info is None:
+            return MemoryEstimate(model.size, 0, 0)
+        return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"], config["kv_cache_type"])
 
     def capacity(self, model: LocalModel, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """The slots, context and memory a load at these settings would take (for /api/show)."""
         config = self.load_config(model, options or {})
-        info = self.store.gguf(model)
-        memory = estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"]) if info else MemoryEstimate(model.size, 0, 0)
+        memory = self.estimate(model, config)
         return {
             "num_parallel": config["num_parallel"],
             "num_ctx": config["num_ctx"],
+            "kv_cache_type": config["kv_cache_type"],
             "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total},
         }
 
@@ -195,8 +203,7 @@ class Scheduler:
     async def _load(self, model: LocalModel, config: dict[str, Any]) -> Loaded:
         while len(self.loaded) >= self.settings.max_loaded_models:
             await self._evict_one()
-        info = await asyncio.to_thread(self.store.gguf, model)
-        memory = estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"]) if info else MemoryEstimate(model.size, 0, 0)
+        memory = await asyncio.to_thread(self.estimate, model, config)
         device = await self._make_room(model, memory)
         # `config` stays as asked (what a later request is compared with); the runner gets the placement.
         placed = {**config, "num_gpu": 0} if device.kind == "cpu" and config["num_gpu"] < 0 else config
@@ -205,6 +212,7 @@ class Scheduler:
             model_path=placed["model_path"], num_ctx=placed["num_ctx"], num_parallel=placed["num_parallel"],
             num_batch=placed["num_batch"], num_gpu=placed["num_gpu"], use_mmap=placed["use_mmap"],
             threads=threads.decode, threads_batch=threads.batch,
+            kv_cache_type=placed["kv_cache_type"], flash_attention=placed["flash_attention"],
         ))
         log.info("loading %s (%s slots x %s tokens, %s threads)", model.name.display(), config["num_parallel"],
                  config["num_ctx"], threads.decode)

@@ -43,6 +43,13 @@ class SchedulerSettings:
     memory_budget: dict[str, int] = field(default_factory=lambda: parse_budget(envconfig.memory_budget()))
     # 0 = fit the machine (see cpus.py); a number is every runner's default, shared like the automatic one.
     num_thread: int = field(default_factory=envconfig.num_thread)
+    kv_cache_type: str = field(default_factory=envconfig.kv_cache_type)
+    flash_attention: bool | None = field(default_factory=envconfig.flash_attention)
+
+    @property
+    def effective_kv_cache_type(self) -> str:
+        """A quantized cache needs flash attention: switched off, the cache stays f16 (as Ollama does)."""
+        return "f16" if self.flash_attention is False else self.kv_cache_type
 
     def budget_for(self, device_key: str) -> int | None:
         return self.memory_budget.get(device_key, self.memory_budget.get("*"))

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import llama_cpp as L
 import pytest
 
 from jupyter_ollama.errors import BadRequest
@@ -345,3 +346,77 @@ def test_close_ends_running_and_waiting_requests_with_an_error(model):
     small.close()
     assert "error" in first.wait(5) and "error" in second.wait(5)
     assert not small.thread.is_alive()
+
+
+# -- prefix sharing between slots -----------------------------------------------------
+
+DOCUMENT = (
+    "Read this report and answer the question after it.\n\n"
+    + " ".join(f"Section {i}: the harbour recorded {i * 7} ships, {i * 3} storms and {i + 11} new nets this season." for i in range(1, 13))
+)
+QUESTIONS = ["How many ships in section 3?", "How many storms in section 5?", "How many nets in section 9?"]
+
+
+def prompt_with(model: LlamaModel, question: str) -> list[int]:
+    return tokens_of(model, {"messages": [{"role": "user", "content": f"{DOCUMENT}\n\n{question}"}]}, 1024)
+
+
+def after_reading(model: LlamaModel, share: bool, prompts: list[list[int]]) -> tuple[RecordingEngine, list[tuple[Completion, Collector]]]:
+    """A 3-slot engine where one request read the document; then `prompts` submitted at once."""
+    engine = RecordingEngine(model, n_slots=3, n_ctx_slot=1024, n_batch=512, n_threads=1, share_prefixes=share)
+    complete(engine, prompt_with(model, "Summarize it."), num_predict=4)
+    started = [start(engine, tokens, num_predict=24) for tokens in prompts]
+    for _, collector in started:
+        assert "error" not in collector.wait()
+    return engine, started
+
+
+def test_a_prefix_another_slot_holds_is_copied_not_computed(model):
+    prompts = [prompt_with(model, q) for q in QUESTIONS]
+    document_tokens = len(model.tokenize(DOCUMENT, add_bos=False))
+    for share in (True, False):
+        engine, started = after_reading(model, share, prompts)
+        try:
+            reused = [engine.admission_of(completion)[1] for completion, _ in started]
+            assert all(collector.text.strip() for _, collector in started)
+            if share:  # every request starts from the document's KV: only its question is computed
+                assert all(n >= document_tokens for n in reused), reused
+                assert engine.prompt_tokens_shared_total >= 2 * document_tokens
+            else:  # only the slot that read the document has it; the other two compute it again
+                assert sum(n >= document_tokens for n in reused) == 1 and engine.prompt_tokens_shared_total == 0
+        finally:
+            engine.close()
+
+
+def test_a_copied_prefix_answers_exactly_as_the_slot_it_was_copied_from(model):
+    # The same prompt twice: one request reuses the slot that read the document, the other gets a copy
+    # of that slot's KV. Their greedy answers are the same, token for token. (Greedy text computed from
+    # scratch can differ: llama.cpp's CPU kernels are not bit-identical across batch shapes.)
+    tokens = prompt_with(model, QUESTIONS[2])
+    engine, started = after_reading(model, True, [tokens, tokens])
+    try:
+        (own, first), (copy, second) = started
+        assert engine.admission_of(own)[0] != engine.admission_of(copy)[0]
+        assert engine.prompt_tokens_shared_total > 0
+        assert own.generated == copy.generated and len(own.generated) > 8
+        assert first.text == second.text and first.text.strip()
+    finally:
+        engine.close()
+
+
+# -- KV cache type ----------------------------------------------------------------------
+
+
+def test_a_q8_0_kv_cache_holds_a_slot_in_about_half_the_bytes(model):
+    tokens = prompt_with(model, QUESTIONS[0])
+    sizes, texts = {}, {}
+    for kv_type in ("f16", "q8_0"):
+        engine = Engine(model, n_slots=1, n_ctx_slot=1024, n_batch=512, n_threads=1, kv_cache_type=kv_type)
+        try:
+            _, collector, _ = complete(engine, tokens, num_predict=12)
+            texts[kv_type] = collector.text
+            sizes[kv_type] = L.llama_state_seq_get_size(engine.ctx, 0)  # the slot's KV, as llama.cpp would save it
+        finally:
+            engine.close()
+    assert sizes["q8_0"] / sizes["f16"] == pytest.approx(34 / 64, rel=0.05)
+    assert texts["q8_0"].strip()

@@ -259,3 +259,36 @@ def test_models_busy_together_split_the_threads(store):
             assert FakeRunner.started[2].threads == (4, 8)  # alone again: all of them
 
     run(store, scenario, cpu=CpuBudget(allowed=8, physical=4, quota=None))
+
+
+def test_the_kv_cache_type_reaches_the_runner_and_the_memory_estimate(store):
+    f16 = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES).capacity(store.get("a"))
+    q8 = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512, kv_cache_type="q8_0"),
+                   TWO_CORES).capacity(store.get("a"))
+    assert (f16["kv_cache_type"], q8["kv_cache_type"]) == ("f16", "q8_0")
+    # q8_0 keeps 32 values in 34 bytes: a little over half of f16's 64.
+    assert q8["memory"]["kv_cache"] / f16["memory"]["kv_cache"] == pytest.approx(34 / 64, rel=0.01)
+    assert q8["memory"]["total"] < f16["memory"]["total"]
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}):
+            pass
+        [runner] = FakeRunner.started
+        assert (runner.config.kv_cache_type, runner.config.flash_attention) == ("q4_0", None)
+
+    run(store, scenario, kv_cache_type="q4_0")
+
+
+def test_a_quantized_kv_cache_needs_flash_attention(store):
+    settings = SchedulerSettings(kv_cache_type="q8_0", flash_attention=False)
+    assert settings.effective_kv_cache_type == "f16"  # as Ollama: without flash attention the cache stays f16
+    assert SchedulerSettings(kv_cache_type="q8_0", flash_attention=None).effective_kv_cache_type == "q8_0"
+
+
+def test_kv_cache_type_from_the_environment(monkeypatch):
+    for value, expected in (("q8_0", "q8_0"), ("Q4_0", "q4_0"), ("bf16", "f16"), ("", "f16")):
+        monkeypatch.setenv("OLLAMA_KV_CACHE_TYPE", value)
+        assert SchedulerSettings().kv_cache_type == expected
+    for value, expected in (("1", True), ("false", False), ("", None)):
+        monkeypatch.setenv("OLLAMA_FLASH_ATTENTION", value)
+        assert SchedulerSettings().flash_attention is expected
