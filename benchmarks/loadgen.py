@@ -45,7 +45,7 @@ PROMPT = "Request {i}. Count from 1 to 1000, separated by commas: 1, 2, 3, 4, 5,
 DOCUMENT = "Harbour report.\n\n" + "\n".join(
     f"Section {i}: the harbour recorded {i * 7} ships, {i * 3} storms, {i + 11} new nets and {i * 13 % 17} "
     f"repairs to the eastern pier this season, against {i * 5} ships and {i * 2} storms a year before."
-    for i in range(1, 41))
+    for i in range(1, 31))
 QUESTIONS = [f"How many ships did section {i} record?" for i in range(1, 65)]
 
 
