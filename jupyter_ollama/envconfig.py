@@ -156,6 +156,18 @@ def memory_budget() -> str:
     return os.environ.get("OLLAMA_MEMORY_BUDGET", "")
 
 
+# -- browsers -----------------------------------------------------------------------
+
+
+def origins() -> list[str]:
+    """OLLAMA_ORIGINS: more origins allowed to call the API from a web page (comma-separated, `*` wildcards).
+
+    Added to the built-in ones (localhost and app origins, see `api.origins`); `*` allows any.
+    """
+    value = os.environ.get("OLLAMA_ORIGINS", "").strip().strip("\"'")
+    return [o.strip() for o in value.split(",") if o.strip()]
+
+
 # -- the store ----------------------------------------------------------------------
 
 

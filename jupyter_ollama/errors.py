@@ -25,6 +25,10 @@ class BadRequest(OllamaError):
     status = 400
 
 
+class Forbidden(OllamaError):
+    status = 403
+
+
 class NotFound(OllamaError):
     status = 404
 

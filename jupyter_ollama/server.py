@@ -9,6 +9,7 @@ from typing import Any
 
 import tornado.web
 
+from .api.origins import BrowserGuard
 from .api.routes import mounted
 from .envconfig import HostURL, ollama_host
 from .scheduler.scheduler import Scheduler
@@ -31,11 +32,13 @@ def api_routes(prefix: str = "/") -> list[tuple[str, type, dict[str, Any]]]:
     return mounted(prefix)
 
 
-def make_app(store: ModelStore, scheduler: Scheduler, routes: list | None = None) -> tornado.web.Application:
+def make_app(store: ModelStore, scheduler: Scheduler, routes: list | None = None,
+             guard: BrowserGuard | None = None) -> tornado.web.Application:
     return tornado.web.Application(
         routes if routes is not None else api_routes("/"),
         ollama_store=store,
         ollama_scheduler=scheduler,
+        ollama_browser_guard=guard,
         default_handler_class=NotFoundHandler,
     )
 
@@ -45,7 +48,7 @@ async def serve(host: HostURL | None = None, store: ModelStore | None = None) ->
     host = host or ollama_host()
     store = store or ModelStore()
     scheduler = Scheduler(store)
-    app = make_app(store, scheduler)
+    app = make_app(store, scheduler, guard=BrowserGuard.for_bind_address(host.host))
     server = app.listen(host.port, address=host.host, xheaders=False, max_body_size=1 << 40)
     log.warning("jupyter-ollama listening on %s (models in %s)", host.netloc, store.root)
     print(f"jupyter-ollama listening on {host.netloc}", flush=True)

@@ -14,9 +14,10 @@ from typing import Any
 
 import tornado.web
 
-from ..errors import BadRequest, OllamaError
+from ..errors import BadRequest, Forbidden, OllamaError
 from ..scheduler.scheduler import Scheduler
 from ..store.store import ModelStore
+from .origins import ALLOW_HEADERS, ALLOW_METHODS, BrowserGuard, host_allowed
 from .wire import Shape
 
 log = logging.getLogger("jupyter_ollama")
@@ -35,6 +36,37 @@ class OllamaHandler(tornado.web.RequestHandler):
     @property
     def scheduler(self) -> Scheduler:
         return self.settings["ollama_scheduler"]
+
+    async def prepare(self) -> None:  # async: a subclass may stream (the blob upload)
+        self.guard_browser()
+
+    def guard_browser(self) -> bool:
+        """Ollama's origin and Host rules, where the server has them (`api/origins.py`).
+
+        Sets the CORS headers for an allowed origin; True when the request is a preflight,
+        answered here (204) so the handler must not run.
+        """
+        guard: BrowserGuard | None = self.settings.get("ollama_browser_guard")
+        if guard is None:  # under Jupyter: Jupyter's own rules
+            return False
+        host = self.request.headers.get("Host", "")
+        if guard.check_host and not host_allowed(host):
+            raise Forbidden(f"host {host!r} is not allowed: this server answers only to names of this machine")
+        origin = self.request.headers.get("Origin")
+        if origin is None:
+            return False
+        if not guard.origin_allowed(origin, host):
+            raise Forbidden(f"origin {origin!r} is not allowed: add it to OLLAMA_ORIGINS to let that page in")
+        self.set_header("Access-Control-Allow-Origin", origin)
+        self.set_header("Vary", "Origin")
+        if self.request.method == "OPTIONS" and "Access-Control-Request-Method" in self.request.headers:
+            self.set_header("Access-Control-Allow-Methods", ALLOW_METHODS)
+            self.set_header("Access-Control-Allow-Headers", ALLOW_HEADERS)
+            self.set_header("Access-Control-Max-Age", "43200")
+            self.set_status(204)
+            self.finish()
+            return True
+        return False
 
     def check_xsrf_cookie(self) -> None:
         # An API for programmatic clients: the standalone server has no cookies to

@@ -86,6 +86,8 @@ class BlobHandler(OllamaHandler):
     writer: BlobWriter | None = None
 
     async def prepare(self) -> None:
+        if self.guard_browser():
+            return
         # Disk writes run in a thread; the lock keeps an abort from racing a write in flight.
         self.io = asyncio.Lock()
         self.digest = normalize_digest(self.path_kwargs["digest"])

@@ -52,6 +52,8 @@ def token_protected(token: str) -> Callable[[type[RequestHandler]], type[Request
         original = handler.prepare
 
         async def prepare(self: Any) -> None:
+            if self.guard_browser():  # a browser's preflight carries no token: answered first
+                return
             self._check_token()
             result = original(self)
             if result is not None:

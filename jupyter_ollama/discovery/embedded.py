@@ -14,6 +14,7 @@ from concurrent.futures import Future
 
 from tornado.httpserver import HTTPServer
 
+from ..api.origins import BrowserGuard
 from ..api.routes import mounted, token_protected
 from ..scheduler.scheduler import Scheduler
 from ..server import make_app
@@ -46,7 +47,8 @@ class EmbeddedServer:
         try:
             store = ModelStore()
             self._scheduler = Scheduler(store)
-            app = make_app(store, self._scheduler, mounted("/", token_protected(self.token)))
+            app = make_app(store, self._scheduler, mounted("/", token_protected(self.token)),
+                           guard=BrowserGuard.for_bind_address("127.0.0.1"))
             app.settings["log_function"] = lambda handler: None  # no access log in the notebook's stderr
             self._http = app.listen(0, address="127.0.0.1", max_body_size=1 << 40)
             ready.set_result(next(iter(self._http._sockets.values())).getsockname()[1])
