@@ -20,6 +20,8 @@ from typing import Any
 from ..errors import BadRequest
 from .wire import Shape
 
+MAX_TOKENS = 2**31 - 1  # what num_predict can hold
+
 CHAT_COMPLETION = Shape(
     "ChatCompletionRequest",
     {
@@ -72,6 +74,8 @@ def _options(body: dict[str, Any], strict_stop: bool) -> dict[str, Any]:
         options["stop"] = stop
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
     if max_tokens is not None:
+        if not 1 <= max_tokens <= MAX_TOKENS:
+            raise BadRequest(f"max_tokens must be an integer from 1 to {MAX_TOKENS}, not {max_tokens}")
         options["num_predict"] = max_tokens
     for key in ("seed", "frequency_penalty", "presence_penalty"):
         if body.get(key) is not None:

@@ -296,7 +296,8 @@ class Engine:
         text = slot.text.feed(self.model.token_bytes(token))
         if text:
             request.on_event({"content": text})
-        limit = request.num_predict if request.num_predict > 0 else 10 * self.n_ctx_slot
+        # Open-ended generation stops at 10 contexts' worth of tokens, as Ollama's runner does.
+        limit = min(request.num_predict, 10 * self.n_ctx_slot) if request.num_predict > 0 else 10 * self.n_ctx_slot
         if slot.text.stopped:
             self._finish(slot, reason="stop")
         elif len(request.generated) >= limit:

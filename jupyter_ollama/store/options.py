@@ -183,6 +183,22 @@ def parameters_from_modelfile(pairs: Iterable[tuple[str, str]]) -> dict[str, Opt
     return params
 
 
+# Integer options reach llama.cpp as 32-bit ints (the seed as 64 bits); counts have a floor too.
+# Out of range is a 400 here, never an overflow in a runner or a generation that never ends.
+INT32 = (-(2**31), 2**31 - 1)
+INT_RANGES: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "num_ctx": (0, INT32[1]),  # 0: the server's default
+    "num_batch": (0, INT32[1]),
+    "num_thread": (0, INT32[1]),  # 0: fit the machine
+    "num_parallel": (0, INT32[1]),
+    "num_predict": (-2, INT32[1]),  # -1: until the model stops, -2: until the context is full
+    "num_keep": (-1, INT32[1]),
+    "draft_num_predict": (0, INT32[1]),
+    "repeat_last_n": (-1, INT32[1]),
+    "seed": (-(2**63), 2**64 - 1),
+})
+
+
 def _type_error(name: str, what: str) -> BadRequest:
     return BadRequest(f"option {go_quote(name)} must be of {what}")
 
@@ -195,11 +211,14 @@ def _check(name: str, kind: type, value: Any) -> OptionValue:
         raise _type_error(name, "type boolean")
     if kind is int:
         # JSON numbers are float64 in Go; FromMap truncates them to int.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and math.isfinite(value):
-            return int(value)
-        raise _type_error(name, "type integer")
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _type_error(name, "type integer")
+        low, high = INT_RANGES.get(name, INT32)
+        if not low <= value <= high:
+            raise BadRequest(f"option {go_quote(name)} must be an integer from {low} to {high}, not {value}")
+        return value
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)

@@ -193,3 +193,15 @@ def test_interrupted_upload_leaves_nothing(server, unchanged):
     while time.monotonic() < deadline and any(p.name.startswith(".upload-") for p in (server.models_dir / "blobs").iterdir()):
         time.sleep(0.05)
     assert call(server, "HEAD", f"/api/blobs/{digest}").status_code == 404
+
+
+def test_counts_out_of_range_are_400_on_every_api(server, smollm2):
+    import openai
+
+    huge = {"model": smollm2, "prompt": "hi", "stream": False, "options": {"num_predict": 1e308}}
+    reply = httpx.post(server.url + "/api/generate", json=huge)
+    assert reply.status_code == 400 and reply.json()["error"].startswith('option "num_predict" must be an integer from -2')
+    chat = openai.OpenAI(base_url=server.url + "/v1", api_key="ollama", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        chat.chat.completions.create(model=smollm2, messages=[{"role": "user", "content": "hi"}], max_tokens=int(1e18))
+    assert info.value.body["message"] == "max_tokens must be an integer from 1 to 2147483647, not 1000000000000000000"

@@ -147,6 +147,25 @@ def test_validate_parameters_wrong_type_is_400(params, message):
     assert error_of(validate_parameters, params) == message
 
 
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"num_predict": 1e308}, 'option "num_predict" must be an integer from -2 to 2147483647, not 1000000000000000010'),
+        ({"num_predict": -3}, 'option "num_predict" must be an integer from -2 to 2147483647, not -3'),
+        ({"num_ctx": -1}, 'option "num_ctx" must be an integer from 0 to 2147483647, not -1'),
+        ({"num_thread": 2**31}, 'option "num_thread" must be an integer from 0 to 2147483647, not 2147483648'),
+        ({"top_k": -(2**40)}, 'option "top_k" must be an integer from -2147483648 to 2147483647, not -1099511627776'),
+    ],
+)
+def test_counts_out_of_range_are_400(params, message):
+    assert error_of(validate_parameters, params).startswith(message)
+
+
+def test_counts_in_range_pass():
+    edges = {"num_predict": -2, "num_ctx": 0, "num_keep": -1, "seed": 2**64 - 1, "top_k": 2**31 - 1, "num_batch": 1e3}
+    assert validate_parameters(edges) == {**edges, "num_batch": 1000}
+
+
 def test_validate_parameters_drops_unknown_and_deprecated(caplog):
     assert validate_parameters({"mirostat": 2, "bogus": 1, "top_k": 5}) == {"top_k": 5}
     assert "bogus" in caplog.text
