@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import llama_cpp as L
+import numpy as np
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
 from ..errors import BadRequest
@@ -53,14 +54,19 @@ def grammar_for_format(fmt: Any) -> str | None:
 class SamplerChain:
     """Owns a `llama_sampler` chain; `close()` frees it."""
 
-    def __init__(self, vocab: Any, options: SamplingOptions, grammar: str | None = None) -> None:
+    def __init__(self, vocab: Any, options: SamplingOptions, grammar: str | None = None, fast_greedy: bool = True) -> None:
         self.ptr = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         add = lambda sampler: L.llama_sampler_chain_add(self.ptr, sampler)  # noqa: E731
         o = options
+        self.n_vocab = L.llama_vocab_n_tokens(vocab)
+        # Greedy with nothing stateful before it (no penalties, no grammar) is an argmax over the logits:
+        # the chain would first copy all of them into a candidate array (~0.13 ms a token, on the decode path).
+        self.argmax = fast_greedy and o.temperature <= 0 and not grammar and not (
+            o.repeat_penalty != 1.0 or o.presence_penalty or o.frequency_penalty)
         if o.repeat_penalty != 1.0 or o.presence_penalty or o.frequency_penalty:
             last_n = o.repeat_last_n if o.repeat_last_n >= 0 else 0
-            n_vocab = L.llama_vocab_n_tokens(vocab)  # this llama.cpp takes the vocabulary size first
-            add(L.llama_sampler_init_penalties(n_vocab, last_n, o.repeat_penalty, o.frequency_penalty, o.presence_penalty))
+            # This llama.cpp takes the vocabulary size first.
+            add(L.llama_sampler_init_penalties(self.n_vocab, last_n, o.repeat_penalty, o.frequency_penalty, o.presence_penalty))
         if grammar:
             sampler = L.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
             if not sampler:
@@ -84,7 +90,10 @@ class SamplerChain:
 
     def sample(self, ctx: Any, index: int) -> int:
         """Sample at batch position `index` and accept the token into the chain's state."""
-        return L.llama_sampler_sample(self.ptr, ctx, index)
+        if self.argmax:  # the greedy sampler keeps no state: nothing to accept
+            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, index), shape=(self.n_vocab,))
+            return int(logits.argmax())
+        return int(L.llama_sampler_sample(self.ptr, ctx, index))
 
     def close(self) -> None:
         if self.ptr:

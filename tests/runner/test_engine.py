@@ -420,3 +420,25 @@ def test_a_q8_0_kv_cache_holds_a_slot_in_about_half_the_bytes(model):
             engine.close()
     assert sizes["q8_0"] / sizes["f16"] == pytest.approx(34 / 64, rel=0.05)
     assert texts["q8_0"].strip()
+
+
+def test_the_greedy_fast_path_picks_what_the_greedy_sampler_picks(model, monkeypatch):
+    from jupyter_ollama.runner import engine as engine_module
+    from jupyter_ollama.runner.sampling import SamplerChain
+
+    tokens = chat(model, "Name the planets of the solar system, in order.")
+    generated = {}
+    for fast in (True, False):
+        monkeypatch.setattr(engine_module, "SamplerChain", lambda *a, fast=fast, **k: SamplerChain(*a, **k, fast_greedy=fast))
+        engine = Engine(model, n_slots=1, n_ctx_slot=512, n_batch=512, n_threads=1)
+        try:
+            completion, _, _ = complete(engine, tokens, num_predict=48)
+            generated[fast] = completion.generated
+        finally:
+            engine.close()
+    assert generated[True] == generated[False] and len(generated[True]) > 10
+    chains = [SamplerChain(model.vocab, GREEDY), SamplerChain(model.vocab, SamplingOptions(temperature=0, repeat_penalty=1.1)),
+              SamplerChain(model.vocab, GREEDY, grammar_for_format("json"))]
+    assert [chain.argmax for chain in chains] == [True, False, False]  # penalties and grammars keep state
+    for chain in chains:
+        chain.close()
