@@ -81,6 +81,19 @@ def test_stored_without_outputs(path: Path) -> None:
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs not stripped"
 
 
+@pytest.mark.parametrize("path", ALL, ids=[p.stem for p in ALL])
+def test_markdown_reads_as_prose(path: Path) -> None:
+    """One title, then text: not every line a heading (as a script's `# ` comments pasted in would make it)."""
+    notebook = nbformat.read(path, as_version=4)
+    markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    assert markdown and markdown[0].startswith("# ")
+    for source in markdown:
+        lines = [line for line in source.splitlines() if line.strip()]
+        headings = [line for line in lines if line.startswith("#")]
+        assert len(headings) <= 1 and not any(line.startswith("# #") for line in lines), source[:200]
+        assert len(lines) == 1 or len(headings) < len(lines), source[:200]
+
+
 def run(path: Path, env: dict[str, str]) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     # No allow_errors: an error stops the run, except in cells tagged `raises-exception`.
