@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -22,7 +22,7 @@ from .embedded import EmbeddedServer
 @dataclass(frozen=True)
 class Endpoint:
     url: str
-    token: str | None
+    token: str | None = field(repr=False)  # a notebook shows the repr: never print the token into it
     how: str  # how it was found, for `%ollama host`
 
     def client(self) -> Client:

@@ -71,13 +71,15 @@ class LiveText:
 class Table:
     """Rows shown as an HTML table in a notebook and aligned text in a terminal."""
 
-    def __init__(self, header: list[str], rows: list[list[str]]) -> None:
-        self.header, self.rows = header, rows
+    def __init__(self, header: list[str], rows: list[list[str]], empty: str = "") -> None:
+        self.header, self.rows, self.empty = header, rows, empty  # `empty`: said instead of a bare header
 
     def __repr__(self) -> str:
-        return table(self.header, self.rows)
+        return self.empty if self.empty and not self.rows else table(self.header, self.rows)
 
     def _repr_html_(self) -> str:
+        if self.empty and not self.rows:
+            return f"<p>{html.escape(self.empty)}</p>"
         head = "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in self.header)
         body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in self.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

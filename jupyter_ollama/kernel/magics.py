@@ -169,6 +169,7 @@ class OllamaMagics(Magics):
         if args.reset:
             history.clear()
             if not args.prompt and not (cell and cell.strip()):
+                print(f"Forgot the conversation with {args.model}.")
                 return None
         if args.system and not history:
             history.append({"role": "system", "content": args.system})
@@ -234,10 +235,12 @@ class OllamaMagics(Magics):
             print(f"  {m['name']}: {human_bytes(m['size'])}")
 
     def do_list(self, args: argparse.Namespace, cell: str | None) -> Table:
-        return Table(*models_table(self.endpoint.client().request("GET", "/api/tags")["models"]))
+        return Table(*models_table(self.endpoint.client().request("GET", "/api/tags")["models"]),
+                     empty="No models yet: %ollama pull NAME, or %%ollama create NAME with a Modelfile.")
 
     def do_ps(self, args: argparse.Namespace, cell: str | None) -> Table:
-        return Table(*running_table(self.endpoint.client().request("GET", "/api/ps")["models"]))
+        return Table(*running_table(self.endpoint.client().request("GET", "/api/ps")["models"]),
+                     empty="No model is loaded: %ollama run NAME loads one.")
 
     def do_show(self, args: argparse.Namespace, cell: str | None) -> None:
         info = self.endpoint.client().request("POST", "/api/show", {"model": args.model})

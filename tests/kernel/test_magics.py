@@ -68,3 +68,22 @@ def test_official_client_through_the_jupyter_url(jupyter_server, smollm2_gguf):
     with pytest.raises(ollama.ResponseError) as err:
         anonymous.list()
     assert err.value.status_code in (401, 403)
+
+
+def test_empty_tables_a_reset_and_the_endpoint_say_what_they_are(tmp_path):
+    cells = [
+        "%load_ext jupyter_ollama",
+        "%ollama list",
+        "%ollama ps",
+        "%ollama chat tiny --reset",
+        "import jupyter_ollama\nserver = jupyter_ollama.endpoint()\nserver",
+        "print(bool(server.token), server.headers['Authorization'] == f'Bearer {server.token}')",
+    ]
+    notebook, _ = run_notebook(cells, clean_env(OLLAMA_MODELS=str(tmp_path / "models")), tmp_path)
+    out = [text_of(cell) for cell in notebook.cells]
+    assert "No models yet: %ollama pull NAME" in out[1] and "NAME" in out[1] and "<table>" not in str(notebook.cells[1].outputs)
+    assert "No model is loaded" in out[2]
+    assert out[3].strip() == "Forgot the conversation with tiny."
+    # The token works but never shows in the notebook.
+    token = notebook.cells[5].outputs and out[5].strip() == "True True"
+    assert token and "token" not in out[4] and "Endpoint(url='http://127.0.0.1:" in out[4]
