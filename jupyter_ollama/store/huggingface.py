@@ -31,6 +31,7 @@ from .hf_files import RepoFile, cached_listing, pick_gguf, side_files
 from .manifests import CONFIG_MEDIA_TYPE, MEDIA_MODEL, MEDIA_PARAMS, MEDIA_SYSTEM, MEDIA_TEMPLATE, Layer, Manifest
 from .names import ModelName
 from .progress import Progress, Throttle, check_cancel, layer_line, status
+from .registry import OFFLINE_HINT
 from .store import ModelStore
 
 SIDE_MEDIA = {"template": MEDIA_TEMPLATE, "system": MEDIA_SYSTEM, "params": MEDIA_PARAMS}
@@ -109,7 +110,7 @@ def list_repo(repo_id: str) -> tuple[str | None, list[RepoFile]]:
     except Exception as err:  # unreachable Hub: fall back to the cache, as hf_hub_download does
         if cached is not None:
             return cached
-        raise OllamaError(f"pull model manifest: cannot reach {constants.ENDPOINT}: {_first_line(err)}") from None
+        raise OllamaError(f"pull model manifest: cannot reach {constants.ENDPOINT}: {_first_line(err)} ({OFFLINE_HINT})") from None
     files = [
         RepoFile(s.rfilename, s.size, getattr(s.lfs, "sha256", None) if s.lfs else None)
         for s in info.siblings or []

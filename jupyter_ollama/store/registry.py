@@ -177,11 +177,24 @@ def shared_client() -> httpx.Client:
         return _client
 
 
+# How the resolver says a name does not resolve (glibc, musl, macOS): no network, or no such registry.
+NAME_NOT_RESOLVED = ("name or service not known", "temporary failure in name resolution", "nodename nor servname",
+                     "no address associated", "name does not resolve")
+OFFLINE_HINT = ("no network? Pulls need the registry or Hugging Face; set HF_ENDPOINT for a mirror, "
+                "or create the model from a local GGUF file: FROM ./model.gguf")
+
+
 def transport_reason(err: httpx.HTTPError) -> str:
     """What went wrong on the wire, in a few words (`connection refused`, `timeout`)."""
     text = str(err) or type(err).__name__
     if isinstance(err, httpx.ConnectError) and "refused" in text.lower():
         return "connect: connection refused"
+    if isinstance(err, httpx.ConnectError) and any(w in text.lower() for w in NAME_NOT_RESOLVED):
+        try:
+            host = err.request.url.host
+        except RuntimeError:  # an error raised outside a request
+            host = "the registry"
+        return f"dial tcp: lookup {host}: no such host ({OFFLINE_HINT})"
     if isinstance(err, httpx.TimeoutException):
         return f"timeout: {text}" if text else "timeout"
     return text

@@ -279,3 +279,21 @@ def test_hf_cache_is_reused_and_offline_works(hub, hf_home, hf_puller, tmp_path,
             client.pull("hf.co/tester/never-downloaded")
     finally:
         offline.stop()
+
+
+def test_no_network_is_one_line_with_what_to_do(client, tmp_path):
+    before = client.list().models
+    with pytest.raises(ollama.ResponseError) as info:
+        client.pull("nonexistent.invalid/library/tiny", insecure=True)
+    message = info.value.error
+    assert "lookup nonexistent.invalid: no such host" in message and "no network?" in message
+    assert "HF_ENDPOINT" in message and "FROM ./model.gguf" in message and "Errno" not in message
+    assert client.list().models == before
+
+    offline = start_server(tmp_path / "models", HF_ENDPOINT="http://nonexistent.invalid")
+    try:
+        with pytest.raises(ollama.ResponseError) as info:
+            ollama.Client(host=offline.url).pull("hf.co/someone/some-model-GGUF")
+        assert "cannot reach http://nonexistent.invalid" in info.value.error and "no network?" in info.value.error
+    finally:
+        offline.stop()
