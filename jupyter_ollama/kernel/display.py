@@ -21,10 +21,21 @@ def in_notebook() -> bool:
 
 
 class Reply(str):
-    """A model's answer: a str (so `x = %ollama run ...` is just text) that renders as Markdown."""
+    """A model's answer: a str (so `x = %ollama run ...` is just text) that renders as Markdown.
+
+    A reply asked for as JSON (`--format json` or a schema) renders as a JSON code block.
+    """
+
+    is_json = False
+
+    @classmethod
+    def of(cls, text: str, is_json: bool = False) -> Reply:
+        reply = cls(text)
+        reply.is_json = is_json
+        return reply
 
     def _repr_markdown_(self) -> str:
-        return str(self)
+        return f"```json\n{self}\n```" if self.is_json else str(self)
 
 
 class LiveText:

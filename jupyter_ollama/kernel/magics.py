@@ -155,7 +155,7 @@ class OllamaMagics(Magics):
         finally:
             # The answer is returned as the cell's value, rendered as Markdown: the live view goes.
             live.close(keep=False)
-        return Reply(live.text)
+        return Reply.of(live.text, is_json=bool(args.format))
 
     def do_run(self, args: argparse.Namespace, cell: str | None) -> Reply:
         messages = [{"role": "system", "content": args.system}] if args.system else []

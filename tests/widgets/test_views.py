@@ -121,3 +121,14 @@ def test_markdown(browser_page: Page) -> None:
         }""", html)
         for tag, attributes in found:
             assert tag in allowed and set(attributes) <= {"href", "target", "rel", "class", "align", "start"}, (source, tag)
+
+
+def test_the_model_picker_lists_a_model_once(browser_page: Page) -> None:
+    state = {"messages": [], "models": ["smollm2:latest", "gemma3:latest"], "model": "smollm2", "system": "",
+             "options": "", "streaming": False, "error": ""}
+    show(browser_page, ChatWidget, state)
+    options = browser_page.locator(".jo-select option")
+    expect(options).to_have_text(["smollm2:latest", "gemma3:latest"])  # "smollm2" is "smollm2:latest"
+    assert browser_page.locator(".jo-select").input_value() == "smollm2:latest"
+    show(browser_page, ChatWidget, {**state, "model": "elsewhere"})  # a model the list lacks is still shown
+    expect(browser_page.locator(".jo-select option")).to_have_text(["elsewhere", "smollm2:latest", "gemma3:latest"])

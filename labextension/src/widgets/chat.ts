@@ -131,11 +131,15 @@ function render({ model, el }: Pick<RenderProps<ChatState>, 'model' | 'el'>): ()
   function drawPicker(): void {
     const current = model.get('model');
     const names = [...model.get('models')];
-    if (current && !names.includes(current)) {
+    // "smollm2" is "smollm2:latest": one entry, not two.
+    const same = (name: string): boolean => name === current || name === `${current}:latest`;
+    if (current && !names.some(same)) {
       names.unshift(current);
     }
     picker.replaceChildren(
-      ...(names.length ? names : ['']).map(n => h('option', { value: n, selected: n === current }, n || 'no models'))
+      ...(names.length ? names : ['']).map(n =>
+        h('option', { value: n, selected: !!current && same(n) }, n || 'no models')
+      )
     );
   }
 
