@@ -50,7 +50,7 @@ def parse_ollama_host(value: str | None) -> HostURL:
     elif scheme == "https":
         default_port = 443
     hostport, _, path = hostport.partition("/")
-    host, port = _split_host_port(hostport)
+    host, port = split_host_port(hostport)
     if host is None:
         host, port = "127.0.0.1", None
         bare = hostport.strip("[]")
@@ -68,7 +68,7 @@ def parse_ollama_host(value: str | None) -> HostURL:
     return HostURL(scheme, host, number, path)
 
 
-def _split_host_port(hostport: str) -> tuple[str | None, str | None]:
+def split_host_port(hostport: str) -> tuple[str | None, str | None]:
     """Go's net.SplitHostPort: requires a port; brackets around IPv6."""
     if hostport.startswith("["):
         end = hostport.find("]")

@@ -26,7 +26,7 @@ from traitlets import Int, Unicode, default
 from . import envconfig
 from .api.routes import mounted, own_verbs
 from .envconfig import TOKEN_ENV, URL_ENV
-from .scheduler.durations import default_keep_alive, parse_keep_alive
+from .scheduler.durations import default_keep_alive, parse_keep_alive_setting
 from .scheduler.scheduler import Scheduler
 from .scheduler.settings import SchedulerSettings, parse_budget
 from .store.store import ModelStore, default_models_dir
@@ -110,7 +110,7 @@ class JupyterOllama(ExtensionApp):
 
     def scheduler_settings(self) -> SchedulerSettings:
         try:
-            keep_alive = parse_keep_alive(int(self.keep_alive)) if self.keep_alive.lstrip("-").isdigit() else parse_keep_alive(self.keep_alive)
+            keep_alive = parse_keep_alive_setting(self.keep_alive)
         except Exception:  # a bad setting falls back to Ollama's default, and says so
             self.log.warning("JupyterOllama.keep_alive %r is not a duration; using the default", self.keep_alive)
             keep_alive = default_keep_alive()

@@ -26,6 +26,7 @@ from functools import lru_cache
 import psutil
 
 from .. import envconfig
+from ..envconfig import split_host_port
 
 DEFAULT_ORIGINS = tuple(
     f"{scheme}://{host}{port}"
@@ -63,11 +64,8 @@ def _local_addresses() -> frozenset[str]:
 
 def host_allowed(host_header: str) -> bool:
     """Whether `Host` names this machine (Ollama's allowedHostsMiddleware)."""
-    host = host_header.strip().lower()
-    if host.startswith("["):  # [::1]:11434
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
+    name, _ = split_host_port(host_header.strip().lower())
+    host = name if name is not None else host_header.strip().lower().strip("[]")  # no port: the whole header
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:

@@ -180,8 +180,9 @@ class Engine:
                 return
             request = self.waiting.popleft()
             tokens = self._fit(request)
-            slot = max(free, key=lambda s: (common_prefix(s.cached, tokens), -s.last_used))
-            held = self._take_prefix(slot, tokens, copied)
+            prefix = {s.id: common_prefix(s.cached, tokens) for s in self.slots}  # what each slot's KV holds of it
+            slot = max(free, key=lambda s: (prefix[s.id], -s.last_used))
+            held = self._take_prefix(slot, tokens, prefix, copied)
             reuse = min(held, len(tokens) - 1)  # >= 1 token to evaluate
             L.llama_memory_seq_rm(self.memory, slot.id, reuse, -1)
             slot.cached = tokens[:reuse]
@@ -200,19 +201,20 @@ class Engine:
             request.generated = []
             self.prompt_tokens_total += len(tokens)
 
-    def _take_prefix(self, slot: Slot, tokens: list[int], copied: set[int]) -> int:
+    def _take_prefix(self, slot: Slot, tokens: list[int], prefix: dict[int, int], copied: set[int]) -> int:
         """How much of `tokens` the slot's KV holds: its own prefix, or a longer one copied from another slot.
 
         Slots have KV streams of their own, and llama.cpp copies between streams only whole: the
         donor's stream is copied (at the next decode) and what follows the shared prefix is dropped
-        by the caller. Another slot's cache is valid between steps, busy or not.
+        by the caller. Another slot's cache is valid between steps, busy or not. `prefix` is each
+        slot's common prefix with `tokens`.
         """
-        own = common_prefix(slot.cached, tokens)
+        own = prefix[slot.id]
         if not self.share_prefixes:
             return own
         donors = [s for s in self.slots if s is not slot and s.id not in copied]
-        donor = max(donors, key=lambda s: common_prefix(s.cached, tokens), default=None)
-        shared = common_prefix(donor.cached, tokens) if donor is not None else 0
+        donor = max(donors, key=lambda s: prefix[s.id], default=None)
+        shared = prefix[donor.id] if donor is not None else 0
         if donor is None or shared < own + MIN_SHARED_PREFIX:
             return own
         L.llama_memory_seq_cp(self.memory, donor.id, slot.id, -1, -1)

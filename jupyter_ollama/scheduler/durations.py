@@ -49,15 +49,18 @@ def parse_keep_alive(value: Any) -> float | None:
     return FOREVER if seconds < 0 else seconds
 
 
-def default_keep_alive(raw: str | None = None) -> float | None:
-    """OLLAMA_KEEP_ALIVE (or `raw`): a duration or integer seconds; a malformed one means Ollama's default."""
-    raw = (raw if raw is not None else envconfig.keep_alive()).strip()
-    for text in (raw, envconfig.KEEP_ALIVE):
-        try:
-            return parse_keep_alive(int(text)) if text.lstrip("-").isdigit() else parse_keep_alive(text)
-        except BadRequest:
-            continue
-    raise AssertionError("the default keep-alive parses")
+def parse_keep_alive_setting(text: str) -> float | None:
+    """A keep-alive written in a setting: integer seconds (`300`, `-1`) or a duration (`5m`). 400 on bad input."""
+    text = text.strip()
+    return parse_keep_alive(int(text)) if text.lstrip("-").isdigit() else parse_keep_alive(text)
+
+
+def default_keep_alive() -> float | None:
+    """OLLAMA_KEEP_ALIVE; a malformed one means Ollama's default (5 minutes)."""
+    try:
+        return parse_keep_alive_setting(envconfig.keep_alive())
+    except BadRequest:
+        return parse_keep_alive_setting(envconfig.KEEP_ALIVE)
 
 
 def format_keep_alive(seconds: float | None) -> str:
