@@ -156,6 +156,39 @@ def memory_budget() -> str:
     return os.environ.get("OLLAMA_MEMORY_BUDGET", "")
 
 
+# -- GPUs ---------------------------------------------------------------------------
+
+
+def gpu_overhead() -> int:
+    """OLLAMA_GPU_OVERHEAD: bytes of VRAM to leave free on each GPU (Ollama: a plain number, else 0)."""
+    try:
+        return max(0, int(os.environ.get("OLLAMA_GPU_OVERHEAD", "").strip() or 0))
+    except ValueError:
+        return 0
+
+
+def sched_spread() -> bool:
+    """OLLAMA_SCHED_SPREAD: spread every model over all GPUs, even one that fits on a single GPU."""
+    return _bool("OLLAMA_SCHED_SPREAD")
+
+
+def cuda_visible_devices() -> list[str] | None:
+    """CUDA_VISIBLE_DEVICES as CUDA reads it: None when unset (every GPU), else GPU indices or UUIDs.
+
+    An empty value hides every GPU; CUDA stops at the first invalid entry, `-1` being the usual one.
+    """
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None
+    ids: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part or part.startswith("-"):
+            break
+        ids.append(part)
+    return ids
+
+
 # -- browsers -----------------------------------------------------------------------
 
 
@@ -166,6 +199,16 @@ def origins() -> list[str]:
     """
     value = os.environ.get("OLLAMA_ORIGINS", "").strip().strip("\"'")
     return [o.strip() for o in value.split(",") if o.strip()]
+
+
+# -- requests -----------------------------------------------------------------------
+
+MAX_BODY_SIZE = 64 << 20  # a JSON request: room for images in base64, not for a memory attack
+
+
+def max_body_size() -> int:
+    """Ours: OLLAMA_MAX_BODY_SIZE, the largest JSON request body in bytes (blob uploads stream to disk, uncapped)."""
+    return max(1024, _int("OLLAMA_MAX_BODY_SIZE", MAX_BODY_SIZE))
 
 
 # -- the store ----------------------------------------------------------------------

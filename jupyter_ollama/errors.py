@@ -33,5 +33,9 @@ class NotFound(OllamaError):
     status = 404
 
 
+class TooLarge(OllamaError):
+    status = 413
+
+
 class Busy(OllamaError):
     status = 503

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import tornado.web
 
-from ..errors import BadRequest, Forbidden, OllamaError
+from .. import envconfig
+from ..errors import BadRequest, Forbidden, OllamaError, TooLarge
+from ..format import human_bytes_binary
 from ..scheduler.scheduler import Scheduler
 from ..store.store import ModelStore
 from .origins import ALLOW_HEADERS, ALLOW_METHODS, BrowserGuard, host_allowed
@@ -26,8 +28,16 @@ JSON_TYPE = "application/json; charset=utf-8"
 NDJSON_TYPE = "application/x-ndjson"
 
 
+@tornado.web.stream_request_body
 class OllamaHandler(tornado.web.RequestHandler):
-    """Mixed into Jupyter's handler classes by the server extension, used as is standalone."""
+    """Mixed into Jupyter's handler classes by the server extension, used as is standalone.
+
+    Bodies stream in so that a JSON body over `OLLAMA_MAX_BODY_SIZE` is refused (413, in
+    the route's error shape) without being held in memory; the blob upload streams to disk.
+    """
+
+    _body: bytearray | None = None
+    _body_limit = 0
 
     @property
     def store(self) -> ModelStore:
@@ -38,7 +48,29 @@ class OllamaHandler(tornado.web.RequestHandler):
         return self.settings["ollama_scheduler"]
 
     async def prepare(self) -> None:  # async: a subclass may stream (the blob upload)
-        self.guard_browser()
+        if not self.guard_browser():
+            self.expect_json_body()
+
+    def expect_json_body(self) -> None:
+        """Buffer the body that follows, up to the cap; refuse a declared length over it at once."""
+        self._body_limit = envconfig.max_body_size()
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._body_limit:
+            raise self._too_large()
+        self._body = bytearray()
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self._body is None:  # refused, answered, or a body nobody reads: dropped
+            return
+        if len(self._body) + len(chunk) > self._body_limit:  # chunked: no length was declared
+            self._body = None
+            self._body_limit = -1
+            return None
+        self._body.extend(chunk)
+        return None
+
+    def _too_large(self) -> TooLarge:
+        return TooLarge(f"request body too large: the limit is {human_bytes_binary(envconfig.max_body_size())} (OLLAMA_MAX_BODY_SIZE)")
 
     def guard_browser(self) -> bool:
         """Ollama's origin and Host rules, where the server has them (`api/origins.py`).
@@ -74,7 +106,9 @@ class OllamaHandler(tornado.web.RequestHandler):
         return None
 
     def json_body(self, shape: Shape) -> dict[str, Any]:
-        body = self.request.body
+        if self._body_limit < 0:
+            raise self._too_large()
+        body = bytes(self._body or b"")
         if not body or not body.strip():
             raise BadRequest("missing request body")
         try:

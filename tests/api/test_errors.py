@@ -9,6 +9,8 @@ import httpx
 import ollama
 import pytest
 
+from ..conftest import start_server
+
 
 def snapshot(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
@@ -205,3 +207,54 @@ def test_counts_out_of_range_are_400_on_every_api(server, smollm2):
     with pytest.raises(openai.BadRequestError) as info:
         chat.chat.completions.create(model=smollm2, messages=[{"role": "user", "content": "hi"}], max_tokens=int(1e18))
     assert info.value.body["message"] == "max_tokens must be an integer from 1 to 2147483647, not 1000000000000000000"
+
+
+BODY_CAP = 1 << 20  # OLLAMA_MAX_BODY_SIZE of the capped server below
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory):
+    running = start_server(tmp_path_factory.mktemp("capped"), OLLAMA_MAX_BODY_SIZE=str(BODY_CAP))
+    yield running
+    running.stop()
+
+
+def oversized_chat() -> bytes:
+    return b'{"model": "smollm2", "messages": [{"role": "user", "content": "' + b"a" * BODY_CAP + b'"}]}'
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/create", "/api/show"])
+def test_json_body_over_the_cap_is_413_in_ollamas_shape(capped, path):
+    response = httpx.post(capped.url + path, content=oversized_chat(), timeout=60)
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body too large: the limit is 1.0 MiB (OLLAMA_MAX_BODY_SIZE)"}
+
+
+def test_chunked_body_over_the_cap_is_413_too(capped):
+    def chunks():  # no Content-Length: the cap is counted as the body streams in
+        body = oversized_chat()
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    response = httpx.post(capped.url + "/api/show", content=chunks(), timeout=60)
+    assert response.status_code == 413
+    assert "too large" in response.json()["error"]
+
+
+def test_openai_route_over_the_cap_is_413_in_openais_shape(capped):
+    response = httpx.post(capped.url + "/v1/chat/completions", content=oversized_chat(), timeout=60)
+    assert response.status_code == 413
+    assert response.json()["error"]["message"].startswith("request body too large")
+
+
+def test_body_under_the_cap_still_reaches_the_handler(capped):
+    body = b'{"model": "nothing-here", "pad": "' + b"a" * (BODY_CAP - 100) + b'"}'
+    response = httpx.post(capped.url + "/api/show", content=body, timeout=60)
+    assert response.status_code == 404, response.text
+
+
+def test_blob_upload_is_not_capped(capped):
+    data = b"x" * (2 * BODY_CAP)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    response = httpx.post(f"{capped.url}/api/blobs/{digest}", content=data, timeout=60)
+    assert response.status_code == 201

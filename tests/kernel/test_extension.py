@@ -13,6 +13,7 @@ import pytest
 from tornado.websocket import websocket_connect
 
 from jupyter_ollama.api.routes import all_routes, own_verbs
+from jupyter_ollama.envconfig import MAX_BODY_SIZE
 
 
 def concrete(pattern: str) -> str:
@@ -48,6 +49,16 @@ def test_errors_keep_ollama_shape_under_jupyter(jupyter_server):
     assert response.status_code == 404 and response.json() == {"error": "model 'nope' not found"}
     response = httpx.get(jupyter_server.ollama_url + "/api/show", headers=headers)
     assert response.status_code == 405 and "error" in response.json()
+
+
+def test_json_body_cap_under_jupyter(jupyter_server):
+    body = b'{"model": "' + b"a" * MAX_BODY_SIZE + b'"}'
+    response = httpx.post(jupyter_server.ollama_url + "/api/show", content=body, timeout=60)
+    assert response.status_code == 403  # authentication first: a stranger's body is never read
+    headers = {"Authorization": f"token {jupyter_server.token}"}
+    response = httpx.post(jupyter_server.ollama_url + "/api/show", content=body, headers=headers, timeout=60)
+    assert response.status_code == 413
+    assert response.json() == {"error": "request body too large: the limit is 64.0 MiB (OLLAMA_MAX_BODY_SIZE)"}
 
 
 async def _run_in_server_kernel(server, code: str) -> str:
