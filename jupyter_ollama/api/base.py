@@ -61,7 +61,7 @@ class OllamaHandler(tornado.web.RequestHandler):
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         if self._body is None:  # refused, answered, or a body nobody reads: dropped
-            return
+            return None
         if len(self._body) + len(chunk) > self._body_limit:  # chunked: no length was declared
             self._body = None
             self._body_limit = -1
