@@ -55,6 +55,16 @@ class Client:
             raise ClientError(f"could not connect to the server at {self.base_url}: {err}") from err
         return response.json() if response.content else {}
 
+    def has_model(self, name: str) -> bool:
+        """Whether the server has `name` (Ollama's `run` asks before pulling)."""
+        try:
+            self.request("POST", "/api/show", {"model": name})
+        except ClientError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
     def stream(
         self, path: str, body: dict[str, Any], opened: Callable[[httpx.Response], None] | None = None
     ) -> Generator[dict[str, Any], None, None]:

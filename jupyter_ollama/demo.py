@@ -33,23 +33,13 @@ def bundled_gguf() -> Path | None:
     return path if path.is_file() else None
 
 
-def _has_model(client: Client, name: str) -> bool:
-    try:
-        client.request("POST", "/api/show", {"model": name})
-        return True
-    except ClientError as err:
-        if err.status == 404:
-            return False
-        raise
-
-
 def ensure_model(name: str = DEMO_MODEL, client: Client | None = None, say: Callable[[str], None] = print) -> str:
     """Make `name` exist on the server (the notebook's, by default) and return it."""
     if client is None:
         from .discovery import find_server
 
         client = find_server().client()
-    if _has_model(client, name):
+    if client.has_model(name):
         return name
     gguf = bundled_gguf()
     if gguf is not None:

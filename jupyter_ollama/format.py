@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+INTERRUPTED = "interrupted"  # the one line a reply or pull stopped by Kernel > Interrupt ends with
+
 
 def human_bytes(size: int) -> str:
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):

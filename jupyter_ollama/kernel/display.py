@@ -38,6 +38,14 @@ class Reply(str):
         return f"```json\n{self}\n```" if self.is_json else str(self)
 
 
+class PartialReply(Reply):
+    """What arrived before Kernel > Interrupt: still the value (`x = %ollama run ...`), but not shown
+    again as the cell's result, because the live view above keeps it in place."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 class LiveText:
     """Text that grows as tokens arrive: a display updated ~10 times a second, or stdout in a terminal."""
 

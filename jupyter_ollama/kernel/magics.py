@@ -11,8 +11,9 @@
     %ollama host                    which server is in use and how it was found
 
 Options for run/chat: --system TEXT, --format json, -o key=value (any Ollama
-option), --keepalive 5m, --think. `{name}` in a prompt is replaced by that
-variable of the notebook.
+option), --keepalive 5m, --think, --insecure. `{name}` in a prompt is replaced by
+that variable of the notebook. A model that is not here yet is pulled first, as
+`ollama run` does. Kernel > Interrupt stops a reply and keeps what arrived.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from ..client import ClientError
 from ..discovery import Endpoint, find_server
 from ..errors import BadRequest, OllamaError
-from ..format import human_bytes
+from ..format import INTERRUPTED, human_bytes
 from ..store.modelfile import parse_modelfile
 from ..store.options import parse_parameter
 from ..views import describe, models_table, running_table
-from .display import LiveText, Progress, Reply, Table, in_notebook
+from .display import LiveText, PartialReply, Progress, Reply, Table, in_notebook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE")
         p.add_argument("--keepalive")
         p.add_argument("--think", action="store_true")
+        p.add_argument("--insecure", action="store_true")  # a model not here is pulled first, over http
         if name == "chat":
             p.add_argument("--reset", action="store_true")
             p.add_argument("--widget", action="store_true")
@@ -149,17 +151,29 @@ class OllamaMagics(Magics):
         if args.think:
             body["think"] = True
         live = LiveText()
-        try:
-            for event in self.endpoint.client().stream("/api/chat", body):
-                live.add(event.get("message", {}).get("content", ""))
-        finally:
-            # The answer is returned as the cell's value, rendered as Markdown: the live view goes.
-            live.close(keep=False)
+        interrupted = False
+        with self.endpoint.client() as client:
+            events = client.stream("/api/chat", body)
+            try:
+                for event in events:
+                    live.add(event.get("message", {}).get("content", ""))
+            except KeyboardInterrupt:  # Kernel > Interrupt
+                interrupted = True
+            finally:
+                events.close()  # hangs up now: the server stops generating and frees the slot
+                # A whole answer is the cell's value, rendered as Markdown: the live view goes.
+                # An interrupted one stays where it is, as far as it got.
+                live.close(keep=interrupted)
+        if interrupted:
+            print(INTERRUPTED)
+            return PartialReply.of(live.text, is_json=bool(args.format))
         return Reply.of(live.text, is_json=bool(args.format))
 
-    def do_run(self, args: argparse.Namespace, cell: str | None) -> Reply:
+    def do_run(self, args: argparse.Namespace, cell: str | None) -> Reply | None:
         messages = [{"role": "system", "content": args.system}] if args.system else []
         messages.append({"role": "user", "content": self._prompt(args, cell)})
+        if not self._ensure_model(args.model, args.insecure):
+            return None
         return self._stream_chat(args, messages)
 
     def do_chat(self, args: argparse.Namespace, cell: str | None) -> Any:
@@ -174,6 +188,8 @@ class OllamaMagics(Magics):
         if args.system and not history:
             history.append({"role": "system", "content": args.system})
         prompt = self._prompt(args, cell)
+        if not self._ensure_model(args.model, args.insecure):
+            return None
         reply = self._stream_chat(args, history + [{"role": "user", "content": prompt}])
         history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": str(reply)}]
         return reply
@@ -181,8 +197,11 @@ class OllamaMagics(Magics):
     def _chat_widget(self, args: argparse.Namespace, cell: str | None) -> Any:
         if not in_notebook():
             raise UsageError("%ollama chat --widget needs a notebook; in a terminal, use %ollama chat MODEL PROMPT")
-        unsupported = [flag for flag, value in (("--format", args.format), ("--keepalive", args.keepalive),
-                                                ("--think", args.think), ("--reset", args.reset)) if value]
+        unsupported = [
+            flag
+            for flag, value in (("--format", args.format), ("--keepalive", args.keepalive), ("--think", args.think), ("--reset", args.reset))
+            if value
+        ]
         if unsupported:
             raise UsageError(f"%ollama chat --widget: {', '.join(unsupported)} not supported with --widget (use --system and -o)")
         from ..widgets import ChatWidget
@@ -196,25 +215,44 @@ class OllamaMagics(Magics):
     # -- managing models ----------------------------------------------------------
 
     def do_pull(self, args: argparse.Namespace, cell: str | None) -> None:
-        body = {"model": args.model, "insecure": args.insecure}
+        self._pull(args.model, args.insecure)
+
+    def _pull(self, model: str, insecure: bool = False) -> bool:
+        """Pull with progress: a widget in a notebook, lines in a terminal. False (said) if interrupted.
+
+        The next cell may use the model: the pull finishes first, as `ollama pull` does.
+        """
         if not in_notebook():
             progress = Progress()
-            for event in self.endpoint.client().stream("/api/pull", body):
-                progress.update(event)
-            return
+            with self.endpoint.client() as client:
+                events = client.stream("/api/pull", {"model": model, "insecure": insecure})
+                try:
+                    for event in events:
+                        progress.update(event)
+                except KeyboardInterrupt:
+                    print(INTERRUPTED)
+                    return False
+                finally:
+                    events.close()  # the server stops the download and keeps the parts
+            return True
         from IPython.display import display
 
         from ..widgets import PullWidget
 
-        widget = PullWidget(args.model, insecure=args.insecure, endpoint=self.endpoint)
+        widget = PullWidget(model, insecure=insecure, endpoint=self.endpoint)
         display(widget)
-        try:
-            ok = widget.wait()  # the next cell may use the model: finish first, as `ollama pull` does
-        except KeyboardInterrupt:
-            widget.cancel()
-            raise
-        if not ok:
-            raise UsageError(f"Error: {widget.error}")
+        if widget.wait():
+            return True
+        if widget.cancelled:  # Kernel > Interrupt: wait() said so
+            return False
+        raise UsageError(f"Error: {widget.error}")
+
+    def _ensure_model(self, model: str, insecure: bool = False) -> bool:
+        """Ollama's `run`: a model that is not here yet is pulled first, with progress. False (said) if interrupted."""
+        with self.endpoint.client() as client:
+            if client.has_model(model):
+                return True
+        return self._pull(model, insecure)
 
     def do_gpu(self, args: argparse.Namespace, cell: str | None) -> Any:
         if in_notebook():
@@ -235,12 +273,15 @@ class OllamaMagics(Magics):
             print(f"  {m['name']}: {human_bytes(m['size'])}")
 
     def do_list(self, args: argparse.Namespace, cell: str | None) -> Table:
-        return Table(*models_table(self.endpoint.client().request("GET", "/api/tags")["models"]),
-                     empty="No models yet: %ollama pull NAME, or %%ollama create NAME with a Modelfile.")
+        return Table(
+            *models_table(self.endpoint.client().request("GET", "/api/tags")["models"]),
+            empty="No models yet: %ollama pull NAME, or %%ollama create NAME with a Modelfile.",
+        )
 
     def do_ps(self, args: argparse.Namespace, cell: str | None) -> Table:
-        return Table(*running_table(self.endpoint.client().request("GET", "/api/ps")["models"]),
-                     empty="No model is loaded: %ollama run NAME loads one.")
+        return Table(
+            *running_table(self.endpoint.client().request("GET", "/api/ps")["models"]), empty="No model is loaded: %ollama run NAME loads one."
+        )
 
     def do_show(self, args: argparse.Namespace, cell: str | None) -> None:
         info = self.endpoint.client().request("POST", "/api/show", {"model": args.model})
@@ -266,6 +307,8 @@ class OllamaMagics(Magics):
         modelfile = parse_modelfile(interpolate(cell, self.user_ns))
         body = modelfile.create_request(Path.cwd(), client.upload_blob)
         body["model"] = args.model
+        if "from" in body and not self._ensure_model(body["from"]):  # FROM a model not here: Ollama pulls it
+            return
         for event in client.stream("/api/create", body):
             status = event.get("status", "")
             if status in ("parsing GGUF", "writing manifest", "success") or status.startswith("creating"):

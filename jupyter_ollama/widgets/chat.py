@@ -21,6 +21,7 @@ import traitlets
 
 from ..client import Client, hang_up
 from ..errors import OllamaError
+from ..format import INTERRUPTED
 from ..store.options import parse_parameter
 from ._base import ServerWidget, Task, front_end, message_of
 
@@ -68,9 +69,12 @@ def parse_options(text: str) -> dict[str, Any]:
 def reply_stats(final: dict[str, Any]) -> dict[str, Any]:
     """What is shown under a reply, from the stream's last chunk."""
     count, duration = final.get("eval_count") or 0, final.get("eval_duration") or 0
-    stats: dict[str, Any] = {"eval_count": count, "eval_duration": duration,
-                             "total_duration": final.get("total_duration") or 0,
-                             "done_reason": final.get("done_reason") or "stop"}
+    stats: dict[str, Any] = {
+        "eval_count": count,
+        "eval_duration": duration,
+        "total_duration": final.get("total_duration") or 0,
+        "done_reason": final.get("done_reason") or "stop",
+    }
     if count and duration:
         stats["tokens_per_second"] = round(count / (duration / 1e9), 1)
     return stats
@@ -103,8 +107,15 @@ class ChatWidget(ServerWidget):
     options = traitlets.Unicode("").tag(sync=True)  # JSON object or key=value items, see parse_options
     streaming = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, model: str = "", *, system: str = "", options: dict[str, Any] | str | None = None,
-                 messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        system: str = "",
+        options: dict[str, Any] | str | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         text = json.dumps(options) if isinstance(options, dict) else options or ""
         super().__init__(model=model, system=system, options=text, messages=list(messages or []), **kwargs)
         self._current: _Reply | None = None
@@ -147,12 +158,19 @@ class ChatWidget(ServerWidget):
         self._finish(reply, {"stopped": True, "eval_count": reply.chunks})
 
     def wait(self, timeout: float | None = None) -> str | None:
-        """Wait for the current reply to end; its text (None if it failed or timed out)."""
+        """Wait for the current reply to end; its text (None if it failed or timed out).
+
+        Kernel > Interrupt stops the reply as Stop does, says so in one line, and gives the text so far.
+        """
         reply = self._last
         if reply is None:
             return None
-        if not reply.done.wait(timeout):
-            return None
+        try:
+            if not reply.done.wait(timeout):
+                return None
+        except KeyboardInterrupt:
+            self.stop()
+            print(INTERRUPTED)
         last = self.messages[-1] if self.messages else {}
         return last.get("content") if last.get("role") == "assistant" and not self.error else None
 

@@ -11,6 +11,7 @@ import httpx
 import traitlets
 
 from ..client import hang_up
+from ..format import INTERRUPTED
 from ._base import ServerWidget, Task, front_end, message_of
 
 UPDATE_SECONDS = 0.1  # at most ~10 updates a second reach the browser
@@ -71,14 +72,22 @@ class PullWidget(ServerWidget):
         if not self.name.strip():
             self._update(error="give the name of a model to pull", done=True)
             return
-        self._update(status="starting", layers=[], completed=0, total=0, speed=0.0, eta=None,
-                    done=False, success=False, error="")
+        self._update(status="starting", layers=[], completed=0, total=0, speed=0.0, eta=None, done=False, success=False, error="")
         self._task.start(self._pull)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the pull to end; True if it succeeded."""
-        self._task.wait(timeout)
+        """Wait for the pull to end; True if it succeeded. Kernel > Interrupt cancels it, in one line."""
+        try:
+            self._task.wait(timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            print(INTERRUPTED)
+            self._task.wait(5)  # the thread sees the hang-up at once
         return self.success
+
+    @property
+    def cancelled(self) -> bool:
+        return self._task.cancel.is_set()
 
     def cancel(self) -> None:
         """Stop the download; the server keeps the parts, so pulling again goes on from there."""
@@ -104,8 +113,15 @@ class PullWidget(ServerWidget):
             completed = sum(x["completed"] for x in layers.values())
             total = sum(x["total"] for x in layers.values())
             speed.add(time.monotonic(), completed)
-            self._update(status=status, layers=[dict(x) for x in layers.values()], completed=completed, total=total,
-                         speed=0.0 if final else speed.rate, eta=None if final else speed.eta(total - completed), **more)
+            self._update(
+                status=status,
+                layers=[dict(x) for x in layers.values()],
+                completed=completed,
+                total=total,
+                speed=0.0 if final else speed.rate,
+                eta=None if final else speed.eta(total - completed),
+                **more,
+            )
 
         body = {"model": self.name, "insecure": self.insecure, "stream": True}
         error: str | None = None
@@ -119,8 +135,12 @@ class PullWidget(ServerWidget):
                         status = str(event.get("status", status))
                         digest = event.get("digest")
                         if digest:
-                            layers[digest] = {"digest": digest, "status": status, "completed": int(event.get("completed") or 0),
-                                              "total": int(event.get("total") or 0)}
+                            layers[digest] = {
+                                "digest": digest,
+                                "status": status,
+                                "completed": int(event.get("completed") or 0),
+                                "total": int(event.get("total") or 0),
+                            }
                         if not digest or time.monotonic() - last >= UPDATE_SECONDS:
                             publish()
                             last = time.monotonic()
