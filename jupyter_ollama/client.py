@@ -1,4 +1,4 @@
-"""A small HTTP client for the CLI, talking to the server at OLLAMA_HOST."""
+"""A small HTTP client for the CLI, kernels and widgets: OLLAMA_HOST, or the Jupyter server it runs under."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from .envconfig import api_key, ollama_host
+from .envconfig import api_key, host_is_set, jupyter_token, jupyter_url, ollama_host
 from .store.blobs import sha256_file
 
 
@@ -21,13 +21,32 @@ class ClientError(Exception):
         self.status = status
 
 
+def default_server() -> tuple[str, str | None, str]:
+    """Where the CLI goes, with its token and why: OLLAMA_HOST if set; else the Jupyter server
+    whose terminal this is (its extension exports its URL and token); else Ollama's default address."""
+    if not host_is_set() and (url := jupyter_url()):
+        return url, jupyter_token(), "the Jupyter server's extension, JUPYTER_OLLAMA_URL"
+    return ollama_host().connectable.url, api_key(), "OLLAMA_HOST" if host_is_set() else "the default address"
+
+
+NO_SERVER_HINT = "start one with `jupyter-ollama serve` or JupyterLab (`make run`), or set OLLAMA_HOST to one that runs"
+
+
 class Client:
     def __init__(self, base_url: str | None = None, timeout: float | None = None, token: str | None = None) -> None:
-        self.base_url = (base_url or ollama_host().connectable.url).rstrip("/")
+        found_token, self.found = None, "given"
+        if base_url is None:
+            base_url, found_token, self.found = default_server()
+        self.base_url = base_url.rstrip("/")
         headers = {"User-Agent": "jupyter-ollama"}
-        if key := token or api_key():
+        if key := token or found_token or api_key():
             headers["Authorization"] = f"Bearer {key}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    def _unreachable(self) -> ClientError:
+        """One line, with what to do: the connection error itself is always "refused" or "unreachable"."""
+        where = self.base_url if self.found == "given" else f"{self.base_url} ({self.found})"
+        return ClientError(f"could not connect to the server at {where}: {NO_SERVER_HINT}")
 
     def close(self) -> None:
         self.http.close()
@@ -52,7 +71,7 @@ class Client:
         try:
             response = self._check(self.http.request(method, path, json=body))
         except httpx.ConnectError as err:
-            raise ClientError(f"could not connect to the server at {self.base_url}: {err}") from err
+            raise self._unreachable() from err
         return response.json() if response.content else {}
 
     def has_model(self, name: str) -> bool:
@@ -85,7 +104,7 @@ class Client:
                         raise ClientError(event["error"])
                     yield event
         except httpx.ConnectError as err:
-            raise ClientError(f"could not connect to the server at {self.base_url}: {err}") from err
+            raise self._unreachable() from err
 
     def upload_blob(self, path: Path) -> str:
         """Hash a file and upload it unless the server has it already (Ollama's CLI flow)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,22 @@ def jupyter_handler(handler: type[RequestHandler]) -> type[RequestHandler]:
     for verb in own_verbs(handler):
         attrs[verb] = tornado.web.authenticated(authorized(getattr(handler, verb)))
     return type(f"Jupyter{handler.__name__}", (ExtensionHandlerMixin, JupyterHandler, handler), attrs)
+
+
+POSIX_SHELLS = ("sh", "bash", "dash", "zsh", "ksh")
+
+
+def terminal_shell(command: list[str], scripts: str) -> list[str]:
+    """A terminal's shell command that keeps `scripts` on PATH.
+
+    A server started without a terminal (a service, JupyterHub, a test) opens login shells
+    (`bash -l`), and /etc/profile sets PATH afresh: the login shell then starts the
+    interactive one with `scripts` put back in front.
+    """
+    if len(command) != 2 or command[1] != "-l" or Path(command[0]).name not in POSIX_SHELLS:
+        return command  # not a login shell, or one the user chose: PATH from the environment stands
+    shell = shlex.quote(command[0])
+    return [command[0], "-l", "-c", f'PATH={shlex.quote(scripts)}:"$PATH"; export PATH; exec {shell} -i']
 
 
 class JupyterOllama(ExtensionApp):
@@ -115,8 +133,12 @@ class JupyterOllama(ExtensionApp):
             self.log.warning("JupyterOllama.keep_alive %r is not a duration; using the default", self.keep_alive)
             keep_alive = default_keep_alive()
         return SchedulerSettings(
-            num_parallel=self.num_parallel, max_loaded_models=self.max_loaded_models, max_queue=self.max_queue,
-            context_length=self.context_length, keep_alive=keep_alive, memory_budget=parse_budget(self.memory_budget),
+            num_parallel=self.num_parallel,
+            max_loaded_models=self.max_loaded_models,
+            max_queue=self.max_queue,
+            context_length=self.context_length,
+            keep_alive=keep_alive,
+            memory_budget=parse_budget(self.memory_budget),
             num_thread=max(self.num_thread, 0),
         )
 
@@ -130,11 +152,18 @@ class JupyterOllama(ExtensionApp):
         self.handlers.extend((pattern.lstrip("/"), handler, kwargs) for pattern, handler, kwargs in mounted("/ollama/", jupyter_handler))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        # Kernels inherit the server's environment: tell them where the API is and how to get in.
+        # Kernels and terminals inherit the server's environment: tell them where the API is and how to get in.
         os.environ[URL_ENV] = url_path_join(serverapp.connection_url, "ollama")
         token = getattr(serverapp.identity_provider, "token", "") or ""
         if token:
             os.environ[TOKEN_ENV] = token
+        # `jupyter-ollama` in a terminal: this Python's scripts folder on PATH, even when the server
+        # was started as `.venv/bin/jupyter lab` without activating the virtual environment.
+        scripts = str(Path(sys.executable).parent)
+        os.environ["PATH"] = os.pathsep.join([scripts, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != scripts)])
+        manager = serverapp.web_app.settings.get("terminal_manager")
+        if manager is not None:
+            manager.shell_command = terminal_shell(list(manager.shell_command), scripts)
         self.log.info("jupyter-ollama API at %s (models in %s)", os.environ[URL_ENV], self.models_dir)
 
     async def stop_extension(self) -> None:

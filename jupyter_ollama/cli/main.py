@@ -1,4 +1,8 @@
-"""`jupyter-ollama`: Ollama's CLI, talking to the server at OLLAMA_HOST (`serve` runs one)."""
+"""`jupyter-ollama`: Ollama's CLI, talking to the server at OLLAMA_HOST (`serve` runs one).
+
+In a JupyterLab terminal, with OLLAMA_HOST unset, it talks to that Jupyter server's extension
+(JUPYTER_OLLAMA_URL and JUPYTER_OLLAMA_TOKEN, which the extension exports).
+"""
 
 from __future__ import annotations
 
@@ -110,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--version", action="version", version=f"jupyter-ollama {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str,
-            aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, aliases=list(aliases))
         p.set_defaults(handler=handler)
         return p

@@ -65,7 +65,9 @@ def test_show_flags(server, workdir):
     server.cli("create", "tutor-cli", "-f", "Modelfile", cwd=workdir)
     params = server.cli("show", "tutor-cli", "--parameters").stdout.splitlines()
     assert [line.split(None, 1) for line in params] == [
-        ["stop", '"<|im_end|>"'], ["stop", '"User:"'], ["temperature", "0.2"],
+        ["stop", '"<|im_end|>"'],
+        ["stop", '"User:"'],
+        ["temperature", "0.2"],
     ]
     assert server.cli("show", "tutor-cli", "--system").stdout.startswith("You are a patient tutor.")
     assert "<|im_start|>" in server.cli("show", "tutor-cli", "--template").stdout
@@ -103,7 +105,11 @@ def test_no_server_is_a_clear_error(tmp_path):
 
     ghost = RunningServer(f"http://127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", tmp_path, None)  # type: ignore[arg-type]
     result = ghost.cli("list")
-    assert result.returncode == 1 and "could not connect" in result.stderr
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: could not connect to the server at http://{ghost.host} (OLLAMA_HOST): start one with "
+        "`jupyter-ollama serve` or JupyterLab (`make run`), or set OLLAMA_HOST to one that runs\n"
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -140,8 +146,9 @@ def test_run_reads_a_piped_prompt(server, greedy):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "jupyter_ollama", "run", greedy], input="What is 2+2?",
-                            env=server.env(), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_ollama", "run", greedy], input="What is 2+2?", env=server.env(), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "4" in result.stdout
 
 
