@@ -40,10 +40,16 @@ def init_backend() -> None:
 
 
 class LlamaModel:
-    def __init__(self, path: str, n_gpu_layers: int = -1, use_mmap: bool | None = None) -> None:
+    def __init__(self, path: str, n_gpu_layers: int = -1, use_mmap: bool | None = None,
+                 tensor_split: list[float] | None = None, main_gpu: int = 0) -> None:
         init_backend()
         params = L.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 999
+        params.main_gpu = main_gpu
+        if tensor_split:
+            # llama.cpp reads llama_max_devices() floats; the array must outlive the load call.
+            self._tensor_split = (ctypes.c_float * L.llama_max_devices())(*tensor_split)
+            params.tensor_split = self._tensor_split
         if use_mmap is not None:
             params.use_mmap = use_mmap
         self.ptr = L.llama_model_load_from_file(path.encode(), params)

@@ -36,7 +36,12 @@ class LoadConfig:
     num_ctx: int
     num_parallel: int
     num_batch: int = 512
-    num_gpu: int = -1  # layers on the GPU; -1 = all that the build can offload
+    num_gpu: int = -1  # layers on the GPUs (llama.cpp's n_gpu_layers); -1 = all that the build can offload
+    # The scheduler's placement (scheduler/placement.py): which GPUs the runner may see (None: as the
+    # environment says, []: none), the layers each of them takes, and the main one (a position in gpu_ids).
+    gpu_ids: list[str] | None = None
+    tensor_split: list[float] = field(default_factory=list)
+    main_gpu: int = 0
     use_mmap: bool | None = None
     threads: int = 1  # decode threads (see scheduler/cpus.py)
     threads_batch: int = 1  # prompt-processing threads

@@ -186,7 +186,8 @@ def _exit_when_stdin_closes() -> None:
 async def main() -> None:
     hello = json.loads(sys.stdin.readline())
     config = from_json(LoadConfig, hello)
-    model = LlamaModel(config.model_path, n_gpu_layers=config.num_gpu, use_mmap=config.use_mmap)
+    model = LlamaModel(config.model_path, n_gpu_layers=config.num_gpu, use_mmap=config.use_mmap,
+                       tensor_split=config.tensor_split, main_gpu=config.main_gpu)
     engine = Engine(
         model,
         n_slots=config.num_parallel,

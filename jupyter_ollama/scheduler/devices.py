@@ -12,7 +12,8 @@ from functools import lru_cache
 
 import psutil
 
-from .nvml import Nvml
+from .. import envconfig
+from .nvml import GpuReading, GpuScan, Nvml
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Device:
     name: str
     total: int
     free: int
+    id: str = ""  # a GPU's name for CUDA_VISIBLE_DEVICES (its UUID, else its index)
 
     @property
     def key(self) -> str:
@@ -29,12 +31,38 @@ class Device:
         return "cpu" if self.kind == "cpu" else f"gpu{self.index}"
 
 
+@dataclass(frozen=True)
+class Machine:
+    """What a model can be placed on now: the GPUs llama.cpp can use, and RAM."""
+
+    gpus: list[Device]
+    ram: Device
+    no_gpu: str = ""  # why `gpus` is empty
+
+
 # The one NVML reader of this process; tests swap in one over a fake module.
 nvml = Nvml()
 
 
-def gpus() -> list[Device]:
-    return [Device("gpu", g.index, g.name, g.memory_total, g.memory_free) for g in nvml.scan().gpus]
+def visible(readings: list[GpuReading], ids: list[str] | None) -> list[GpuReading]:
+    """The GPUs CUDA_VISIBLE_DEVICES lets CUDA see (indices or `GPU-` UUID prefixes), in its order."""
+    if ids is None:
+        return readings
+    chosen: list[GpuReading] = []
+    for wanted in ids:
+        match = next((r for r in readings if wanted == str(r.index) or (wanted.startswith(("GPU-", "MIG-"))
+                                                                        and r.uuid.startswith(wanted))), None)
+        if match is None:
+            break  # CUDA stops at the first entry it cannot use
+        if match not in chosen:
+            chosen.append(match)
+    return chosen
+
+
+def gpus(scan: GpuScan | None = None) -> list[Device]:
+    """The GPUs CUDA will show a runner, from a scan (a fresh one by default)."""
+    readings = visible((scan or nvml.scan()).gpus, envconfig.cuda_visible_devices())
+    return [Device("gpu", g.index, g.name, g.memory_total, g.memory_free, g.uuid or str(g.index)) for g in readings]
 
 
 def ram() -> Device:
@@ -53,7 +81,27 @@ def gpu_offload_supported() -> bool:
         return False
 
 
-def target_device() -> Device:
-    """The device a new model goes to: the GPU with the most free memory, else RAM."""
-    candidates = gpus() if gpu_offload_supported() else []
-    return max(candidates, key=lambda d: d.free) if candidates else ram()
+def probe() -> Machine:
+    """The devices a new model may go to, and why there is no GPU among them when there is none."""
+    if not gpu_offload_supported():
+        return Machine([], ram(), "llama.cpp was built for the CPU")
+    scan = nvml.scan()
+    found = gpus(scan)
+    if not found:
+        why = "CUDA_VISIBLE_DEVICES hides every GPU" if scan.gpus else scan.error or "no NVIDIA GPU found"
+        return Machine([], ram(), why)
+    return Machine(found, ram())
+
+
+def gpu_memory_used() -> dict[int, int]:
+    """Bytes in use on each GPU now, by every process (NVML's numbering); {} without NVML."""
+    return {g.index: g.memory_used for g in nvml.scan().gpus}
+
+
+def gpu_memory_growth(before: dict[int, int]) -> dict[int, int]:
+    """How much more each GPU uses now than `before`: what a load just took, as NVML sees it.
+
+    Loads happen one at a time, so on a GPU no other program is using the growth is the runner's.
+    """
+    now = gpu_memory_used()
+    return {index: max(0, now[index] - used) for index, used in before.items() if index in now}

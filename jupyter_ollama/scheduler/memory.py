@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..store.gguf import GGUFInfo
+from .placement import LayerSizes
 
 # ggml's block sizes: q8_0 stores 32 values in 34 bytes, q4_0 in 18.
 KV_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
@@ -34,6 +35,23 @@ def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 5
     vocab = _vocab_size(info)
     compute = 4 * num_batch * (4 * (info.embedding_length or 0) + vocab)
     return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute)
+
+
+def layer_sizes(info: GGUFInfo, memory: MemoryEstimate) -> LayerSizes:
+    """The same estimate cut into llama.cpp's layers, for placement over GPUs (see placement.py)."""
+    layers = info.layer_bytes()
+    blocks = max(info.block_count, 1)
+    kv_per_block = memory.kv_cache // blocks
+    # A model without an `output` tensor reuses token_embd as its head (Ollama's memoryLayerOutput).
+    head = layers.get("output_norm", 0) + layers.get("output", layers.get("token_embd", 0))
+    return LayerSizes(
+        blocks=tuple(layers.get(f"blk.{i}", 0) + kv_per_block for i in range(blocks)),
+        output=head,
+        graph_full=memory.compute,
+        # With layers left on the CPU, ggml copies their big matrices (the head first) to the GPU per batch.
+        graph_partial=memory.compute + head,
+        cpu_total=memory.total,
+    )
 
 
 def _vocab_size(info: GGUFInfo) -> int:

@@ -23,6 +23,7 @@ class GpuReading:
     memory_used: int
     memory_free: int
     utilization: int | None  # percent busy over NVML's last sample; None when unsupported
+    uuid: str = ""  # "GPU-...": how CUDA_VISIBLE_DEVICES names it whatever the device order; "" if unknown
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Nvml:
                 problems.append(f"GPU {index}: {err}")
                 continue
             found.append(GpuReading(index, _name(nvml, handle, index), int(memory.total), int(memory.used),
-                                    int(memory.free), _utilization(nvml, handle)))
+                                    int(memory.free), _utilization(nvml, handle), _uuid(nvml, handle)))
         if not found:
             reason = "; ".join(problems) if problems else "no devices"
             return GpuScan(error=f"no NVIDIA GPU found (NVML: {reason})")
@@ -92,6 +93,14 @@ def _name(nvml: Any, handle: Any, index: int) -> str:
     except (OSError, nvml.NVMLError):
         return f"GPU {index}"
     return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+
+
+def _uuid(nvml: Any, handle: Any) -> str:
+    try:
+        uuid = nvml.nvmlDeviceGetUUID(handle)
+    except (OSError, AttributeError, nvml.NVMLError):  # AttributeError: a pynvml-like module without it
+        return ""
+    return uuid.decode(errors="replace") if isinstance(uuid, bytes) else str(uuid)
 
 
 def _utilization(nvml: Any, handle: Any) -> int | None:

@@ -45,14 +45,15 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
     return {
         "name": name,
         "model": name,
-        "size": memory.total,
+        "size": loaded.size,
         "size_vram": loaded.size_vram,
         "digest": model.manifest_digest,
         "details": model.details(),
         "expires_at": rfc3339(expires_at(loaded)),
         "context_length": loaded.config["num_ctx"],
         # Our additions: what a deployment needs to see, which Ollama hides.
-        "device": loaded.device.key,
+        "device": loaded.device_key,
+        "placement": placement(loaded),
         "slots_total": loaded.num_parallel,
         "slots_busy": loaded.busy,
         "requests_queued": loaded.queued,
@@ -60,6 +61,19 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
         "threads": {"decode": loaded.threads.decode, "batch": loaded.threads.batch},
         "kv_cache_type": loaded.config["kv_cache_type"],
+    }
+
+
+def placement(loaded: Loaded) -> dict[str, Any]:
+    """Where its layers are and why; per GPU the estimate and what NVML measured at load."""
+    plan = loaded.plan
+    return {
+        "gpu_layers": plan.layers,
+        "layers": plan.total_layers,
+        "reason": plan.reason,
+        "ram": plan.ram,
+        "gpus": [{"index": g.index, "layers": g.layers, "estimated": g.size, "measured": loaded.measured_vram.get(g.index)}
+                 for g in plan.gpus],
     }
 
 

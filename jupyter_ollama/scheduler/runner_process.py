@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -36,6 +37,18 @@ class RunnerError(OllamaError):
     status = 500
 
 
+def runner_environment(config: LoadConfig) -> dict[str, str] | None:
+    """The runner's environment: ours, with only the GPUs of its placement visible to CUDA.
+
+    CUDA then numbers them 0.. in that order, which is what tensor_split and main_gpu count
+    in; PCI bus order makes CUDA's numbering agree with NVML's where the IDs are indices.
+    None (inherit ours unchanged) when the scheduler saw no GPU at all.
+    """
+    if config.gpu_ids is None:
+        return None
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(config.gpu_ids), "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
+
 class RunnerProcess:
     def __init__(self, config: LoadConfig) -> None:
         self.config = config
@@ -52,6 +65,7 @@ class RunnerProcess:
             # Its own session: a Ctrl-C or a kernel interrupt aimed at us is not aimed at it.
             # It still dies with us: it exits when its stdin (our pipe) closes.
             start_new_session=True,
+            env=runner_environment(self.config),
         )
         assert self.process.stdin and self.process.stdout
         # The secret travels on stdin, never in argv or the environment where others could read it.

@@ -14,18 +14,22 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import envconfig
 from ..errors import BadRequest, Busy
 from ..format import human_bytes_binary
 from ..runner.protocol import LoadConfig, Runner
 from ..store.model import LocalModel
 from ..store.store import ModelStore
+from . import devices
 from .cpus import CpuBudget, Threads, cpu_budget
-from .devices import Device, target_device
-from .memory import MemoryEstimate, estimate
+from .devices import Machine
+from .memory import MemoryEstimate, estimate, layer_sizes
+from .placement import Gpu, LayerSizes, Plan, place
 from .runner_process import RunnerError, RunnerProcess
 from .settings import SchedulerSettings
 from .stats import ModelStats
@@ -35,7 +39,18 @@ log = logging.getLogger("jupyter_ollama")
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 
 
-LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "num_thread", "use_mmap", "kv_cache_type", "flash_attention")
+LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap", "kv_cache_type",
+             "flash_attention")
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """A model unloaded to make room, and why (shown by /api/system)."""
+
+    model: str
+    device: str  # the device key the room was wanted on ("cpu", "gpu0"), or "" for OLLAMA_MAX_LOADED_MODELS
+    reason: str
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -46,7 +61,7 @@ class Loaded:
     config: dict[str, Any]
     runner: Runner
     memory: MemoryEstimate
-    device: Device
+    plan: Plan
     slots: asyncio.Semaphore
     keep_alive: float | None
     threads: Threads
@@ -56,15 +71,33 @@ class Loaded:
     timer: asyncio.TimerHandle | None = None
     loaded_at: float = field(default_factory=time.time)
     threads_sent: asyncio.Lock = field(default_factory=asyncio.Lock)
+    measured_vram: dict[int, int] = field(default_factory=dict)  # GPU index -> bytes NVML saw the load take
 
     @property
     def key(self) -> str:
         return str(self.model.name)
 
+    def vram_on(self, index: int) -> int:
+        """Bytes it holds on GPU `index`: the estimate, or what NVML measured at load when that is more."""
+        return max(self.plan.on_gpu(index), self.measured_vram.get(index, 0)) if self.plan.on_gpu(index) else 0
+
+    def holds(self, device_key: str) -> int:
+        """Bytes it holds on a device (`cpu`, `gpu0`, ...)."""
+        return self.plan.ram if device_key == "cpu" else self.vram_on(int(device_key.removeprefix("gpu")))
+
     @property
     def size_vram(self) -> int:
-        """The part of its memory on a GPU: all of it or none, since a model is placed whole."""
-        return self.memory.total if self.device.kind == "gpu" else 0
+        """The part of its memory on GPUs (Ollama's size_vram)."""
+        return sum(self.vram_on(g.index) for g in self.plan.gpus)
+
+    @property
+    def size(self) -> int:
+        return self.size_vram + self.plan.ram
+
+    @property
+    def device_key(self) -> str:
+        """Its main device: the first GPU it uses, else `cpu`."""
+        return f"gpu{self.plan.gpus[0].index}" if self.plan.gpus else "cpu"
 
     @property
     def idle(self) -> bool:
@@ -77,8 +110,8 @@ class Loaded:
 
     @property
     def shares_cpu(self) -> bool:
-        """On the CPU with the default thread count (an explicit `num_thread` is taken as asked)."""
-        return self.device.kind == "cpu" and not self.config["num_thread"]
+        """Some layers on the CPU, with the default thread count (an explicit `num_thread` is taken as asked)."""
+        return self.plan.layers < self.plan.total_layers and not self.config["num_thread"]
 
     def matches(self, model: LocalModel, config: dict[str, Any]) -> bool:
         return self.model.manifest_digest == model.manifest_digest and all(
@@ -89,7 +122,7 @@ class Loaded:
 class Scheduler:
     def __init__(self, store: ModelStore, settings: SchedulerSettings | None = None, cpu: CpuBudget | None = None,
                  runner_factory: Callable[[LoadConfig], Runner] = RunnerProcess,
-                 device_probe: Callable[[], Device] = target_device) -> None:
+                 device_probe: Callable[[], Machine] = devices.probe) -> None:
         # The factory and the probe are parameters so that the policy below can be tested
         # with runners and devices made up by the tests, in milliseconds.
         self.store = store
@@ -101,6 +134,7 @@ class Scheduler:
         self.pending = 0  # requests waiting for a load or a slot
         self.waiting_for_memory = 0  # loads waiting for busy models to free memory
         self.stats: dict[str, ModelStats] = {}
+        self.evictions: deque[Eviction] = deque(maxlen=32)  # the latest, newest last
         self._load_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
 
@@ -121,6 +155,7 @@ class Scheduler:
             "num_parallel": num_parallel,
             "num_batch": int(merged.get("num_batch") or 512),
             "num_gpu": int(merged.get("num_gpu", -1)),
+            "main_gpu": None if merged.get("main_gpu") is None else int(merged["main_gpu"]),
             "num_thread": int(merged.get("num_thread") or 0),
             "use_mmap": merged.get("use_mmap"),
             "kv_cache_type": self.settings.effective_kv_cache_type,
@@ -132,6 +167,12 @@ class Scheduler:
         if info is None:
             return MemoryEstimate(model.size, 0, 0)
         return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"], config["kv_cache_type"])
+
+    def layer_sizes(self, model: LocalModel, memory: MemoryEstimate) -> LayerSizes:
+        info = self.store.gguf(model)
+        if info is None or not info.block_count:  # no layers to split: the model stays whole, on the CPU
+            return LayerSizes((), 0, 0, 0, memory.total)
+        return layer_sizes(info, memory)
 
     def capacity(self, model: LocalModel, options: dict[str, Any] | None = None) -> dict[str, Any]:
         """The slots, context and memory a load at these settings would take (for /api/show)."""
@@ -202,51 +243,103 @@ class Scheduler:
 
     async def _load(self, model: LocalModel, config: dict[str, Any]) -> Loaded:
         while len(self.loaded) >= self.settings.max_loaded_models:
-            await self._evict_one()
+            await self._evict_one(reason=f"OLLAMA_MAX_LOADED_MODELS ({self.settings.max_loaded_models}) reached")
         memory = await asyncio.to_thread(self.estimate, model, config)
-        device = await self._make_room(model, memory)
-        # `config` stays as asked (what a later request is compared with); the runner gets the placement.
-        placed = {**config, "num_gpu": 0} if device.kind == "cpu" and config["num_gpu"] < 0 else config
+        sizes = await asyncio.to_thread(self.layer_sizes, model, memory)
+        plan, machine = await self._make_room(model, config, sizes)
         threads = self.threads_for(config)
+        # `config` stays as asked (what a later request is compared with); the runner gets the placement.
+        # Where there are GPUs, the runner sees only those of its plan (none for the CPU), so what it
+        # allocates is what the plan says; without any, its environment is left as it is.
+        gpu_ids = list(plan.gpu_ids) if machine.gpus else None
         runner = self.runner_factory(LoadConfig(
-            model_path=placed["model_path"], num_ctx=placed["num_ctx"], num_parallel=placed["num_parallel"],
-            num_batch=placed["num_batch"], num_gpu=placed["num_gpu"], use_mmap=placed["use_mmap"],
+            model_path=config["model_path"], num_ctx=config["num_ctx"], num_parallel=config["num_parallel"],
+            num_batch=config["num_batch"], num_gpu=plan.layers, gpu_ids=gpu_ids,
+            tensor_split=list(plan.tensor_split), main_gpu=plan.main_gpu, use_mmap=config["use_mmap"],
             threads=threads.decode, threads_batch=threads.batch,
-            kv_cache_type=placed["kv_cache_type"], flash_attention=placed["flash_attention"],
+            kv_cache_type=config["kv_cache_type"], flash_attention=config["flash_attention"],
         ))
-        log.info("loading %s (%s slots x %s tokens, %s threads)", model.name.display(), config["num_parallel"],
-                 config["num_ctx"], threads.decode)
+        log.info("loading %s (%s slots x %s tokens, %s threads): %s", model.name.display(), config["num_parallel"],
+                 config["num_ctx"], threads.decode, plan.reason)
+        before = await asyncio.to_thread(devices.gpu_memory_used) if plan.gpus else {}
         await runner.start()
         self.stats_for(model).loads_total += 1
-        loaded = Loaded(model, config, runner, memory, device, asyncio.Semaphore(config["num_parallel"]),
+        loaded = Loaded(model, config, runner, memory, plan, asyncio.Semaphore(config["num_parallel"]),
                         self.settings.keep_alive, threads)
+        if plan.gpus:
+            loaded.measured_vram = await asyncio.to_thread(devices.gpu_memory_growth, before)
+            log.info("%s on GPUs: estimated %s, NVML measured %s", model.name.display(),
+                     {g.index: g.size for g in plan.gpus}, loaded.measured_vram)
         self.loaded[loaded.key] = loaded
         asyncio.get_running_loop().create_task(self._watch(loaded))
         return loaded
 
-    async def _make_room(self, model: LocalModel, memory: MemoryEstimate) -> Device:
-        """Evict idle models until the new one fits the device and its budget; refuse one that never could."""
-        while True:
-            device = await asyncio.to_thread(self.device_probe)
-            ours = [x for x in self.loaded.values() if x.device.key == device.key]
-            held = sum(x.memory.total for x in ours)
+    def _gpus(self, machine: Machine, ceiling: bool) -> list[Gpu]:
+        """The GPUs as placement sees them: free memory net of budgets, and of our models unless `ceiling`.
+
+        NVML's free memory already leaves out what our runners hold; as Ollama does, the smaller of
+        it and (total - our estimates) counts, since free memory lags behind a load or an unload.
+        """
+        out = []
+        for device in machine.gpus:
+            held = sum(x.holds(device.key) for x in self.loaded.values())
+            free = min(device.free + held, device.total) if ceiling else min(device.free, device.total - held)
             budget = self.settings.budget_for(device.key)
-            room = device.free if budget is None else min(device.free, budget - held)
-            if memory.total <= room:
-                return device
-            ceiling = device.free + held if budget is None else min(device.free + held, budget)
-            if memory.total > ceiling:
-                where = "system memory" if device.kind == "cpu" else f"memory on {device.name}"
-                limit = "the memory budget" if budget is not None and budget < device.free + held else "is available"
-                raise BadRequest(f"model requires more {where} ({human_bytes_binary(memory.total)}) than {limit} ({human_bytes_binary(ceiling)})")
-            if any(x.idle for x in ours):
-                await self._evict_one(device.key)
-                continue
-            self.waiting_for_memory += 1  # every model on the device is busy: wait for one to go idle
-            try:
-                await self._wait_for_change()
-            finally:
-                self.waiting_for_memory -= 1
+            if budget is not None:
+                free = min(free, budget if ceiling else budget - held)
+            out.append(Gpu(device.index, device.id, device.name, device.total, max(0, free)))
+        return out
+
+    def _place(self, sizes: LayerSizes, config: dict[str, Any], machine: Machine, ceiling: bool = False) -> Plan:
+        return place(sizes, self._gpus(machine, ceiling) if sizes.blocks else [], num_gpu=config["num_gpu"],
+                     main_gpu=config["main_gpu"], spread=envconfig.sched_spread(), overhead=envconfig.gpu_overhead(),
+                     no_gpu=machine.no_gpu or "no layer sizes in this model file")
+
+    async def _make_room(self, model: LocalModel, config: dict[str, Any], sizes: LayerSizes) -> tuple[Plan, Machine]:
+        """Evict idle models until the new one is placed as well as it can be; refuse one that never fits in RAM.
+
+        GPUs first, as Ollama: when our other models stand in the way of putting more layers on
+        the GPUs, they go (idle ones now, busy ones once idle). Then RAM must hold what stays on the CPU.
+        """
+        name = model.name.display()
+        while True:
+            machine = await asyncio.to_thread(self.device_probe)
+            plan = self._place(sizes, config, machine)
+            best = self._place(sizes, config, machine, ceiling=True)
+            if best.layers > plan.layers:
+                keys = [f"gpu{g.index}" for g in best.gpus]
+                holders = [x for x in self.loaded.values() if any(x.holds(k) for k in keys)]
+                if holders:
+                    wanted = ", ".join(f"gpu{g.index} {human_bytes_binary(g.size)}" for g in best.gpus)
+                    why = f"{name} needs GPU memory for {best.layers}/{best.total_layers} layers ({wanted})"
+                    await self._evict_or_wait(holders, keys[0], why)
+                    continue  # evicted, or waited for a holder to go idle: look again
+            ram = machine.ram
+            held = sum(x.holds("cpu") for x in self.loaded.values())
+            budget = self.settings.budget_for("cpu")
+            room = ram.free if budget is None else min(ram.free, budget - held)
+            if plan.ram <= room:
+                return plan, machine
+            ceiling = ram.free + held if budget is None else min(ram.free + held, budget)
+            if plan.ram > ceiling:
+                limit = "the memory budget" if budget is not None and budget < ram.free + held else "is available"
+                raise BadRequest(f"model requires more system memory ({human_bytes_binary(plan.ram)}) than {limit} "
+                                 f"({human_bytes_binary(ceiling)})")
+            holders = [x for x in self.loaded.values() if x.holds("cpu")]
+            why = f"{name} needs {human_bytes_binary(plan.ram)} of RAM, {human_bytes_binary(max(0, room))} free"
+            await self._evict_or_wait(holders, "cpu", why)
+
+    async def _evict_or_wait(self, holders: list[Loaded], device_key: str, reason: str) -> None:
+        """Evict the idle holder that expires soonest, or wait until something changes."""
+        idle = [x for x in holders if x.idle]
+        if idle:
+            await self._evict(min(idle, key=_expiry), device_key, reason)
+            return
+        self.waiting_for_memory += 1  # every model holding the memory is busy: wait for one to go idle
+        try:
+            await self._wait_for_change()
+        finally:
+            self.waiting_for_memory -= 1
 
     async def _watch(self, loaded: Loaded) -> None:
         """A runner that dies (a crash in llama.cpp) is dropped; the next request reloads it."""
@@ -256,16 +349,20 @@ class Scheduler:
             del self.loaded[loaded.key]
             self._disarm(loaded)
 
-    async def _evict_one(self, device_key: str | None = None) -> None:
+    async def _evict_one(self, reason: str) -> None:
         """Unload the idle model that expires soonest; if none is idle, wait for one to be."""
         while True:
-            idle = [x for x in self.loaded.values() if x.idle and (device_key is None or x.device.key == device_key)]
+            idle = [x for x in self.loaded.values() if x.idle]
             if idle:
-                victim = min(idle, key=lambda x: (x.expires_at or float("inf"), x.loaded_at))
-                self.stats_for(victim.model).evictions_total += 1
-                await self._unload(victim)
+                await self._evict(min(idle, key=_expiry), "", reason)
                 return
             await self._wait_for_change()
+
+    async def _evict(self, victim: Loaded, device_key: str, reason: str) -> None:
+        self.stats_for(victim.model).evictions_total += 1
+        self.evictions.append(Eviction(victim.model.name.display(), device_key, reason))
+        log.info("evicting %s from %s: %s", victim.model.name.display(), device_key or "memory", reason)
+        await self._unload(victim)
 
     def _share_threads(self) -> None:
         """Models generating on the CPU at the same time split its threads evenly; one alone gets them all.
@@ -344,6 +441,11 @@ class Scheduler:
     async def shutdown(self) -> None:
         for loaded in list(self.loaded.values()):
             await self._unload(loaded)
+
+
+def _expiry(loaded: Loaded) -> tuple[float, float]:
+    """Eviction order: the idle model that would expire soonest, then the oldest."""
+    return (loaded.expires_at or float("inf"), loaded.loaded_at)
 
 
 __all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RunnerError", "BUSY"]

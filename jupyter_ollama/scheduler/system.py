@@ -14,6 +14,7 @@ from typing import TypedDict
 import psutil
 
 from . import devices
+from .build import LlamaBuild, llama_build
 from .nvml import GpuScan
 from .scheduler import Scheduler
 
@@ -25,13 +26,26 @@ class ModelMemory(TypedDict):
     size: int  # bytes this model holds on that device
 
 
+class GpuModelMemory(ModelMemory):
+    layers: int  # of its layers, how many are on this GPU
+    estimated: int  # bytes placement planned here
+    measured: int | None  # bytes NVML saw its load take here; None where not measured
+
+
+class EvictionInfo(TypedDict):
+    model: str
+    device: str  # "cpu", "gpu0", ...; "" when OLLAMA_MAX_LOADED_MODELS made room
+    reason: str
+    at: float  # Unix time
+
+
 class SystemGpu(TypedDict):
     index: int
     name: str
     memory_total: int
     memory_used: int  # by every process, as NVML reports it
     utilization: int | None  # percent; None where NVML cannot tell
-    models: list[ModelMemory]
+    models: list[GpuModelMemory]
 
 
 class SystemRam(TypedDict):
@@ -45,8 +59,18 @@ class SystemInfo(TypedDict):
     gpus: list[SystemGpu]
     gpu_error: str | None  # why there are no GPUs; None when some were found
     gpu_offload: bool  # whether this llama.cpp build can put models on a GPU
+    llama_build: LlamaBuild  # what was built and why
     ram: SystemRam
     cpu_percent: float
+    evictions: list[EvictionInfo]  # the latest models unloaded to make room, newest last
+
+
+@dataclass(frozen=True)
+class GpuPart:
+    index: int
+    layers: int
+    estimated: int
+    measured: int | None
 
 
 @dataclass(frozen=True)
@@ -54,44 +78,58 @@ class Placement:
     """Where a loaded model lives and how much it holds there, as /api/ps reports it."""
 
     name: str
-    size: int  # all of it
-    size_vram: int  # the part on `gpu`
-    gpu: int | None  # the GPU index, None on the CPU
+    ram: int  # bytes in system memory
+    gpus: tuple[GpuPart, ...] = ()
+
+    def on_gpu(self, index: int) -> GpuPart | None:
+        return next((g for g in self.gpus if g.index == index), None)
 
 
 def placements(scheduler: Scheduler) -> list[Placement]:
-    out = [Placement(loaded.model.name.display(), loaded.memory.total, loaded.size_vram,
-                     loaded.device.index if loaded.device.kind == "gpu" else None)
+    out = [Placement(loaded.model.name.display(), loaded.plan.ram,
+                     tuple(GpuPart(g.index, g.layers, g.size, loaded.measured_vram.get(g.index))
+                           for g in loaded.plan.gpus))
            for loaded in scheduler.loaded.values()]
     return sorted(out, key=lambda p: p.name)
 
 
 def snapshot(models: list[Placement], scan: GpuScan, ram_total: int, ram_available: int,
-             cpu_percent: float, gpu_offload: bool) -> SystemInfo:
+             cpu_percent: float, build: LlamaBuild, evictions: list[EvictionInfo] | None = None) -> SystemInfo:
     """The reply, from readings already taken (pure, so tests feed it fake GPUs)."""
     gpus: list[SystemGpu] = []
     for gpu in scan.gpus:
-        held: list[ModelMemory] = [{"name": m.name, "size": m.size_vram} for m in models
-                                   if m.gpu == gpu.index and m.size_vram]
+        held: list[GpuModelMemory] = []
+        for m in models:
+            part = m.on_gpu(gpu.index)
+            if part is not None:
+                # What it holds counts the larger of the plan and NVML's measure, as the scheduler does.
+                held.append({"name": m.name, "size": max(part.estimated, part.measured or 0), "layers": part.layers,
+                             "estimated": part.estimated, "measured": part.measured})
         gpus.append({"index": gpu.index, "name": gpu.name, "memory_total": gpu.memory_total,
                      "memory_used": gpu.memory_used, "utilization": gpu.utilization, "models": held})
-    in_ram: list[ModelMemory] = [{"name": m.name, "size": m.size - m.size_vram} for m in models if m.size > m.size_vram]
+    in_ram: list[ModelMemory] = [{"name": m.name, "size": m.ram} for m in models if m.ram]
     return {
         "gpus": gpus,
         "gpu_error": None if gpus else scan.error or "no NVIDIA GPU found",
-        "gpu_offload": gpu_offload,
+        "gpu_offload": build["gpu_offload"],
+        "llama_build": build,
         "ram": {"total": ram_total, "used": ram_total - ram_available, "available": ram_available, "models": in_ram},
         "cpu_percent": float(cpu_percent),
+        "evictions": evictions or [],
     }
 
 
-def read(models: list[Placement]) -> SystemInfo:
-    """Take the readings (blocking: NVML, psutil) and shape the reply."""
+def evictions(scheduler: Scheduler) -> list[EvictionInfo]:
+    return [{"model": e.model, "device": e.device, "reason": e.reason, "at": e.at} for e in scheduler.evictions]
+
+
+def read(models: list[Placement], evicted: list[EvictionInfo] | None = None) -> SystemInfo:
+    """Take the readings (blocking: NVML, psutil, the llama.cpp build) and shape the reply."""
     ram = devices.ram()
     # interval=None: CPU use since the previous call, without sleeping (0.0 on the very first).
     return snapshot(models, devices.nvml.scan(), ram.total, ram.free,
-                    psutil.cpu_percent(interval=None), devices.gpu_offload_supported())
+                    psutil.cpu_percent(interval=None), llama_build(), evicted)
 
 
 async def system_info(scheduler: Scheduler) -> SystemInfo:
-    return await asyncio.to_thread(read, placements(scheduler))
+    return await asyncio.to_thread(read, placements(scheduler), evictions(scheduler))

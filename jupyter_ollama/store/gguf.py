@@ -189,6 +189,15 @@ class GGUFInfo:
         heads = self._int("attention.head_count", min)
         return self.embedding_length // heads if heads else 0
 
+    def layer_bytes(self) -> dict[str, int]:
+        """Tensor bytes per layer, grouped as Ollama's Tensors().Layers(): `blk.0`, `blk.1`, ..., `output`, `token_embd`."""
+        layers: dict[str, int] = {}
+        for tensor in self.tensors:
+            parts = tensor.name.split(".")
+            key = ".".join(parts[:2]) if parts[0] == "blk" and len(parts) > 1 else parts[0]
+            layers[key] = layers.get(key, 0) + (tensor.nbytes or 0)
+        return layers
+
     @property
     def chat_template(self) -> str | None:
         return self.kv.get("tokenizer.chat_template") or None

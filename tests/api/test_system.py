@@ -14,9 +14,10 @@ def ram_models(server) -> list[str]:  # type: ignore[no-untyped-def]
 def test_no_gpu_here_and_the_loaded_model_in_ram(server, client, smollm2):
     client.generate(model=smollm2, prompt="hi", options={"num_predict": 1}, keep_alive="5m")
     info = httpx.get(server.url + "/api/system", timeout=30).json()
-    assert set(info) == {"gpus", "gpu_error", "gpu_offload", "ram", "cpu_percent"}
+    assert set(info) == {"gpus", "gpu_error", "gpu_offload", "llama_build", "ram", "cpu_percent", "evictions"}
     assert info["gpus"] == [] and info["gpu_error"].startswith("no NVIDIA GPU found (")
     assert info["gpu_offload"] is False  # the CPU build of llama.cpp
+    assert info["llama_build"]["backends"] == ["CPU"] and info["llama_build"]["gpu_offload"] is False
     ram = info["ram"]
     assert ram["total"] > 1 << 30 and 0 < ram["available"] <= ram["total"] and ram["used"] == ram["total"] - ram["available"]
     ps = {m["name"]: m for m in httpx.get(server.url + "/api/ps", timeout=30).json()["models"]}

@@ -52,6 +52,7 @@ def fake_pynvml(gpus: list[FakeGpu], init_error: str | None = None) -> types.Mod
     module.nvmlDeviceGetCount = lambda: len(gpus)
     module.nvmlDeviceGetHandleByIndex = lambda i: i
     module.nvmlDeviceGetName = lambda i: gpus[i].name.encode()  # older nvidia-ml-py returns bytes
+    module.nvmlDeviceGetUUID = lambda i: f"GPU-{i:04d}"
     module.nvmlDeviceGetMemoryInfo = memory
     module.nvmlDeviceGetUtilizationRates = utilization
     return module

@@ -17,8 +17,8 @@ def test_two_gpus_one_without_utilization():
     scan = nvml.scan()
     assert scan.error is None
     assert scan.gpus == [
-        GpuReading(0, "NVIDIA H100 80GB HBM3", 80 << 30, 3 << 30, 77 << 30, 37),
-        GpuReading(1, "NVIDIA L4", 24 << 30, 1 << 30, 23 << 30, None),
+        GpuReading(0, "NVIDIA H100 80GB HBM3", 80 << 30, 3 << 30, 77 << 30, 37, "GPU-0000"),
+        GpuReading(1, "NVIDIA L4", 24 << 30, 1 << 30, 23 << 30, None, "GPU-0001"),
     ]
     nvml.scan()
     assert module.init_calls == 1  # initialized once

@@ -16,11 +16,14 @@ import pytest
 
 from jupyter_ollama.errors import BadRequest, Busy
 from jupyter_ollama.scheduler.cpus import CpuBudget, Threads
-from jupyter_ollama.scheduler.devices import Device
+from jupyter_ollama.scheduler.devices import Device, Machine
+from jupyter_ollama.scheduler.placement import Gpu, LayerSizes, place
+from jupyter_ollama.scheduler.report import entry
 from jupyter_ollama.scheduler.scheduler import Scheduler, SchedulerSettings
 from jupyter_ollama.store.blobs import sha256_file
 from jupyter_ollama.store.create import ModelCreator
 from jupyter_ollama.store.store import ModelStore
+from jupyter_ollama.views import processor
 
 from .fake_runner import FakeRunner
 
@@ -44,14 +47,15 @@ def store(tmp_path_factory, smollm2_gguf) -> ModelStore:
 
 
 def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], free: int = 64 * GIB,
-        cpu: CpuBudget = TWO_CORES, **overrides: Any) -> None:
+        cpu: CpuBudget = TWO_CORES, gpus: list[Device] | None = None, **overrides: Any) -> None:
     FakeRunner.started = []
     values: dict[str, Any] = dict(num_parallel=2, max_loaded_models=3, max_queue=512, context_length=512,
                                   keep_alive=300.0, num_thread=0)
 
     async def main() -> None:
         scheduler = Scheduler(store, SchedulerSettings(**{**values, **overrides}), cpu, runner_factory=FakeRunner.factory,
-                              device_probe=lambda: Device("cpu", 0, "RAM", 64 * GIB, free))
+                              device_probe=lambda: Machine(gpus or [], Device("cpu", 0, "RAM", 64 * GIB, free),
+                                                           "" if gpus else "no GPU"))
         try:
             await asyncio.wait_for(scenario(scheduler), 10)
         finally:
@@ -200,6 +204,8 @@ def test_memory_idle_models_make_room_and_a_model_that_never_fits_is_refused(sto
         # Room for one model: the idle one goes to make room for the next.
         async with scheduler.use(store.get("b"), {}):
             assert loaded_names(scheduler) == ["b"]
+        [evicted] = scheduler.evictions
+        assert (evicted.model, evicted.device) == ("a:latest", "cpu") and "of RAM" in evicted.reason
 
     # The probe reports free memory as it is before any load: the budget is what limits here.
     run(store, scenario, memory_budget={"cpu": int(1.5 * store_model_size(store))})
@@ -292,3 +298,90 @@ def test_kv_cache_type_from_the_environment(monkeypatch):
     for value, expected in (("1", True), ("false", False), ("", None)):
         monkeypatch.setenv("OLLAMA_FLASH_ATTENTION", value)
         assert SchedulerSettings().flash_attention is expected
+
+
+# -- GPUs: the scheduler places with placement.py and tells the runner -------------------------------
+
+
+def gpu(index: int, free: int, total: int = 80 * GIB) -> Device:
+    return Device("gpu", index, "NVIDIA H200", total, free, f"GPU-{index}")
+
+
+def model_sizes(store: ModelStore) -> LayerSizes:
+    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES)
+    model = store.get("a")
+    return scheduler.layer_sizes(model, scheduler.estimate(model, scheduler.load_config(model, {})))
+
+
+def whole_on_one_gpu(store: ModelStore) -> int:
+    return place(model_sizes(store), [Gpu(0, "x", "", 80 * GIB, 80 * GIB)]).size_vram
+
+
+def test_the_whole_model_on_the_gpu_with_most_room(store):
+    layers = model_sizes(store).count
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}) as loaded:
+            [runner] = FakeRunner.started
+            assert (runner.config.num_gpu, runner.config.gpu_ids, runner.config.tensor_split) == (layers, ["GPU-1"], [])
+            assert loaded.size_vram == loaded.size == whole_on_one_gpu(store)
+            shown = entry(scheduler, loaded)
+            assert (processor(shown), shown["device"], shown["placement"]["gpus"][0]["layers"]) == ("100% GPU", "gpu1", layers)
+
+    run(store, scenario, gpus=[gpu(0, 2 * GIB), gpu(1, 40 * GIB)])
+
+
+def test_a_partial_offload_reaches_the_runner(store):
+    sizes = model_sizes(store)
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}) as loaded:
+            [runner] = FakeRunner.started
+            assert 0 < runner.config.num_gpu == loaded.plan.layers < sizes.count
+            assert runner.config.gpu_ids == ["GPU-0"] and runner.config.tensor_split == []
+            assert 0 < loaded.size_vram < loaded.size and processor(entry(scheduler, loaded)).endswith("CPU/GPU")
+            # What stays in RAM is the rest: the blocks not offloaded and the head.
+            assert loaded.plan.ram == sum(sizes.blocks[: sizes.count - 1 - loaded.plan.layers]) + sizes.output
+
+    run(store, scenario, gpus=[gpu(0, int(0.9 * whole_on_one_gpu(store)))])
+
+
+def test_two_gpus_too_small_alone_share_the_model_and_the_runner_gets_the_split(store):
+    room = whole_on_one_gpu(store) - (10 << 20)  # each pays CUDA's context and a compute buffer: together they fit
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}) as loaded:
+            [runner] = FakeRunner.started
+            assert runner.config.gpu_ids == ["GPU-0", "GPU-1"] and runner.config.num_gpu == loaded.plan.total_layers
+            assert runner.config.tensor_split == list(loaded.plan.tensor_split) and sum(runner.config.tensor_split) == 31
+            assert loaded.size == loaded.size_vram == loaded.vram_on(0) + loaded.vram_on(1)
+            assert all(loaded.vram_on(i) <= room for i in (0, 1))
+
+    run(store, scenario, gpus=[gpu(0, room), gpu(1, room)])
+
+
+def test_num_gpu_zero_keeps_the_runner_off_the_gpus(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {"num_gpu": 0, "main_gpu": 1}) as loaded:
+            [runner] = FakeRunner.started
+            assert (runner.config.num_gpu, runner.config.gpu_ids) == (0, [])  # CUDA shows it no GPU at all
+            assert loaded.size_vram == 0 and loaded.size == loaded.memory.total
+            assert processor(entry(scheduler, loaded)) == "100% CPU"
+
+    run(store, scenario, gpus=[gpu(0, 40 * GIB), gpu(1, 40 * GIB)])
+
+
+def test_an_idle_model_on_the_gpu_is_evicted_for_a_fuller_offload_with_the_reason(store):
+    whole = whole_on_one_gpu(store)
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {}):
+            pass
+        async with scheduler.use(store.get("b"), {}) as loaded:
+            assert loaded_names(scheduler) == ["b"] and loaded.size_vram == whole
+        [evicted] = scheduler.evictions
+        assert (evicted.model, evicted.device) == ("a:latest", "gpu0")
+        assert evicted.reason.startswith("b:latest needs GPU memory for 31/31 layers (gpu0 ")
+
+    # The fake GPU's free memory never drops: what `a` holds is counted from the scheduler's own books.
+    run(store, scenario, gpus=[gpu(0, int(1.5 * whole), total=int(1.5 * whole))])
