@@ -81,3 +81,28 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip() for line in [header, *rows]]
     return "\n".join(lines)
+
+
+def go_duration(nanoseconds: int) -> str:
+    """Go's time.Duration.String(), which Ollama's `--verbose` timings print: `1.5s`, `2m3.04s`, `12.345ms`."""
+    if nanoseconds == 0:
+        return "0s"
+    sign, d = ("-", -nanoseconds) if nanoseconds < 0 else ("", nanoseconds)
+    if d < 1_000_000_000:
+        for unit, scale, digits in (("ns", 1, 0), ("µs", 1_000, 3), ("ms", 1_000_000, 6)):
+            if d < scale * 1000:
+                return sign + _fraction(d, scale, digits) + unit
+    hours, rest = divmod(d, 3600 * 1_000_000_000)
+    minutes, rest = divmod(rest, 60 * 1_000_000_000)
+    text = _fraction(rest, 1_000_000_000, 9) + "s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
+
+
+def _fraction(value: int, scale: int, digits: int) -> str:
+    whole, part = divmod(value, scale)
+    decimals = str(part).rjust(digits, "0").rstrip("0") if digits else ""
+    return f"{whole}.{decimals}" if decimals else str(whole)

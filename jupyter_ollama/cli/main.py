@@ -73,10 +73,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run
+    from .run import RunOptions, parse_think, run
 
-    prompt = " ".join(args.prompt) if args.prompt else None
-    return run(args.name, prompt, args.keepalive, args.format)
+    options = RunOptions(
+        keep_alive=args.keepalive,
+        format=args.format,
+        think=parse_think(args.think),
+        hide_thinking=args.hidethinking,
+        verbose=args.verbose,
+        insecure=args.insecure,
+    )
+    return run(args.name, args.prompt, options)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
@@ -144,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prompt", nargs="*")
     p.add_argument("--keepalive", help="Duration to keep a model loaded (e.g. 5m)")
     p.add_argument("--format", help='Response format (e.g. "json")')
+    p.add_argument("--verbose", action="store_true", help="Show timings for response")
+    p.add_argument(
+        "--think",
+        metavar="VALUE",  # a bare --think is --think=true, see main()
+        help="Enable thinking mode: true/false or high/medium/low for supported models",
+    )
+    p.add_argument("--hidethinking", action="store_true", help="Hide thinking output (if provided)")
+    p.add_argument("--insecure", action="store_true", help="Use an insecure registry (to pull a model that is not here)")
     add("ps", cmd_ps, "List running models")
     add("system", cmd_system, "Show the llama.cpp build (CUDA or CPU, and why), GPUs and RAM with the models on them")
     p = add("stop", cmd_stop, "Stop a running model")
@@ -168,7 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Go's NoOptDefVal: a bare `--think` means true and never takes the next word (the prompt) as its value.
+    argv = ["--think=true" if word == "--think" else word for word in (sys.argv[1:] if argv is None else argv)]
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "prompt", None) is not None and not any(word.startswith("-") for word in extra):
+        args.prompt += extra  # flags between the prompt's words, as cobra allows: `run m --think "Hi"`
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0

@@ -1,17 +1,35 @@
-"""`jupyter-ollama run`: one prompt, or an interactive chat like `ollama run`."""
+"""`jupyter-ollama run`: one prompt, or an interactive chat, as `ollama run` (cmd/cmd.go, cmd/interactive.go).
+
+A model that is not here is pulled first, with progress. Piped input comes before the
+prompt's words (`cat notes.txt | jupyter-ollama run m summarize`). An embedding model
+prints the prompt's embedding as a JSON array. `--verbose` (or `/set verbose`) prints
+the timings after each reply, `--think` asks a thinking model to think aloud, and
+`--hidethinking` keeps its thoughts off the screen.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..client import Client, ClientError
+from ..format import go_duration
 from ..store.options import parse_parameter
+from ..templates.capabilities import EMBEDDING
 from ..views import describe
+from .transfer import pull
 
 HELP = """Available Commands:
   /set parameter ...     Set a parameter
   /set system <string>   Set system message
+  /set think             Enable thinking
+  /set nothink           Disable thinking
+  /set verbose           Show LLM stats
+  /set quiet             Disable LLM stats
+  /set format json       Enable JSON mode
+  /set noformat          Disable formatting
   /show info             Show details for this model
   /show modelfile        Show Modelfile for this model
   /show parameters       Show parameters for this model
@@ -23,34 +41,110 @@ HELP = """Available Commands:
 
 Use \"\"\" to begin a multi-line message."""
 
+THINK_LEVELS = ("high", "medium", "low", "max")
+GREY, BOLD, DEFAULT = "\033[38;5;245m", "\033[1m", "\033[0m"
+
+
+def parse_think(value: str | None) -> bool | str | None:
+    """`--think`, `--think=false`, `--think=high`: Ollama's values for the flag."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    if text in THINK_LEVELS:
+        return text
+    raise ClientError(f"invalid value for --think: {value!r} (true, false, high, medium, low or max)")
+
+
+@dataclass
+class RunOptions:
+    keep_alive: str | None = None
+    format: str | None = None
+    think: bool | str | None = None  # None: the server's default for the model
+    hide_thinking: bool = False
+    verbose: bool = False
+    insecure: bool = False  # for the pull of a model that is not here
+
+
+def summary(final: dict[str, Any]) -> str:
+    """Ollama's `--verbose` block (api.Metrics.Summary), from a reply's last chunk."""
+    lines = []
+
+    def add(label: str, value: str) -> None:
+        lines.append(f"{label + ':':<22}{value}")
+
+    if final.get("total_duration"):
+        add("total duration", go_duration(final["total_duration"]))
+    if final.get("load_duration"):
+        add("load duration", go_duration(final["load_duration"]))
+    for prefix, count_key, duration_key in (("prompt eval", "prompt_eval_count", "prompt_eval_duration"), ("eval", "eval_count", "eval_duration")):
+        count, duration = final.get(count_key) or 0, final.get(duration_key) or 0
+        if count:
+            add(f"{prefix} count", f"{count} token(s)")
+        if duration:
+            add(f"{prefix} duration", go_duration(duration))
+            add(f"{prefix} rate", f"{count / (duration / 1e9):.2f} tokens/s")
+    return "\n".join(lines)
+
 
 class ChatSession:
-    def __init__(self, client: Client, model: str, options: dict[str, Any], keep_alive: str | None, fmt: str | None, out: TextIO) -> None:
+    def __init__(self, client: Client, model: str, options: dict[str, Any], run: RunOptions, out: TextIO, err: TextIO | None = None) -> None:
         self.client, self.model, self.out = client, model, out
+        self.err = err or sys.stderr
         self.options = dict(options)
-        self.keep_alive, self.format = keep_alive, fmt
+        self.run = run
         self.messages: list[dict[str, Any]] = []
         self.system: str | None = None
 
     def body(self, **extra: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "options": self.options, **extra}
-        if self.keep_alive is not None:
-            body["keep_alive"] = self.keep_alive
-        if self.format:
-            body["format"] = self.format
+        if self.run.keep_alive is not None:
+            body["keep_alive"] = self.run.keep_alive
+        if self.run.format:
+            body["format"] = self.run.format
+        if self.run.think is not None:
+            body["think"] = self.run.think
         return body
 
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def _thinking_marks(self) -> tuple[str, str]:
+        if self.out.isatty():
+            return f"{GREY}{BOLD}Thinking...\n{DEFAULT}{GREY}", f"{GREY}{BOLD}...done thinking.\n\n{DEFAULT}"
+        return "Thinking...\n", "...done thinking.\n\n"
+
     def ask(self, prompt: str) -> str:
-        """Send one user turn, stream the reply to the terminal, keep it in the history."""
+        """Send one user turn, stream the reply (and its thinking) to the terminal, keep it in the history."""
         turn = ([{"role": "system", "content": self.system}] if self.system else []) + self.messages
         turn.append({"role": "user", "content": prompt})
-        parts = []
-        for event in self.client.stream("/api/chat", self.body(messages=turn)):
-            piece = event.get("message", {}).get("content", "")
-            parts.append(piece)
-            self.out.write(piece)
-            self.out.flush()
-        self.out.write("\n\n" if self.out.isatty() else "\n")
+        opening, closing = self._thinking_marks()
+        parts, thought, thinking, final = [], "", False, {}
+        events = self.client.stream("/api/chat", self.body(messages=turn))
+        try:
+            for event in events:
+                message = event.get("message") or {}
+                if message.get("thinking") and not self.run.hide_thinking:
+                    if not thinking:
+                        self._write(opening)
+                        thinking = True
+                    thought += message["thinking"]
+                    self._write(message["thinking"])
+                piece = message.get("content") or ""
+                if piece and thinking:
+                    self._write(("" if thought.endswith("\n") else "\n") + closing)
+                    thinking = False
+                parts.append(piece)
+                self._write(piece)
+                if event.get("done"):
+                    final = event
+        finally:
+            events.close()  # on Ctrl+C too: the server stops generating
+        self._write("\n\n" if self.out.isatty() else "\n")
+        if self.run.verbose and final:
+            print(summary(final), file=self.err, flush=True)
         reply = "".join(parts)
         self.messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
         return reply
@@ -66,8 +160,19 @@ class ChatSession:
         elif head == "/clear":
             self.messages = []
             print("Cleared session context", file=self.out)
-        elif head == "/set" and len(words) >= 4 and words[1] == "parameter":
-            name, raw = words[2], " ".join(words[3:])
+        elif head == "/set" and len(words) >= 2:
+            self.set(words[1:], line)
+        elif head == "/show" and len(words) == 2:
+            self.show(words[1])
+        else:
+            print(f"Unknown command '{line}'. Type /? for help", file=self.out)
+        return True
+
+    def set(self, words: list[str], line: str) -> None:
+        """`/set ...`, with Ollama's replies."""
+        what = words[0]
+        if what == "parameter" and len(words) >= 3:
+            name, raw = words[1], " ".join(words[2:])
             try:
                 value = parse_parameter(name, raw)
             except Exception as err:  # a bad value is reported, the session goes on
@@ -75,14 +180,30 @@ class ChatSession:
             else:
                 self.options[name] = value
                 print(f"Set parameter '{name}' to '{raw}'", file=self.out)
-        elif head == "/set" and len(words) >= 3 and words[1] == "system":
+        elif what == "system" and len(words) >= 2:
             self.system = line.split(None, 2)[2]
             print("Set system message.", file=self.out)
-        elif head == "/show" and len(words) == 2:
-            self.show(words[1])
+        elif what == "think":
+            level = words[1] if len(words) > 1 else None
+            self.run.think = level or True
+            print(f"Set 'think' mode to '{level}'." if level else "Set 'think' mode.", file=self.out)
+        elif what == "nothink":
+            self.run.think = False
+            print("Set 'nothink' mode.", file=self.out)
+        elif what in ("verbose", "quiet"):
+            self.run.verbose = what == "verbose"
+            print(f"Set '{what}' mode.", file=self.out)
+        elif what == "format":
+            if len(words) < 2 or words[1] != "json":
+                print("Invalid or missing format. For 'json' mode use '/set format json'", file=self.out)
+            else:
+                self.run.format = "json"
+                print("Set format to 'json' mode.", file=self.out)
+        elif what == "noformat":
+            self.run.format = None
+            print("Disabled format.", file=self.out)
         else:
-            print(f"Unknown command '{line}'. Type /? for help", file=self.out)
-        return True
+            print(f"Unknown command '/set {what}'. Type /? for help", file=self.out)
 
     def show(self, what: str) -> None:
         info = self.client.request("POST", "/api/show", {"model": self.model})
@@ -112,16 +233,55 @@ def read_message(first: str, stdin: TextIO) -> str:
         rest = nxt.rstrip("\n")
 
 
+def prompt_of(words: list[str], stdin: TextIO) -> str | None:
+    """The one-shot prompt: what was piped in, then the words, joined by a space (as Ollama joins them);
+    None (interactive) when there are neither."""
+    parts = list(words)
+    if not stdin.isatty():
+        piped = stdin.read()
+        if piped:
+            parts.insert(0, piped)
+    return " ".join(parts) if parts else None
+
+
+def model_info(client: Client, model: str, insecure: bool) -> dict[str, Any]:
+    """/api/show for `model`, pulling it first (with progress) when it is not here, as `ollama run` does."""
+    try:
+        return client.request("POST", "/api/show", {"model": model})
+    except ClientError as err:
+        if err.status != 404:
+            raise
+    pull(model, insecure, client)
+    return client.request("POST", "/api/show", {"model": model})
+
+
+def embed(client: Client, model: str, text: str, out: TextIO) -> int:
+    """`ollama run` on an embedding model: the input's embedding, printed as a JSON array."""
+    if not text:
+        raise ClientError(f'embedding models require input text. Usage: jupyter-ollama run {model} "your text here"')
+    embeddings = client.request("POST", "/api/embed", {"model": model, "input": text}).get("embeddings") or []
+    if embeddings:
+        print(json.dumps(embeddings[0], separators=(",", ":")), file=out)
+    return 0
+
+
 def run(
-    model: str, prompt: str | None, keep_alive: str | None, fmt: str | None,
-    stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, client: Client | None = None,
+    model: str,
+    words: list[str],
+    options: RunOptions | None = None,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    client: Client | None = None,
 ) -> int:
+    run_options = options or RunOptions()
     client = client or Client()
-    client.request("POST", "/api/show", {"model": model})  # a clear "not found" before anything else
-    session = ChatSession(client, model, {}, keep_alive, fmt, out)
-    if prompt is None and not stdin.isatty():
-        prompt = stdin.read()  # `echo hi | jupyter-ollama run m`
-    if prompt:
+    prompt = prompt_of(words, stdin)
+    info = model_info(client, model, run_options.insecure)
+    if EMBEDDING in (info.get("capabilities") or []):
+        return embed(client, model, prompt or "", out)
+    session = ChatSession(client, model, {}, run_options, out, err)
+    if prompt is not None:
         session.ask(prompt)
         return 0
     client.request("POST", "/api/generate", session.body(prompt=""))  # load before the first prompt
@@ -140,5 +300,7 @@ def run(
             continue
         try:
             session.ask(read_message(line, stdin))
-        except ClientError as err:
-            print(f"Error: {err.message}", file=out)
+        except ClientError as error:
+            print(f"Error: {error.message}", file=out)
+        except KeyboardInterrupt:  # Ctrl+C stops this reply, not the session
+            out.write("\n")

@@ -208,10 +208,10 @@ def show_progress(events: Iterable[dict[str, Any]], verb: str, display: Display)
             display.add(spinner)
 
 
-def pull(name: str, insecure: bool = False) -> int:
+def pull(name: str, insecure: bool = False, client: Client | None = None) -> int:
     display = Display()
     try:
-        show_progress(Client().stream("/api/pull", {"model": name, "insecure": insecure}), "pulling", display)
+        show_progress((client or Client()).stream("/api/pull", {"model": name, "insecure": insecure}), "pulling", display)
     finally:
         display.stop()
     return 0

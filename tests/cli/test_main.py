@@ -152,15 +152,18 @@ def test_run_reads_a_piped_prompt(server, greedy):
     assert result.returncode == 0 and "4" in result.stdout
 
 
-def test_run_unknown_model(server):
+def test_run_unknown_model_tries_to_pull_it(server):
     result = server.cli("run", "no-such-model", "hi")
-    assert result.returncode == 1 and "not found" in result.stderr
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and lines[0] == "pulling manifest"
+    assert lines[-1].startswith("Error: pull model manifest: ") and "no-such-model" in lines[-1] and "Traceback" not in result.stderr
 
 
 def test_interactive_chat(server, greedy):
     typed = Terminal('/set parameter num_predict 5\n/show parameters\n"""Say\nhello"""\nAnd again\n/set parameter bogus 1\n/bye\n')
     screen = io.StringIO()
-    assert run_chat(greedy, None, None, None, stdin=typed, out=screen, client=Client(server.url)) == 0
+    with Client(server.url) as client:
+        assert run_chat(greedy, [], stdin=typed, out=screen, client=client) == 0
     text = screen.getvalue()
     assert "Set parameter 'num_predict' to '5'" in text
     assert "Couldn't set parameter" in text and "bogus" in text
