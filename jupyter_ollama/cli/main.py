@@ -181,15 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_interspersed(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """Flags may come between a prompt's words, as cobra allows: `run m --think "Hi"`."""
+    args, extra = parser.parse_known_args(words)
+    if extra and getattr(args, "prompt", None) is not None and not any(word.startswith("-") for word in extra):
+        args.prompt += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Go's NoOptDefVal: a bare `--think` means true and never takes the next word (the prompt) as its value.
     argv = ["--think=true" if word == "--think" else word for word in (sys.argv[1:] if argv is None else argv)]
-    args, extra = parser.parse_known_args(argv)
-    if extra and getattr(args, "prompt", None) is not None and not any(word.startswith("-") for word in extra):
-        args.prompt += extra  # flags between the prompt's words, as cobra allows: `run m --think "Hi"`
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = parse_interspersed(parser, argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0

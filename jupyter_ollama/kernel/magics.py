@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from ..cli.main import parse_interspersed
 from ..client import ClientError
 from ..discovery import Endpoint, find_server
 from ..errors import BadRequest, OllamaError
@@ -110,7 +111,7 @@ class OllamaMagics(Magics):
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
         try:
-            args = _parser().parse_args(shlex.split(line))
+            args = parse_interspersed(_parser(), shlex.split(line))
         except ValueError as err:  # unbalanced quotes
             raise UsageError(f"%ollama: {err}") from None
         command = args.command or "help"

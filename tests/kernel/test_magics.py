@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import httpx
 import ollama
 import pytest
 
+from jupyter_ollama.store.gguf import read_gguf
+
+from ..registry_server import Registry
 from .conftest import clean_env, run_notebook, text_of
+
+MODEL = "application/vnd.ollama.image.model"
 
 
 def magic_cells(gguf) -> list[str]:
@@ -88,3 +94,28 @@ def test_empty_tables_a_reset_and_the_endpoint_say_what_they_are(tmp_path):
     # The token works but never shows in the notebook.
     token = notebook.cells[5].outputs and out[5].strip() == "True True"
     assert token and "token" not in out[4] and "Endpoint(url='http://127.0.0.1:" in out[4]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, smollm2_gguf):
+    reg = Registry(tmp_path_factory.mktemp("magic-registry"))
+    reg.publish("library/fetched", "latest", [(MODEL, smollm2_gguf)], read_gguf(smollm2_gguf, max_array_len=1024).config_blob())
+    yield reg
+    reg.close()
+
+
+def test_run_pulls_a_missing_model_with_progress_then_answers(tmp_path, server, registry):
+    name = f"{registry.host}/library/fetched"
+    cells = [
+        "%load_ext jupyter_ollama",
+        f'%ollama run {name} --insecure "What is 2+2?" -o temperature=0 -o num_predict=20',
+        f'%ollama run {name} --insecure "Hi" -o num_predict=3',
+    ]
+    notebook, _ = run_notebook(cells, clean_env(OLLAMA_HOST=server.host), tmp_path)
+    first, again = notebook.cells[1].outputs, notebook.cells[2].outputs
+    widget = [o for o in first if o.output_type == "display_data" and "application/vnd.jupyter.widget-view+json" in o.data]
+    assert widget, first  # the pull's progress widget, as `%ollama pull` shows it
+    answer = [o for o in first if o.output_type == "execute_result"]
+    assert answer and "4" in answer[0].data["text/markdown"] and not [o for o in first if o.output_type == "error"]
+    assert not [o for o in again if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]  # here now
+    assert httpx.request("DELETE", server.url + "/api/delete", json={"model": name}, timeout=30).status_code == 200
