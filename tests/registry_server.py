@@ -216,6 +216,13 @@ class Registry:
         self.manifests[(repo, tag)] = data
         return data
 
+    def publish_gguf(self, repo: str, gguf: Path, tag: str = "latest") -> bytes:
+        """A model that is one GGUF, with the config Ollama's registry gives it."""
+        from jupyter_ollama.store.gguf import read_gguf
+
+        config = read_gguf(gguf, max_array_len=1024).config_blob()
+        return self.publish(repo, tag, [("application/vnd.ollama.image.model", gguf)], config)
+
     def served(self) -> int:
         return sum(self.source.served.values())
 

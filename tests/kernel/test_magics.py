@@ -6,12 +6,8 @@ import httpx
 import ollama
 import pytest
 
-from jupyter_ollama.store.gguf import read_gguf
-
 from ..registry_server import Registry
 from .conftest import clean_env, run_notebook, text_of
-
-MODEL = "application/vnd.ollama.image.model"
 
 
 def magic_cells(gguf) -> list[str]:
@@ -99,7 +95,7 @@ def test_empty_tables_a_reset_and_the_endpoint_say_what_they_are(tmp_path):
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, smollm2_gguf):
     reg = Registry(tmp_path_factory.mktemp("magic-registry"))
-    reg.publish("library/fetched", "latest", [(MODEL, smollm2_gguf)], read_gguf(smollm2_gguf, max_array_len=1024).config_blob())
+    reg.publish_gguf("library/fetched", smollm2_gguf)
     yield reg
     reg.close()
 
