@@ -81,6 +81,35 @@ def test_gpus_found_but_a_cpu_build(browser_page: Page) -> None:
     expect(view.locator(".jo-error")).to_have_text("the server did not answer in time")  # the last reading stays
 
 
+def test_a_model_over_two_gpus_and_the_cpu_with_the_build_and_why(browser_page: Page) -> None:
+    system = {
+        "gpus": [
+            {"index": 0, "name": "NVIDIA H200", "memory_total": 140 * GIB, "memory_used": 139 * GIB, "utilization": 88,
+             "models": [{"name": "llama3.1:70b", "size": 60 * GIB, "layers": 38, "estimated": 60 * GIB, "measured": None}]},
+            {"index": 1, "name": "NVIDIA H200", "memory_total": 140 * GIB, "memory_used": 132 * GIB, "utilization": 85,
+             "models": [{"name": "llama3.1:70b", "size": 52 * GIB, "layers": 33, "estimated": 50 * GIB, "measured": 52 * GIB}]},
+        ],
+        "gpu_error": None, "gpu_offload": True,
+        "llama_build": {"backends": ["CUDA", "CPU"], "gpu_offload": True, "cuda_architectures": "900",
+                        "reason": "nvidia-smi found GPUs of CUDA architecture 90 and nvcc is /usr/local/cuda/bin/nvcc",
+                        "cmake_args": "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90"},
+        "ram": {"total": 256 * GIB, "used": 40 * GIB, "available": 216 * GIB,
+                "models": [{"name": "llama3.1:70b", "size": 9 * GIB}]},
+        "cpu_percent": 40.0, "evictions": [],
+    }
+    show(browser_page, GpuMonitor, {"system": system, "error": ""})
+    view = browser_page.locator("#view")
+    gpu0, gpu1, ram = view.locator(".jo-device").all()
+    # The same model on both GPUs, each with its share of the layers, and its CPU part in RAM.
+    expect(gpu0.locator(".jo-legend-name").first).to_have_text("llama3.1:70b · 38 layers")
+    expect(gpu1.locator(".jo-legend-name").first).to_have_text("llama3.1:70b · 33 layers")
+    expect(ram.locator(".jo-legend-name").first).to_have_text("llama3.1:70b")
+    expect(view.locator(".jo-build")).to_have_text(
+        "llama.cpp: CUDA (architectures 900) + CPU · GPU offload — "
+        "nvidia-smi found GPUs of CUDA architecture 90 and nvcc is /usr/local/cuda/bin/nvcc")
+    view.screenshot(path=str(ARTIFACTS / "widgets-gpus-placement-fake.png"))
+
+
 CASES = [
     ("Some **bold**, *it* and `a <b>`", "<p>Some <strong>bold</strong>, <em>it</em> and <code>a &lt;b&gt;</code></p>\n"),
     # HTML a model writes is shown as text, never as markup.

@@ -11,6 +11,15 @@ import { errorLine, fill, h, legend, Segment, stackedBar } from './dom';
 interface ModelMemory {
   name: string;
   size: number;
+  /** On a GPU: how many of the model's layers are there (the rest are on other GPUs or the CPU). */
+  layers?: number;
+}
+
+interface LlamaBuild {
+  backends: string[];
+  gpu_offload: boolean;
+  cuda_architectures: string;
+  reason: string;
 }
 
 interface Gpu {
@@ -26,6 +35,7 @@ interface SystemInfo {
   gpus?: Gpu[];
   gpu_error?: string | null;
   gpu_offload?: boolean;
+  llama_build?: LlamaBuild;
   ram?: { total: number; used: number; available: number; models?: ModelMemory[] };
   cpu_percent?: number;
 }
@@ -38,7 +48,7 @@ interface GpuState {
 function memorySegments(models: ModelMemory[], used: number, colors: Map<string, number>): Segment[] {
   const segments: Segment[] = models.map(m => ({
     value: m.size,
-    label: m.name,
+    label: m.layers === undefined ? m.name : `${m.name} · ${m.layers} layers`,
     kind: 'model',
     color: colors.get(m.name)
   }));
@@ -87,6 +97,18 @@ function utilization(percent: number | null | undefined): HTMLElement {
     return h('span', { class: 'jo-muted', title: "NVML cannot read this GPU's utilization" }, 'utilization n/a');
   }
   return meter(percent, 'GPU utilization', ` ${percent}% busy`);
+}
+
+/** What llama.cpp was built with and why, e.g. "llama.cpp: CUDA (architectures 900) + CPU · GPU offload". */
+function buildLine(build: LlamaBuild | undefined): HTMLElement | null {
+  if (!build) {
+    return null;
+  }
+  const backends = build.backends
+    .map(b => (b === 'CUDA' && build.cuda_architectures ? `CUDA (architectures ${build.cuda_architectures})` : b))
+    .join(' + ');
+  const text = `llama.cpp: ${backends || 'unknown'} · ${build.gpu_offload ? 'GPU offload' : 'CPU only'}`;
+  return h('div', { class: 'jo-muted jo-detail jo-build' }, build.reason ? `${text} — ${build.reason}` : text);
 }
 
 function render({ model, el }: Pick<RenderProps<GpuState>, 'model' | 'el'>): () => void {
@@ -139,6 +161,7 @@ function render({ model, el }: Pick<RenderProps<GpuState>, 'model' | 'el'>): () 
       if (!(ram.models || []).length && !gpus.some(g => (g.models || []).length)) {
         parts.push(h('div', { class: 'jo-muted jo-detail' }, 'No model is loaded right now.'));
       }
+      parts.push(buildLine(info.llama_build));
     }
     fill(
       el,
