@@ -64,7 +64,6 @@ def start_server(models: Path) -> tuple[subprocess.Popen[bytes], Client]:
 def load(client: Client, model: str, options: dict[str, Any]) -> dict[str, Any]:
     """Unload, then generate with `options` (a fresh placement); the /api/ps entry of the model."""
     client.request("POST", "/api/generate", {"model": model, "keep_alive": 0})
-    time.sleep(2)  # NVML's free memory lags a runner's exit: let the "before" reading settle
     reply = client.request(
         "POST", "/api/generate", {"model": model, "prompt": PROMPT, "stream": False, "options": {**options, "num_predict": 24, "temperature": 0}}
     )

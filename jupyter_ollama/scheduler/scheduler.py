@@ -114,9 +114,9 @@ class Loaded:
         return self.plan.layers < self.plan.total_layers and not self.config["num_thread"]
 
     def matches(self, model: LocalModel, config: dict[str, Any]) -> bool:
-        return self.model.manifest_digest == model.manifest_digest and all(
-            self.config[k] == config[k] for k in LOAD_KEYS
-        )
+        # As Ollama's needsReload: a request that leaves num_gpu to the scheduler (-1) takes the model as placed.
+        keys = [k for k in LOAD_KEYS if not (k == "num_gpu" and config[k] < 0)]
+        return self.model.manifest_digest == model.manifest_digest and all(self.config[k] == config[k] for k in keys)
 
 
 class Scheduler:
@@ -423,8 +423,23 @@ class Scheduler:
         if self.loaded.get(loaded.key) is loaded:
             del self.loaded[loaded.key]
         log.info("unloading %s", loaded.model.name.display())
+        before = await asyncio.to_thread(devices.gpu_memory_used) if loaded.plan.gpus else {}
         await loaded.runner.stop()
+        if before:
+            await self._vram_released(before, loaded.size_vram)
         await self._notify()
+
+    @staticmethod
+    async def _vram_released(before: dict[int, int], size_vram: int, timeout: float = 5.0) -> None:
+        """NVML's free memory lags a runner's exit (Ollama's waitForVRAMRecovery): wait, up to `timeout`,
+        until 80% of what it held shows as free, so that the next placement does not see it still taken."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = await asyncio.to_thread(devices.gpu_memory_used)
+            if sum(used - now.get(index, used) for index, used in before.items()) >= 0.8 * size_vram:
+                return
+            await asyncio.sleep(0.25)
+        log.warning("GPU memory did not come back within %.0f s of unloading", timeout)
 
     # -- explicit control -----------------------------------------------------
 

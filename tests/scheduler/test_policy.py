@@ -385,3 +385,26 @@ def test_an_idle_model_on_the_gpu_is_evicted_for_a_fuller_offload_with_the_reaso
 
     # The fake GPU's free memory never drops: what `a` holds is counted from the scheduler's own books.
     run(store, scenario, gpus=[gpu(0, int(1.5 * whole), total=int(1.5 * whole))])
+
+
+def test_num_gpu_left_unset_takes_the_model_as_placed_and_a_new_value_reloads(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        for options in ({"num_gpu": 4}, {}, {"num_gpu": 4}, {"num_gpu": 2}):
+            async with scheduler.use(store.get("a"), options):
+                pass
+        assert [r.config.num_gpu for r in FakeRunner.started] == [4, 2]  # as Ollama: -1 never reloads
+
+    run(store, scenario, gpus=[gpu(0, 40 * GIB)])
+
+
+def test_an_unload_waits_for_nvml_to_show_the_gpu_memory_free(monkeypatch):
+    readings = iter([{0: 9 * GIB}, {0: 8 * GIB}, {0: 1 * GIB}])  # a lagging driver, then free
+    taken = []
+
+    def used() -> dict[int, int]:
+        taken.append(next(readings))
+        return taken[-1]
+
+    monkeypatch.setattr("jupyter_ollama.scheduler.devices.gpu_memory_used", used)
+    asyncio.run(Scheduler._vram_released({0: 9 * GIB}, 8 * GIB))
+    assert len(taken) == 3  # until 80% of the model's 8 GiB showed as free
