@@ -2,27 +2,24 @@
 
 A Modelfile TEMPLATE (Go syntax) wins when the model has one; otherwise the
 GGUF's own Jinja chat template renders the conversation (Ollama's "native
-mode"). A model with neither gets llama.cpp's built-in template for its family
-when there is one, else Ollama's default, which is the prompt text alone.
+mode"). A model with neither gets Ollama's default, `{{ .Prompt }}`: the last
+user message alone, as `/api/show` reports. Such a GGUF is in practice a base
+(pretrained) model, since conversion copies the chat template of every
+instruction-tuned one; wrapped in a chat format it never learned, it makes up the
+next turn (Gemma 3 270M's base GGUF in llama.cpp's gemma format: "Hello Ada! ...
+mendatanguser\n大家好!").
 When the conversation is longer than a slot's context, the oldest messages that
 are neither system prompts nor the last message are dropped until it fits.
 """
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import replace
 from typing import Any
 
-import llama_cpp as L
-
-from ..errors import BadRequest
 from ..templates.jinja import render_jinja
 from .llama import LlamaModel
 from .protocol import Prompt, to_json
-
-# llama.cpp's built-in chat formats, for GGUFs that carry no template (e.g. Gemma 3 270M).
-_BUILTIN_BY_ARCH = {"gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma", "llama": "llama3", "qwen2": "chatml"}
 
 
 def render(model: LlamaModel, spec: dict[str, Any]) -> str:
@@ -37,30 +34,16 @@ def render(model: LlamaModel, spec: dict[str, Any]) -> str:
     if jinja:
         extra = {"enable_thinking": bool(spec["think"])} if spec.get("think") is not None else {}
         return render_jinja(
-            jinja, messages, tools=spec.get("tools"), bos_token=model.token_text(model.bos),
-            eos_token=model.token_text(model.eos), **extra,
+            jinja,
+            messages,
+            tools=spec.get("tools"),
+            bos_token=model.token_text(model.bos),
+            eos_token=model.token_text(model.eos),
+            **extra,
         )
-    builtin = _BUILTIN_BY_ARCH.get(model.architecture())
-    if builtin:
-        return _render_builtin(builtin, messages)
     # Ollama's default template `{{ .Prompt }}`: the last user message, verbatim.
     users = [m.get("content", "") for m in messages if m.get("role") == "user"]
     return users[-1] if users else ""
-
-
-def _render_builtin(name: str, messages: list[dict[str, Any]]) -> str:
-    chat = (L.llama_chat_message * len(messages))()
-    keep = []  # the encoded strings must outlive the call
-    for i, message in enumerate(messages):
-        role, content = message.get("role", "user").encode(), (message.get("content") or "").encode()
-        keep += [role, content]
-        chat[i].role, chat[i].content = role, content
-    size = 4096 + sum(len(x) for x in keep) * 2
-    buf = ctypes.create_string_buffer(size)
-    n = L.llama_chat_apply_template(name.encode(), chat, len(messages), True, buf, size)
-    if n < 0:
-        raise BadRequest(f"the built-in chat template {name!r} cannot render this conversation")
-    return buf.raw[:n].decode("utf-8", "replace")
 
 
 def tokenize(model: LlamaModel, text: str) -> list[int]:

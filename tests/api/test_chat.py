@@ -44,8 +44,12 @@ def test_prompt_renders_the_gguf_chat_template(server, smollm2):
 
 
 def test_modelfile_system_and_messages_are_used(client, server, smollm2):
-    client.create(model="pirate", from_=smollm2, system="You are a pirate.", messages=[
-        {"role": "user", "content": "Who are you?"}, {"role": "assistant", "content": "A pirate, arrr."}])
+    client.create(
+        model="pirate",
+        from_=smollm2,
+        system="You are a pirate.",
+        messages=[{"role": "user", "content": "Who are you?"}, {"role": "assistant", "content": "A pirate, arrr."}],
+    )
     text = rendered(server, {"model": "pirate", "messages": [{"role": "user", "content": "Hello"}]})
     assert text.startswith("<|im_start|>system\nYou are a pirate.<|im_end|>\n<|im_start|>user\nWho are you?")
     assert "A pirate, arrr.<|im_end|>" in text and text.endswith("Hello<|im_end|>\n<|im_start|>assistant\n")
@@ -98,11 +102,13 @@ def test_bad_messages_are_400(server, smollm2, messages, message):
 
 
 def test_second_model_without_chat_template(client, gemma_gguf, smollm2):
-    """Gemma 3's GGUF has no chat template: llama.cpp's built-in gemma format is used."""
+    """Gemma 3 270M's GGUF is the base model, with no chat template: it reads the prompt alone, as
+    Ollama's default template (which /api/show reports) has it, and never makes up a `user` turn."""
     client.create(model="gemma", files={"gemma.gguf": client.create_blob(gemma_gguf)})
-    reply = client.chat(model="gemma", messages=[{"role": "user", "content": "Say hello."}], options={"temperature": 0, "num_predict": 20})
-    assert reply.message.content.strip()
-    assert client.show("gemma").details.family == "gemma3"
+    assert client.show("gemma").details.family == "gemma3" and client.show("gemma").template == "{{ .Prompt }}"
+    reply = client.chat(model="gemma", messages=[{"role": "user", "content": "Hi! I'm Ada."}], options={"temperature": 0, "num_predict": 24})
+    text = reply.message.content
+    assert text.strip() and "user" not in text and "mendatang" not in text and "<start_of_turn>" not in text
 
 
 GO_CHATML = """{{- range .Messages }}<|im_start|>{{ .Role }}

@@ -1,4 +1,4 @@
-"""Chat prompts: the GGUF's Jinja template, llama.cpp's built-in fallback, truncation, BOS handling."""
+"""Chat prompts: the GGUF's Jinja template, Ollama's default template without one, truncation, BOS handling."""
 
 from __future__ import annotations
 
@@ -31,9 +31,7 @@ def gemma(gemma_gguf) -> LlamaModel:
 def test_smollm2_jinja_chatml(smol):
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert render(smol, {"messages": messages}) == (
-        "<|im_start|>system\nBe brief.<|im_end|>\n"
-        "<|im_start|>user\nHi<|im_end|>\n"
-        "<|im_start|>assistant\n"
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     )
 
 
@@ -46,26 +44,20 @@ def test_smollm2_template_adds_its_default_system_prompt(smol):
     )
 
 
-def test_gemma_without_template_uses_llama_cpp_builtin(gemma):
-    assert gemma.chat_template() is None
+def test_gemma_without_template_reads_the_prompt_alone(gemma):
+    """No TEMPLATE and no chat template in the GGUF (a base model): Ollama's default `{{ .Prompt }}`.
+
+    Wrapped in Gemma's turn format, which this pretrained model never learned, it echoed the
+    prompt and made up the next turn: "Hello Ada! ... mendatanguser\n大家好!".
+    """
+    assert gemma.chat_template() is None and gemma.meta("general.finetune") is None
     messages = [
+        {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello!"},
         {"role": "user", "content": "How are you?"},
     ]
-    assert render(gemma, {"messages": messages}) == (
-        "<start_of_turn>user\nHi<end_of_turn>\n"
-        "<start_of_turn>model\nHello!<end_of_turn>\n"
-        "<start_of_turn>user\nHow are you?<end_of_turn>\n"
-        "<start_of_turn>model\n"
-    )
-
-
-def test_gemma_builtin_folds_the_system_prompt_into_the_first_turn(gemma):
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
-    assert render(gemma, {"messages": messages}) == (
-        "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
-    )
+    assert render(gemma, {"messages": messages}) == "How are you?"
 
 
 def test_special_tokens_are_parsed(smol):
