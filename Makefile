@@ -77,9 +77,11 @@ chromium:
 		|| echo "warning: could not install chromium; tests/labextension will fail until it is installed"
 
 # JupyterLab on the quickstart, with the sidebar, the magics and the tiny model ready.
+# The URL it prints (port 8888, or the next free one) opens the quickstart, not the Launcher.
+QUICKSTART := /lab/tree/notebooks/01-quickstart.ipynb
 run: setup
 	$(BIN)/python -m jupyter_ollama.demo
-	$(BIN)/jupyter lab notebooks/01-quickstart.ipynb $(ALLOW_ROOT)
+	$(BIN)/jupyter lab --LabApp.default_url=$(QUICKSTART) $(ALLOW_ROOT)
 
 # The standalone server (like `ollama serve`) on OLLAMA_HOST, with the same model.
 serve: setup

@@ -20,7 +20,10 @@ def run_recipe() -> list[str]:
     text = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^run: setup\n((?:\t.*\n)+)", text, re.M)
     assert recipe, "the Makefile has no `run` target"
-    return [line.replace("$(BIN)/", "").replace("$(ALLOW_ROOT)", "").strip() for line in recipe.group(1).splitlines()]
+    quickstart = re.search(r"^QUICKSTART := (.+)$", text, re.M)
+    assert quickstart, "the Makefile names no QUICKSTART page"
+    return [line.replace("$(BIN)/", "").replace("$(ALLOW_ROOT)", "").replace("$(QUICKSTART)", quickstart.group(1)).strip()
+            for line in recipe.group(1).splitlines()]
 
 
 def test_demo_readies_the_model_once(tmp_path: Path) -> None:
@@ -36,7 +39,7 @@ def test_demo_readies_the_model_once(tmp_path: Path) -> None:
 def test_make_run_opens_jupyterlab_on_the_quickstart_with_the_model(tmp_path: Path) -> None:
     demo, lab = run_recipe()
     assert demo == "python -m jupyter_ollama.demo"
-    assert lab == "jupyter lab notebooks/01-quickstart.ipynb"
+    assert lab == "jupyter lab --LabApp.default_url=/lab/tree/notebooks/01-quickstart.ipynb"
     env = clean_env(OLLAMA_MODELS=str(tmp_path / "models"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                     JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
     subprocess.run([sys.executable, "-m", "jupyter_ollama.demo"], env=env, check=True, capture_output=True)
@@ -46,7 +49,7 @@ def test_make_run_opens_jupyterlab_on_the_quickstart_with_the_model(tmp_path: Pa
     browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
     with open(tmp_path / "lab.log", "w") as log:  # the server writes to its own copy of the handle
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "notebooks/01-quickstart.ipynb", f"--ServerApp.browser={browser}",
+            [sys.executable, "-m", "jupyterlab", *lab.split()[2:], f"--ServerApp.browser={browser}",
              "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
              "--allow-root"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -64,8 +67,12 @@ def test_make_run_opens_jupyterlab_on_the_quickstart_with_the_model(tmp_path: Pa
         # Jupyter opens a local page that redirects (with the token) to the notebook.
         redirect = Path(opened.read_text().removeprefix("file://")).read_text()
         url = re.search(r'href="([^"]+)"', redirect).group(1)
-        assert url.startswith(base + "lab/tree/01-quickstart.ipynb?token="), url  # the browser opens on the quickstart
+        quickstart = base + "lab/tree/notebooks/01-quickstart.ipynb?token="
+        assert url.startswith(quickstart), url  # the browser opens on the quickstart
         assert httpx.get(url).status_code == 200
+        # And so does the URL printed for a browser elsewhere (a container, a remote machine), not the Launcher.
+        printed = re.findall(r"http://127\.0\.0\.1:\d+/\S*token=\S*", (tmp_path / "lab.log").read_text())
+        assert printed and all(u.startswith(quickstart) for u in printed), printed
         tags = httpx.get(base + "ollama/api/tags", headers=auth).json()
         assert [m["name"] for m in tags["models"]] == ["smollm2:latest"]
     finally:
