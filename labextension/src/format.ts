@@ -79,8 +79,9 @@ export function formatProcessor(size: number, sizeVram: number): string {
   if (sizeVram >= size) {
     return '100% GPU';
   }
-  const gpu = Math.round((sizeVram / size) * 100);
-  return `${100 - gpu}%/${gpu}% CPU/GPU`;
+  // Ollama rounds the CPU share and gives the GPU the rest.
+  const cpu = Math.round(((size - sizeVram) / size) * 100);
+  return `${cpu}%/${100 - cpu}% CPU/GPU`;
 }
 
 /** Generation speed from a final chat line: `eval_count` tokens in `eval_duration` nanoseconds. */

@@ -37,9 +37,11 @@ function RunningRow(props: { running: RunningModel; model: PanelModel; now: numb
   const { running, model, now } = props;
   const gpu = running.size_vram;
   const cpu = Math.max(0, running.size - gpu);
-  const where = [gpu ? `${running.device.toUpperCase()} ${formatBytes(gpu)}` : '', cpu ? `CPU ${formatBytes(cpu)}` : '']
-    .filter(Boolean)
-    .join(' + ');
+  // Each GPU it uses with its share (a model split over GPUs shows every one), then the CPU's.
+  const gpus = running.placement?.gpus.length
+    ? running.placement.gpus.map(g => `GPU${g.index} ${formatBytes(Math.max(g.estimated, g.measured ?? 0))}`)
+    : [gpu ? `${running.device.toUpperCase()} ${formatBytes(gpu)}` : ''];
+  const where = [...gpus, cpu ? `CPU ${formatBytes(cpu)}` : ''].filter(Boolean).join(' + ');
   const busy = model.busy.has(running.name);
   return (
     <li className="jp-Ollama-row" data-running={running.name}>

@@ -43,8 +43,16 @@ export interface RunningModel {
   details: ModelDetails;
   expires_at: string;
   context_length: number;
-  /** `cpu` or `gpu<index>`. */
+  /** `cpu` or `gpu<index>`: the first GPU it uses. */
   device: string;
+  /** Where its layers are (ours): per GPU the layers and bytes planned there, and what NVML measured. */
+  placement?: {
+    gpu_layers: number;
+    layers: number;
+    reason: string;
+    ram: number;
+    gpus: { index: number; layers: number; estimated: number; measured: number | null }[];
+  };
   slots_total: number;
   slots_busy: number;
   requests_queued: number;

@@ -9,8 +9,10 @@ step go to tests/artifacts/.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from ..registry_server import file_digest
 from .conftest import ARTIFACTS
@@ -157,3 +159,42 @@ def test_sidebar_in_the_dark_theme(jupyter_lab, browser_page: Page) -> None:
     assert max(channels) < 100, background
     shot(page, "7-dark")
     use_theme(page, "JupyterLab Light")  # the choice is saved on the server: leave it as it was
+
+
+GIB = 1 << 30
+# A 70B model over two H200s and the CPU, as /api/ps and /api/system report one (no GPU on this machine).
+SPLIT_PS = {"models": [{
+    "name": "llama3.1:70b", "model": "llama3.1:70b", "size": 121 * GIB, "size_vram": 112 * GIB, "digest": "a" * 64,
+    "details": {"family": "llama", "parameter_size": "70.6B", "quantization_level": "Q4_K_M"},
+    "expires_at": "2099-01-01T00:00:00Z", "context_length": 4096, "device": "gpu0", "slots_total": 4, "slots_busy": 0,
+    "requests_queued": 0, "placement": {"gpu_layers": 71, "layers": 81, "reason": "71/81 layers fit on gpu0, gpu1, the rest on the CPU",
+                                        "ram": 9 * GIB, "gpus": [{"index": 0, "layers": 38, "estimated": 60 * GIB, "measured": None},
+                                                                 {"index": 1, "layers": 33, "estimated": 50 * GIB, "measured": 52 * GIB}]},
+}]}
+SPLIT_SYSTEM = {
+    "gpus": [{"index": i, "name": "NVIDIA H200", "memory_total": 140 * GIB, "memory_used": used * GIB, "utilization": 80,
+              "models": [{"name": "llama3.1:70b", "size": size * GIB, "layers": layers, "estimated": size * GIB, "measured": None}]}
+             for i, used, size, layers in ((0, 139, 60, 38), (1, 132, 52, 33))],
+    "gpu_error": None, "gpu_offload": True,
+    "llama_build": {"backends": ["CUDA", "CPU"], "gpu_offload": True, "cuda_architectures": "900", "reason": "", "cmake_args": ""},
+    "ram": {"total": 256 * GIB, "used": 40 * GIB, "available": 216 * GIB, "models": [{"name": "llama3.1:70b", "size": 9 * GIB}]},
+    "cpu_percent": 40.0, "evictions": [],
+}
+
+
+def test_sidebar_shows_a_model_split_over_gpus_and_the_cpu(jupyter_lab, browser_page: Page) -> None:
+    """What this GPU-less machine cannot load: the running row and the device bars of a split model (replies faked)."""
+    page = browser_page
+    page.set_default_timeout(TIMEOUT)
+    expect.set_options(timeout=TIMEOUT)
+    def reply(body: dict[str, Any]) -> Callable[[Route], None]:
+        return lambda route: route.fulfill(json=body)
+
+    page.route("**/ollama/api/ps*", reply(SPLIT_PS))
+    page.route("**/ollama/api/system*", reply(SPLIT_SYSTEM))
+    open_panel(page, jupyter_lab)
+    panel = page.locator("#jupyter-ollama-panel")
+    row = panel.locator('li[data-running="llama3.1:70b"]')
+    expect(row).to_contain_text("GPU0 64 GB + GPU1 56 GB + CPU 9.7 GB (7%/93% CPU/GPU)")
+    expect(panel.locator('[data-device="gpu1"]')).to_contain_text("llama3.1:70b")
+    shot(page, "8-gpu-split-fake")

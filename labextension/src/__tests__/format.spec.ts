@@ -55,6 +55,7 @@ describe('formatProcessor', () => {
     expect(formatProcessor(1000, 0)).toBe('100% CPU');
     expect(formatProcessor(1000, 1000)).toBe('100% GPU');
     expect(formatProcessor(1000, 750)).toBe('25%/75% CPU/GPU');
+    expect(formatProcessor(1000, 515)).toBe('49%/51% CPU/GPU'); // 48.5% on the CPU rounds up, as Ollama's
   });
 });
 
