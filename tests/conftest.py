@@ -65,12 +65,19 @@ class RunningServer:
         return self.process.wait(timeout=30)
 
 
-def start_server(models_dir: Path, **settings: str) -> RunningServer:
-    """`jupyter-ollama serve` on a free loopback port; `settings` are extra environment variables."""
+def start_server(models_dir: Path, mount: str | None = None, log: Path | None = None, **settings: str) -> RunningServer:
+    """`jupyter-ollama serve` on a free loopback port; `settings` are extra environment variables.
+
+    `mount`, a shell `mount` command, runs first in a user and mount namespace of the server's own
+    (no privileges needed): a small tmpfs over its models folder makes a full disk. `log` keeps its stderr.
+    """
     port = free_port()
     host = f"127.0.0.1:{port}"
     env = {**os.environ, "OLLAMA_HOST": host, "OLLAMA_MODELS": str(models_dir), **settings}
-    process = subprocess.Popen([sys.executable, "-m", "jupyter_ollama", "serve"], env=env)
+    command = [sys.executable, "-m", "jupyter_ollama", "serve"]
+    if mount is not None:
+        command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", f'{mount} && exec "$@"', "sh", *command]
+    process = subprocess.Popen(command, env=env, stderr=log.open("ab") if log else None)
     url = f"http://{host}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -86,11 +93,11 @@ def start_server(models_dir: Path, **settings: str) -> RunningServer:
     raise RuntimeError("server did not start")
 
 
-def serving(models_dir: Path, gguf: Path, name: str = "smollm2", **settings: str) -> RunningServer:
+def serving(models_dir: Path, gguf: Path, name: str = "smollm2", log: Path | None = None, **settings: str) -> RunningServer:
     """A fresh server (settings are environment variables) with `gguf` created as `name`."""
     import ollama
 
-    running = start_server(models_dir, **settings)
+    running = start_server(models_dir, log=log, **settings)
     client = ollama.Client(host=running.url)
     client.create(model=name, files={"m.gguf": client.create_blob(gguf)})
     return running

@@ -9,10 +9,11 @@ import tornado.web
 from tornado.http1connection import HTTP1Connection
 
 from .._version import OLLAMA_API_VERSION
-from ..errors import BadRequest
+from ..errors import BadRequest, OllamaError
 from ..store.blobs import BlobWriter, normalize_digest
 from ..store.create import ModelCreator
 from ..store.options import validate_parameters
+from ..store.progress import storage_error
 from . import wire
 from .base import OllamaHandler, run_in_thread
 
@@ -84,6 +85,7 @@ class BlobHandler(OllamaHandler):
     # GGUF files are many GB; the body streams to disk in chunks, never into memory.
     MAX_UPLOAD = 1 << 40
     writer: BlobWriter | None = None
+    failure: OllamaError | None = None  # a write failed (a full disk): the rest is read and dropped
 
     async def prepare(self) -> None:
         if self.guard_browser():
@@ -96,12 +98,20 @@ class BlobHandler(OllamaHandler):
             assert isinstance(connection, HTTP1Connection)  # tornado's HTTP/1 server, the only one we run
             connection.set_max_body_size(self.MAX_UPLOAD)
             if not await asyncio.to_thread(self.store.blobs.exists, self.digest):
-                self.writer = self.store.blobs.writer(self.digest)
+                try:
+                    self.writer = self.store.blobs.writer(self.digest)
+                except OSError as err:
+                    raise storage_error(err) from None
 
     async def data_received(self, chunk: bytes) -> None:
         async with self.io:
             if self.writer is not None:
-                await asyncio.to_thread(self.writer.write, chunk)
+                try:
+                    await asyncio.to_thread(self.writer.write, chunk)
+                except OSError as err:
+                    self.failure = storage_error(err)
+                    writer, self.writer = self.writer, None
+                    await asyncio.to_thread(writer.abort)
 
     def head(self, digest: str) -> None:
         if not self.store.blobs.exists(self.digest):
@@ -110,11 +120,17 @@ class BlobHandler(OllamaHandler):
 
     async def post(self, digest: str) -> None:
         async with self.io:
+            if self.failure is not None:
+                raise self.failure
             if self.writer is None:
                 self.set_status(200)  # already stored: the upload was read and dropped
             else:
                 writer, self.writer = self.writer, None
-                await asyncio.to_thread(writer.commit)  # a mismatch aborts and raises 400
+                try:
+                    await asyncio.to_thread(writer.commit)  # a mismatch aborts and raises 400
+                except OSError as err:
+                    await asyncio.to_thread(writer.abort)
+                    raise storage_error(err) from None
                 self.set_status(201)
         self.finish()
 
@@ -126,6 +142,8 @@ class BlobHandler(OllamaHandler):
             asyncio.ensure_future(self._abort())
 
     async def _abort(self) -> None:
+        if self.writer is None:  # nothing written, or refused before the upload began (no lock yet)
+            return
         async with self.io:
             if self.writer is not None:
                 writer, self.writer = self.writer, None

@@ -1,7 +1,9 @@
 """POST /api/pull and POST /api/push: thin handlers around store.pull and store.push.
 
 Both stream Ollama's progress lines (NDJSON) by default; `stream: false` answers
-the last line, or `{"error"}` with status 500 as Ollama's waitForStream does.
+the last line, or `{"error"}` as Ollama's waitForStream does, with a truer status than
+its 500: 404 for what is not there, 502 for a registry that fails or cannot be reached,
+507 for a full disk.
 A client that goes away cancels its transfer (a pull keeps its parts for next time).
 """
 

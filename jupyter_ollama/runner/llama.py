@@ -19,6 +19,7 @@ _KV_TYPES = {"f16": L.GGML_TYPE_F16, "q8_0": L.GGML_TYPE_Q8_0, "q4_0": L.GGML_TY
 
 _GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 _keeping = False  # whether the message a CONT line continues was shown
+_errors: list[str] = []  # llama.cpp's error lines since the last load began: its reasons for refusing
 
 
 @L.llama_log_callback
@@ -29,6 +30,16 @@ def _quiet_log(level: int, text: bytes, user_data: Any) -> None:
         _keeping = level == _GGML_LOG_ERROR or debug()
     if _keeping:
         os.write(2, text)
+    if level == _GGML_LOG_ERROR:
+        _errors.append(text.decode("utf-8", "replace").strip())
+
+
+def _load_failure_reason() -> str:
+    """llama.cpp's own reason, from its log: `llama_model_load: error loading model: unknown model architecture: 'x'`."""
+    for line in _errors:
+        if "error loading model: " in line:
+            return line.rsplit("error loading model: ", 1)[1]
+    return _errors[0].split(": ", 1)[-1] if _errors else "see the server log (OLLAMA_DEBUG=1 for llama.cpp's own)"
 
 
 def init_backend() -> None:
@@ -52,9 +63,10 @@ class LlamaModel:
             params.tensor_split = self._tensor_split
         if use_mmap is not None:
             params.use_mmap = use_mmap
+        _errors.clear()
         self.ptr = L.llama_model_load_from_file(path.encode(), params)
         if not self.ptr:
-            raise BadRequest(f"llama.cpp could not load the model file {path}")
+            raise BadRequest(f"llama.cpp refused the model: {_load_failure_reason()}")
         self.vocab = L.llama_model_get_vocab(self.ptr)
         self.n_ctx_train = L.llama_model_n_ctx_train(self.ptr)
         self.n_embd = L.llama_model_n_embd(self.ptr)

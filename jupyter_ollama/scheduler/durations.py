@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -9,6 +10,8 @@ from .. import envconfig
 from ..errors import BadRequest
 
 FOREVER = None  # a keep-alive of None means the model stays loaded until told otherwise
+# Go's longest time.Duration (2^63-1 ns, about 292 years): longer is forever, not an overflow.
+MAX_SECONDS = (2**63 - 1) / 1e9
 
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
@@ -46,7 +49,9 @@ def parse_keep_alive(value: Any) -> float | None:
             raise BadRequest(str(err)) from None
     else:
         raise BadRequest("keep_alive must be a number of seconds or a duration string")
-    return FOREVER if seconds < 0 else seconds
+    if math.isnan(seconds):
+        raise BadRequest("keep_alive must be a number of seconds or a duration string")
+    return FOREVER if seconds < 0 or seconds > MAX_SECONDS else seconds
 
 
 def parse_keep_alive_setting(text: str) -> float | None:

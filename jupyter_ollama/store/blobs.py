@@ -67,8 +67,13 @@ class BlobWriter:
         return digest
 
     def abort(self) -> None:
-        self._close()
-        self._temp.unlink(missing_ok=True)
+        try:
+            self._close()
+        except OSError:  # a full disk fails the flush too; the file goes anyway
+            pass
+        finally:
+            self._file = None
+            self._temp.unlink(missing_ok=True)
 
     def _close(self) -> None:
         if self._file is not None:
@@ -102,8 +107,12 @@ class BlobStore:
         if self.exists(digest):
             return digest, False
         writer = self.writer(digest)
-        writer.write(data)
-        writer.commit()
+        try:
+            writer.write(data)
+            writer.commit()
+        except OSError:
+            writer.abort()
+            raise
         return digest, True
 
     def read_bytes(self, digest: str) -> bytes:

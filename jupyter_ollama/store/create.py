@@ -32,6 +32,7 @@ from .manifests import (
 )
 from .names import INVALID_MODEL_NAME, ModelName
 from .options import validate_parameters
+from .progress import storage_error
 from .store import ModelStore
 
 Progress = Callable[[dict[str, Any]], None]
@@ -110,6 +111,16 @@ class ModelCreator:
         licenses = check_license(request.get("license"))
 
         self._existing = self.store.blobs.digests()
+        try:
+            self._build(name, request, files, adapters, template, parameters, messages, licenses)
+        except OSError as err:  # a full disk: what this create wrote goes, the store is as it was
+            self.store.remove_unused(self.store.blobs.digests() - self._existing)
+            raise storage_error(err) from None
+
+    def _build(
+        self, name: ModelName, request: dict[str, Any], files: dict[str, str], adapters: dict[str, str],
+        template: str | None, parameters: dict[str, Any], messages: list[dict[str, str]], licenses: list[str],
+    ) -> None:
         if request.get("from"):
             layers, config = self._from_model(request["from"])
         elif files:

@@ -27,7 +27,7 @@ import httpx
 from ..errors import OllamaError
 from .blobs import BlobStore, sha256_file
 from .parts import MAX_PARTS, RECORD_INTERVAL, Part, TransferSettings
-from .progress import TICK_SECONDS, Cancelled, Progress, check_cancel, layer_line, os_error_message
+from .progress import TICK_SECONDS, Cancelled, Progress, check_cancel, layer_line, storage_error
 from .registry import Registry, RegistryError, RegistryNotFound, transport_reason
 
 log = logging.getLogger("jupyter_ollama")
@@ -70,7 +70,9 @@ class BlobDownload:
         except OllamaError as err:
             self.error = err
         except OSError as err:
-            self.error = OllamaError(os_error_message(err))
+            self.error = storage_error(err)
+            if self.error.status == 507:  # a full disk: a partial file cannot resume, it only holds the space
+                self._discard()
         except Exception as err:  # a bug: report it, never lose it in the thread
             log.exception("download of %s failed", self.digest)
             self.error = OllamaError(f"download {self.digest[7:19]}: {err}")

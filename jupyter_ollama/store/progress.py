@@ -57,6 +57,12 @@ class Throttle:
         return False
 
 
+def storage_error(err: OSError) -> OllamaError:
+    """A failed file operation as the client sees it: 507 when the disk is full, else 500."""
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return OllamaError(os_error_message(err), status=507 if full else 500)
+
+
 def os_error_message(err: OSError) -> str:
     """Go's wording for a failed file operation: `write /path: no space left on device`."""
     reason = (err.strerror or str(err)).lower()

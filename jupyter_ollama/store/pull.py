@@ -17,7 +17,7 @@ from .commit import commit_manifest
 from .download import BlobDownload, TransferSettings, download_blob
 from .manifests import Manifest
 from .names import ModelName
-from .progress import Progress, os_error_message, status
+from .progress import Progress, status, storage_error
 from .registry import Registry, RegistryError
 from .store import ModelStore
 
@@ -48,7 +48,7 @@ def pull_model(
         else:
             _pull_registry(store, target, progress, insecure, cancel, settings)
     except OSError as err:
-        raise OllamaError(os_error_message(err)) from err
+        raise storage_error(err) from err
 
 
 def _pull_registry(
@@ -67,7 +67,7 @@ def _pull_registry(
     try:
         data = registry.get_manifest(name.tag)
     except RegistryError as err:
-        raise OllamaError(f"pull model manifest: {err.message}") from None
+        raise OllamaError(f"pull model manifest: {err.message}", err.status) from None
     manifest = parse_manifest(data)
 
     downloads: dict[str, BlobDownload | None] = {}

@@ -17,10 +17,10 @@ import threading
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
-from ..errors import OllamaError
+from ..errors import NotFound, OllamaError
 from .manifests import MANIFEST_MEDIA_TYPE, Layer
 from .names import ModelName
-from .progress import Progress, Throttle, check_cancel, layer_line, os_error_message, status
+from .progress import Progress, Throttle, check_cancel, layer_line, status, storage_error
 from .registry import Registry, RegistryError, RegistryNotFound
 from .store import ModelStore
 
@@ -43,7 +43,7 @@ def push_model(
     stored = store.manifests.read(found) if found else None
     if found is None or stored is None:
         progress(status("couldn't retrieve manifest"))
-        raise OllamaError(f"model '{parsed.display()}' not found")
+        raise NotFound(f"model '{parsed.display()}' not found")
     try:
         raw = store.manifests.root.joinpath(*found.parts).read_bytes()
         registry = Registry(dataclasses.replace(found, scheme=parsed.scheme), insecure)
@@ -54,9 +54,9 @@ def push_model(
         progress(status("pushing manifest"))
         registry.request("PUT", registry.url("manifests", found.tag), {"Content-Type": MANIFEST_MEDIA_TYPE}, raw)
     except RegistryNotFound:
-        raise OllamaError("file does not exist") from None
+        raise NotFound("file does not exist") from None
     except OSError as err:
-        raise OllamaError(os_error_message(err)) from err
+        raise storage_error(err) from err
     progress(status("success"))
 
 

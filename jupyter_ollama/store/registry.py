@@ -32,10 +32,17 @@ TIMEOUT = httpx.Timeout(30.0, read=30.0)
 
 
 class RegistryError(OllamaError):
-    """A registry said no, or could not be reached; the message is Ollama's wording."""
+    """A registry said no, or could not be reached; the message is Ollama's wording.
+
+    502 where Ollama answers 500: the failure is the registry's, or the network's, not this server's.
+    """
+
+    status = 502
 
 
 class RegistryNotFound(RegistryError):
+    status = 404
+
     def __init__(self) -> None:
         super().__init__("file does not exist")
 

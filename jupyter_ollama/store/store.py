@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import envconfig
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, OllamaError
 from ..templates.profile import ProfileCache, TemplateProfile
 from .blobs import BlobStore
-from .gguf import GGUFInfo, read_gguf
+from .gguf import GGUFInfo, NotGGUFError, read_gguf
 from .manifests import ManifestStore
 from .model import LocalModel
 from .modelfile import render_modelfile
@@ -75,18 +75,26 @@ class ModelStore:
         if layer is None:
             return None
         if verbose:
-            return read_gguf(self.blobs.path(layer.digest))
+            return self._read_gguf(model, layer.digest)
         with self.lock:
             info = self._gguf_cache.get(layer.digest)
             if info is not None:
                 self._gguf_cache.move_to_end(layer.digest)
                 return info
-        info = read_gguf(self.blobs.path(layer.digest), max_array_len=1024)
+        info = self._read_gguf(model, layer.digest, max_array_len=1024)
         with self.lock:
             self._gguf_cache[layer.digest] = info
             while len(self._gguf_cache) > 16:
                 self._gguf_cache.popitem(last=False)
         return info
+
+    def _read_gguf(self, model: LocalModel, digest: str, max_array_len: int | None = None) -> GGUFInfo:
+        """A stored model's GGUF; one that no longer reads (a disk fault, a hand edit) is reported as damaged."""
+        try:
+            return read_gguf(self.blobs.path(digest), max_array_len=max_array_len)
+        except (NotGGUFError, OSError) as err:
+            reason = err.message if isinstance(err, NotGGUFError) else f"blob {digest} cannot be read ({err.strerror})"
+            raise OllamaError(f"model '{model.name.display()}' is damaged: {reason}; pull or create it again") from None
 
     # -- listing and showing --------------------------------------------------
 

@@ -82,7 +82,7 @@ def test_pull_errors(registry, puller):
     url = puller.url + "/api/pull"
     unknown = {"model": f"{registry.host}/library/nothing", "insecure": True}
     reply = httpx.post(url, json={**unknown, "stream": False}, timeout=60)
-    assert reply.status_code == 500 and reply.json() == {"error": "pull model manifest: file does not exist"}
+    assert reply.status_code == 404 and reply.json() == {"error": "pull model manifest: file does not exist"}
     lines = [json.loads(x) for x in httpx.post(url, json=unknown, timeout=60).text.splitlines()]
     assert lines == [{"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}]
     with pytest.raises(ollama.ResponseError, match="file does not exist"):
@@ -91,7 +91,7 @@ def test_pull_errors(registry, puller):
     assert httpx.post(url, json={"model": "a/b/c/d/e"}).status_code == 400
     assert httpx.post(url).status_code == 400
     refused = httpx.post(url, json={"model": "127.0.0.1:9/library/x", "insecure": True, "stream": False}, timeout=60)
-    assert refused.status_code == 500 and refused.json()["error"].startswith('pull model manifest: Get "http://127.0.0.1:9/')
+    assert refused.status_code == 502 and refused.json()["error"].startswith('pull model manifest: Get "http://127.0.0.1:9/')
     names = [m["name"] for m in httpx.get(puller.url + "/api/tags").json()["models"]]
     assert not any("nothing" in n or "/x:" in n for n in names)
 

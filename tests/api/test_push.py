@@ -60,4 +60,4 @@ def test_push_errors(server, registry):
     assert httpx.post(url, json={}).json() == {"error": "model is required"}
     assert httpx.post(url, json={"model": "a/b/c/d/e"}).status_code == 400
     not_streamed = httpx.post(url, json={"model": f"{registry.host}/me/missing", "stream": False}, timeout=60)
-    assert not_streamed.status_code == 500 and "not found" in not_streamed.json()["error"]
+    assert not_streamed.status_code == 404 and "not found" in not_streamed.json()["error"]

@@ -27,12 +27,12 @@ def test_keep_alive_values(value, seconds):
     assert parse_keep_alive(value) == seconds
 
 
-@pytest.mark.parametrize("value", [-1, -0.5, "-1m", "-1s", "-1h30m"])
-def test_negative_means_forever(value):
+@pytest.mark.parametrize("value", [-1, -0.5, "-1m", "-1s", "-1h30m", 2**70, 1e308, float("inf"), float("-inf"), "9999999999h"])
+def test_negative_or_longer_than_go_can_hold_means_forever(value):
     assert parse_keep_alive(value) is None
 
 
-@pytest.mark.parametrize("value", ["300", "", "5 m", "five minutes", "5d", "m", "-", "1h30", True, [], {}])
+@pytest.mark.parametrize("value", ["300", "", "5 m", "five minutes", "5d", "m", "-", "1h30", True, [], {}, float("nan")])
 def test_invalid_keep_alive_is_bad_request(value):
     with pytest.raises(BadRequest) as info:
         parse_keep_alive(value)
