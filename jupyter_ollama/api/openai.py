@@ -13,22 +13,14 @@ Beyond Ollama, which ignores `tool_choice`: a `tool_choice` naming a function (o
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import tornado.iostream
-import tornado.web
-
-from ..errors import OllamaError
 from ..tools import check_tools, forced_call_schema
 from . import openai_wire as ow
-from .inference import ChatHandler, GenerateHandler, InferenceHandler, embed, truncate_dims
+from .inference import ChatHandler, GenerateHandler, embed, truncate_dims
 from .prepare import merged
-
-log = logging.getLogger("jupyter_ollama")
+from .sse import SSEHandler
 
 _ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
@@ -37,43 +29,11 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": None, "code": None}}
 
 
-class OpenAIHandler(InferenceHandler):
+class OpenAIHandler(SSEHandler):
     """OpenAI's error shape, and SSE streaming."""
 
     def error_body(self, status_code: int, message: str) -> dict[str, Any]:
         return error_body(status_code, message)
-
-    async def run_task(self, work: Awaitable[None]) -> None:
-        """Respond in a task, so that a client hanging up cancels the generation."""
-        self.task = asyncio.ensure_future(work)
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-
-    async def respond_sse(self, events: AsyncIterator[dict[str, Any]]) -> None:
-        started = False
-        try:
-            async for event in events:
-                if not started:
-                    self.set_header("Content-Type", "text/event-stream")
-                    self.set_header("Cache-Control", "no-cache")
-                    started = True
-                self.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n")
-                await self.flush()
-            self.write("data: [DONE]\n\n")
-        except OllamaError as err:
-            if not started:
-                raise
-            self.write(f"data: {json.dumps(error_body(err.status, err.message))}\n\n")
-        except tornado.iostream.StreamClosedError:
-            return
-        except Exception as err:  # a bug mid-stream: reported in OpenAI's shape, traceback logged
-            if not started:
-                raise
-            log.exception("error while streaming %s", self.request.path)
-            self.write(f"data: {json.dumps(error_body(500, f'internal error: {err}'))}\n\n")
-        self.finish()
 
 
 def _envelope(rid: str, kind: str, created: int, model: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
