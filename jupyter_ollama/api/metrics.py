@@ -60,10 +60,11 @@ class SchedulerCollector(Collector):
         yield _family(gauge, "ollama_requests_waiting_for_memory", "Loads waiting for busy models to free memory.", [],
                       [([], scheduler.waiting_for_memory)])
         yield _family(gauge, "ollama_model_memory_bytes", "Estimated memory of each loaded model.", ["model", "device"],
-                      [([m, x["device"]], x["size"]) for m, x in loaded])
+                      [([m, d], v) for m, x in loaded for d, v in x["memory_by_device"].items()])
         per_device: dict[str, int] = {}
         for x in models:
-            per_device[x["device"]] = per_device.get(x["device"], 0) + x["size"]
+            for d, v in x["memory_by_device"].items():
+                per_device[d] = per_device.get(d, 0) + v
         yield _family(gauge, "ollama_device_memory_used_bytes", "Estimated memory used by loaded models per device.",
                       ["device"], [([d], v) for d, v in sorted(per_device.items())])
         yield _family(gauge, "ollama_device_memory_budget_bytes", "Memory cap per device (OLLAMA_MEMORY_BUDGET).",

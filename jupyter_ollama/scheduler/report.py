@@ -54,6 +54,7 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         # Our additions: what a deployment needs to see, which Ollama hides.
         "device": loaded.device_key,
         "placement": placement(loaded),
+        "memory_by_device": loaded.memory_by_device,
         "slots_total": loaded.num_parallel,
         "slots_busy": loaded.busy,
         "requests_queued": loaded.queued,

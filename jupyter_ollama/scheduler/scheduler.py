@@ -95,6 +95,12 @@ class Loaded:
         return self.size_vram + self.plan.ram
 
     @property
+    def memory_by_device(self) -> dict[str, int]:
+        """Bytes it holds on each device it uses: `gpu0`, `gpu1`, ..., `cpu`."""
+        held = {f"gpu{g.index}": self.vram_on(g.index) for g in self.plan.gpus}
+        return {**held, "cpu": self.plan.ram} if self.plan.ram or not held else held
+
+    @property
     def device_key(self) -> str:
         """Its main device: the first GPU it uses, else `cpu`."""
         return f"gpu{self.plan.gpus[0].index}" if self.plan.gpus else "cpu"

@@ -342,6 +342,7 @@ def test_a_partial_offload_reaches_the_runner(store):
             assert 0 < loaded.size_vram < loaded.size and processor(entry(scheduler, loaded)).endswith("CPU/GPU")
             # What stays in RAM is the rest: the blocks not offloaded and the head.
             assert loaded.plan.ram == sum(sizes.blocks[: sizes.count - 1 - loaded.plan.layers]) + sizes.output
+            assert loaded.memory_by_device == {"gpu0": loaded.size_vram, "cpu": loaded.plan.ram}
 
     run(store, scenario, gpus=[gpu(0, int(0.9 * whole_on_one_gpu(store)))])
 
@@ -356,6 +357,7 @@ def test_two_gpus_too_small_alone_share_the_model_and_the_runner_gets_the_split(
             assert runner.config.tensor_split == list(loaded.plan.tensor_split) and sum(runner.config.tensor_split) == 31
             assert loaded.size == loaded.size_vram == loaded.vram_on(0) + loaded.vram_on(1)
             assert all(loaded.vram_on(i) <= room for i in (0, 1))
+            assert loaded.memory_by_device == {"gpu0": loaded.vram_on(0), "gpu1": loaded.vram_on(1)}  # for /metrics
 
     run(store, scenario, gpus=[gpu(0, room), gpu(1, room)])
 
