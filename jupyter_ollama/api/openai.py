@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..tools import check_tools, forced_call_schema
 from . import openai_wire as ow
 from .inference import ChatHandler, GenerateHandler, embed, truncate_dims
 from .prepare import merged
-from .sse import SSEHandler
+from .sse import SSEHandler, chat_chunks
 
 _ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
@@ -88,22 +87,13 @@ class ChatCompletionsHandler(OpenAIHandler, ChatHandler):
     async def post(self) -> None:
         body = self.json_body(ow.CHAT_COMPLETION)
         native = ow.chat_request(body)
-        tools = check_tools(native.get("tools"))
-        forced = forced_call_schema(tools, body.get("tool_choice")) if tools else None
-        prepared = await self.prepare_chat(native, forced)
-        if prepared is None:
+        chunks = await chat_chunks(self, native, body.get("tool_choice"))
+        if chunks is None:
             return
         rid = ow.reply_id("chatcmpl")
-        chunks = self.chunks(prepared, "message")
-        if native["stream"]:
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return await self.run_task(self.respond_sse(chat_sse(chunks, rid, include_usage)))
-
-        async def reply() -> None:
-            async for final in merged(chunks, "message"):
-                self.write_json(chat_completion(rid, final))
-
-        await self.run_task(reply())
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        await self.answer(chunks, native["stream"], lambda final: chat_completion(rid, final),
+                          lambda c: chat_sse(c, rid, include_usage))
 
 
 def _completion_choice(chunk: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from typing import Any
 import tornado.web
 from tornado.web import RequestHandler
 
+from .anthropic import anthropic_routes
 from .inference import inference_routes
 from .native import native_routes
 from .observe import observe_routes
 from .openai import openai_routes
+from .responses import responses_routes
 from .transfer import transfer_routes
 
 Route = tuple[str, type, dict[str, Any]]
@@ -22,7 +24,8 @@ HTTP_VERBS = ("get", "head", "post", "put", "patch", "delete", "options")
 
 def all_routes() -> list[Route]:
     """Patterns relative to the mount point (no leading slash)."""
-    return native_routes() + inference_routes() + observe_routes() + transfer_routes() + openai_routes()
+    return (native_routes() + inference_routes() + observe_routes() + transfer_routes() + openai_routes()
+            + responses_routes() + anthropic_routes())
 
 
 def mounted(prefix: str, wrap: Callable[[type[RequestHandler]], type[RequestHandler]] = lambda h: h) -> list[Route]:

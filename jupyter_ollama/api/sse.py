@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import tornado.iostream
 
 from ..errors import OllamaError
-from .inference import InferenceHandler
+from ..tools import check_tools, forced_call_schema
+from .inference import ChatHandler, InferenceHandler
+from .prepare import merged
+
+Chunks = AsyncIterator[dict[str, Any]]
 
 log = logging.getLogger("jupyter_ollama")
 
@@ -43,7 +47,16 @@ class SSEHandler(InferenceHandler):
         except asyncio.CancelledError:
             pass
 
-    async def respond_sse(self, events: AsyncIterator[dict[str, Any]]) -> None:
+    async def answer(self, chunks: Chunks, stream: bool, whole: Callable[[dict[str, Any]], dict[str, Any]],
+                     events: Callable[[Chunks], Chunks]) -> None:
+        """A chat's answer: `events(chunks)` as a stream, or `whole(reply)` for the merged reply."""
+        async def reply() -> None:
+            async for final in merged(chunks, "message"):
+                self.write_json(whole(final))
+
+        await self.run_task(self.respond_sse(events(chunks)) if stream else reply())
+
+    async def respond_sse(self, events: Chunks) -> None:
         started = False
         try:
             async for event in events:
@@ -67,3 +80,12 @@ class SSEHandler(InferenceHandler):
             log.exception("error while streaming %s", self.request.path)
             self.write(self.frame(self.stream_error(500, f"internal error: {err}")))
         self.finish()
+
+
+async def chat_chunks(handler: ChatHandler, native: dict[str, Any], tool_choice: Any) -> Chunks | None:
+    """The native chunks of an /api/chat body, a forced `tool_choice` (OpenAI's shape) constraining
+    the output to a call; None when the request was answered already (an empty conversation loads)."""
+    tools = check_tools(native.get("tools"))
+    forced = forced_call_schema(tools, tool_choice) if tools else None
+    prepared = await handler.prepare_chat(native, forced)
+    return None if prepared is None else handler.chunks(prepared, "message")

@@ -1,0 +1,55 @@
+"""`POST /v1/responses`: OpenAI's Responses API on the native chat path.
+
+The request becomes a chat completion body (`responses_wire.chat_body`), then an
+`/api/chat` one, so templates, tools, thinking, `format` and options work as on
+/api/chat; a forced `tool_choice` constrains the output as on /v1/chat/completions.
+The reply is one `response` object, or with `stream: true` the Responses events
+(`event: <type>` lines, no `[DONE]`). Errors use OpenAI's shape; once streaming,
+an `error` event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import openai_wire as ow
+from . import responses_wire as rw
+from .inference import ChatHandler
+from .openai import OpenAIHandler
+from .sse import Chunks, chat_chunks
+
+
+class ResponsesHandler(OpenAIHandler, ChatHandler):
+    named_events = True
+    end_marker = None
+    events: rw.ResponseStream | None = None
+
+    def stream_error(self, status: int, message: str) -> dict[str, Any]:
+        assert self.events is not None  # the stream has started
+        return self.events.error(status, message)
+
+    async def post(self) -> None:
+        body = self.json_body(rw.RESPONSES)
+        chat = rw.chat_body(body)
+        native = ow.chat_request(chat)
+        chunks = await chat_chunks(self, native, chat.get("tool_choice"))
+        if chunks is None:
+            return
+        rid = rw.new_id("resp")
+        events = self.events = rw.ResponseStream(rid, body)
+        await self.answer(chunks, native["stream"],
+                          lambda final: rw.response_object(rid, body, "completed", rw.final_output(final), final),
+                          lambda c: _sse(c, events))
+
+
+async def _sse(chunks: Chunks, events: rw.ResponseStream) -> Chunks:
+    async for chunk in chunks:
+        if events.sequence == 0:  # started on the first chunk: errors before it keep their status
+            for event in events.start():
+                yield event
+        for event in events.add(chunk):
+            yield event
+
+
+def responses_routes() -> list[tuple[str, type, dict[str, Any]]]:
+    return [(r"v1/responses", ResponsesHandler, {})]

@@ -1,0 +1,355 @@
+"""The OpenAI Responses API (`POST /v1/responses`): its request, reply and stream events.
+
+After Ollama's `openai/responses.go`. A request is rewritten as a chat completion
+body (`chat_body`), which `openai_wire.chat_request` turns into `/api/chat`'s:
+`input` (a string, or items: messages with content parts, `function_call`,
+`function_call_output`, `reasoning`) becomes messages, `instructions` a leading
+system message, flat function tools nested ones, `text.format` the
+`response_format`, `reasoning.effort` the think level, `max_output_tokens`
+`max_tokens`. Native chunks come back as one `response` object, or as the
+Responses stream events (`ResponseStream`). Nothing is stored: no
+`previous_response_id`, no `background`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from ..errors import BadRequest
+from ..gojson import json_type
+from .openai_wire import MAX_TOKENS, openai_tool_calls
+from .wire import Shape
+
+RESPONSES = Shape(
+    "ResponsesRequest",
+    {
+        "model": "string", "input": "any", "instructions": "string", "max_output_tokens": "int",
+        "reasoning": "object", "temperature": "number", "top_p": "number", "text": "object",
+        "tools": "array", "tool_choice": "any", "stream": "bool", "truncation": "string",
+        "previous_response_id": "string", "background": "bool", "store": "bool", "metadata": "object",
+        "parallel_tool_calls": "bool", "conversation": "any", "include": "array",
+    },
+)
+
+_PART_TYPES = {"input_text": "text", "output_text": "text", "input_image": "image_url"}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+# -- request ---------------------------------------------------------------------
+
+
+def _parts(content: Any, where: str) -> str | list[dict[str, Any]]:
+    """A message's content as chat content: a string, or text and image_url parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise BadRequest(f"{where}.content must be a string or an array, not {json_type(content)}")
+    parts: list[dict[str, Any]] = []
+    for i, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "input_file":
+            raise BadRequest("file inputs are not currently supported")
+        if kind not in _PART_TYPES:
+            raise BadRequest(f"{where}.content[{i}]: unknown content type: {kind!r}")
+        if kind == "input_image":
+            if not isinstance(part.get("image_url"), str):
+                raise BadRequest(f"{where}.content[{i}]: input_image needs an image_url (a base64 data URL)")
+            parts.append({"type": "image_url", "image_url": {"url": part["image_url"]}})
+        elif isinstance(part.get("text"), str):
+            parts.append({"type": "text", "text": part["text"]})
+        else:
+            raise BadRequest(f"{where}.content[{i}].text must be a string")
+    return parts
+
+
+def _output_text(output: Any, where: str) -> str:
+    if isinstance(output, str):
+        return output
+    parts = _parts(output, where) if isinstance(output, list) else None
+    if parts is None:
+        raise BadRequest(f"{where}.output must be a string or an array, not {json_type(output)}")
+    return "".join(p.get("text", "") for p in parts if isinstance(p, dict))
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chat messages for the request's `instructions` and `input`."""
+    messages: list[dict[str, Any]] = []
+    if body.get("instructions"):
+        messages.append({"role": "system", "content": body["instructions"]})
+    items = body.get("input")
+    if isinstance(items, str):
+        return messages + ([{"role": "user", "content": items}] if items else [])
+    if items is None:
+        return messages
+    if not isinstance(items, list):
+        raise BadRequest(f"input must be a string or an array, not {json_type(items)}")
+    thinking = ""  # a reasoning item rides with the assistant turn that follows it
+    for i, item in enumerate(items):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise BadRequest(f"{where} must be an object, not {json_type(item)}")
+        kind = item.get("type") or ("message" if "role" in item else None)
+        last = messages[-1] if messages else None
+        if kind == "message":
+            role = item.get("role")
+            if role not in ("user", "assistant", "system", "developer"):
+                raise BadRequest(f"{where}.role must be user, assistant, system or developer, not {role!r}")
+            message: dict[str, Any] = {"role": role, "content": _parts(item.get("content", ""), where)}
+            if role == "assistant" and thinking:
+                message["reasoning"], thinking = thinking, ""
+            messages.append(message)
+        elif kind == "function_call":
+            if not isinstance(item.get("name"), str) or not isinstance(item.get("arguments", ""), str):
+                raise BadRequest(f"{where}: a function_call needs a name and arguments (a JSON string)")
+            call = {"id": item.get("call_id") or "", "type": "function",
+                    "function": {"name": item["name"], "arguments": item.get("arguments") or "{}"}}
+            if last is not None and last["role"] == "assistant":
+                last.setdefault("tool_calls", []).append(call)
+            else:
+                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+            if thinking:
+                messages[-1]["reasoning"], thinking = thinking, ""
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item.get("call_id") or "",
+                             "content": _output_text(item.get("output", ""), where)})
+        elif kind == "reasoning":
+            summary: list[Any] = item["summary"] if isinstance(item.get("summary"), list) else []
+            thinking = item.get("encrypted_content") or "".join(
+                s.get("text", "") for s in summary if isinstance(s, dict) and isinstance(s.get("text"), str))
+        else:
+            raise BadRequest(f"{where}: unknown input item type: {kind!r}" if kind else f"{where} is missing its 'type'")
+    if thinking:
+        messages.append({"role": "assistant", "content": "", "reasoning": thinking})
+    return messages
+
+
+def _tools(tools: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            kind = tool.get("type") if isinstance(tool, dict) else json_type(tool)
+            raise BadRequest(f"tools[{i}]: only function tools are supported, not {kind!r}")
+        function = {k: tool[k] for k in ("name", "description", "parameters") if tool.get(k) is not None}
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _tool_choice(choice: Any) -> Any:
+    """Responses' tool_choice in the chat completion shape `tools.forced_call_schema` reads."""
+    if choice is None or choice in ("auto", "none", "required"):
+        return choice
+    if isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("name"), str):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise BadRequest(f'invalid tool_choice: {choice!r}; expected "none", "auto", "required" or {{"type": "function", "name": ...}}')
+
+
+def _response_format(text: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = text.get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema"):
+        raise BadRequest('text.format.type must be "text", "json_object" or "json_schema"')
+    if fmt["type"] == "json_schema":
+        if not isinstance(fmt.get("schema"), dict):
+            raise BadRequest("text.format json_schema needs a `schema` object")
+        return {"type": "json_schema", "json_schema": {"name": fmt.get("name"), "schema": fmt["schema"]}}
+    return {"type": fmt["type"]}
+
+
+def chat_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The chat completion request that asks what `body` asks."""
+    for unsupported in ("previous_response_id", "conversation"):
+        if body.get(unsupported):
+            raise BadRequest(f"{unsupported} is not supported: responses are not stored, send the whole conversation as input")
+    if body.get("background"):
+        raise BadRequest("background responses are not supported")
+    messages = _messages(body)
+    if not any(m["role"] != "system" for m in messages):
+        raise BadRequest("input is required")
+    chat: dict[str, Any] = {"model": body.get("model"), "messages": messages, "stream": bool(body.get("stream"))}
+    for key in ("temperature", "top_p"):
+        if key in body:
+            chat[key] = body[key]
+    if "max_output_tokens" in body:
+        if not 1 <= body["max_output_tokens"] <= MAX_TOKENS:
+            raise BadRequest(f"max_output_tokens must be an integer from 1 to {MAX_TOKENS}, not {body['max_output_tokens']}")
+        chat["max_tokens"] = body["max_output_tokens"]
+    effort = (body.get("reasoning") or {}).get("effort")
+    if effort is not None:
+        chat["reasoning"] = {"effort": effort}
+    if body.get("tools"):
+        chat["tools"] = _tools(body["tools"])
+        chat["tool_choice"] = _tool_choice(body.get("tool_choice"))
+    response_format = _response_format(body.get("text") or {})
+    if response_format:
+        chat["response_format"] = response_format
+    return chat
+
+
+# -- reply -----------------------------------------------------------------------
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
+    content = [_text_part(text)] if status == "completed" else []
+    return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": content}
+
+
+def reasoning_item(item_id: str, thinking: str) -> dict[str, Any]:
+    return {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text", "text": thinking}],
+            "encrypted_content": thinking}
+
+
+def call_items(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": new_id("fc"), "type": "function_call", "status": "completed", "call_id": c["id"],
+             "name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in openai_tool_calls(calls)]
+
+
+def usage(final: dict[str, Any]) -> dict[str, Any]:
+    prompt, output = final.get("prompt_eval_count", 0), final.get("eval_count", 0)
+    return {"input_tokens": prompt, "output_tokens": output, "total_tokens": prompt + output,
+            "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+
+
+def response_object(rid: str, body: dict[str, Any], status: str, output: list[dict[str, Any]],
+                    final: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `response` object, echoing the request's settings; `final` (the last native chunk) when done."""
+    text = body.get("text") or {}
+    reasoning = body.get("reasoning") or {}
+    incomplete = final is not None and final.get("done_reason") == "length"
+    return {
+        "id": rid, "object": "response", "created_at": int(time.time()),
+        "completed_at": int(time.time()) if final is not None else None,
+        "status": "incomplete" if incomplete else status,
+        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "model": body.get("model"), "previous_response_id": None, "instructions": body.get("instructions"),
+        "output": output, "error": None, "tools": body.get("tools") or [], "tool_choice": body.get("tool_choice", "auto"),
+        "truncation": body.get("truncation", "disabled"), "parallel_tool_calls": True,
+        "text": {"format": text.get("format") or {"type": "text"}},
+        "top_p": body.get("top_p", 1.0), "temperature": body.get("temperature", 1.0),
+        "presence_penalty": 0, "frequency_penalty": 0, "top_logprobs": 0,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")} if reasoning else None,
+        "usage": usage(final) if final is not None else None,
+        "max_output_tokens": body.get("max_output_tokens"), "max_tool_calls": None, "store": False,
+        "background": False, "service_tier": "default", "metadata": body.get("metadata") or {},
+        "safety_identifier": None, "prompt_cache_key": None,
+    }
+
+
+def final_output(final: dict[str, Any]) -> list[dict[str, Any]]:
+    """The output items of a finished (merged) chat reply: reasoning, the message, the calls."""
+    msg = final["message"]
+    calls = msg.get("tool_calls") or []
+    output = [reasoning_item(new_id("rs"), msg["thinking"])] if msg.get("thinking") else []
+    if msg.get("content") or not calls:
+        output.append(message_item(new_id("msg"), msg.get("content", "")))
+    return output + call_items(calls)
+
+
+class ResponseStream:
+    """The Responses stream events for a chat's native chunks, numbered in order.
+
+    response.created and .in_progress; a reasoning item while the model thinks; a message item with
+    one output_text part while it writes; a function_call item per call; response.completed carrying
+    the whole response (its status "incomplete" at max_output_tokens).
+    """
+
+    def __init__(self, rid: str, body: dict[str, Any]) -> None:
+        self.rid, self.body = rid, body
+        self.sequence = 0
+        self.output: list[dict[str, Any]] = []  # the items done so far
+        self.open: dict[str, Any] | None = None  # the item being written: reasoning or message
+        self.text = ""
+
+    def event(self, kind: str, **data: Any) -> dict[str, Any]:
+        self.sequence += 1
+        return {"type": kind, "sequence_number": self.sequence - 1, **data}
+
+    def _where(self) -> dict[str, Any]:
+        assert self.open is not None
+        return {"item_id": self.open["id"], "output_index": len(self.output)}
+
+    def start(self) -> list[dict[str, Any]]:
+        response = response_object(self.rid, self.body, "in_progress", [])
+        return [self.event("response.created", response=response), self.event("response.in_progress", response=response)]
+
+    def _open(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        events = self._close()
+        self.open, self.text = item, ""
+        events.append(self.event("response.output_item.added", output_index=len(self.output), item=item))
+        if item["type"] == "message":
+            events.append(self.event("response.content_part.added", **self._where(), content_index=0, part=_text_part("")))
+        else:
+            events.append(self.event("response.reasoning_summary_part.added", **self._where(), summary_index=0,
+                                     part={"type": "summary_text", "text": ""}))
+        return events
+
+    def _close(self) -> list[dict[str, Any]]:
+        if self.open is None:
+            return []
+        where, text = self._where(), self.text
+        if self.open["type"] == "message":
+            item = message_item(self.open["id"], text)
+            events = [self.event("response.output_text.done", **where, content_index=0, text=text, logprobs=[]),
+                      self.event("response.content_part.done", **where, content_index=0, part=_text_part(text))]
+        else:
+            item = reasoning_item(self.open["id"], text)
+            part = {"type": "summary_text", "text": text}
+            events = [self.event("response.reasoning_summary_text.done", **where, summary_index=0, text=text),
+                      self.event("response.reasoning_summary_part.done", **where, summary_index=0, part=part)]
+        events.append(self.event("response.output_item.done", output_index=where["output_index"], item=item))
+        self.output.append(item)
+        self.open = None
+        return events
+
+    def add(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        """The events for one native chunk."""
+        msg = chunk["message"]
+        events: list[dict[str, Any]] = []
+        for kind, piece in (("reasoning", msg.get("thinking", "")), ("message", msg.get("content", ""))):
+            if not piece:
+                continue
+            if self.open is None or self.open["type"] != kind:
+                prefix = "rs" if kind == "reasoning" else "msg"
+                fresh = {"id": new_id(prefix), "type": "reasoning", "summary": []} if kind == "reasoning" \
+                    else message_item(new_id(prefix), "", "in_progress")
+                events += self._open(fresh)
+            self.text += piece
+            if kind == "reasoning":
+                events.append(self.event("response.reasoning_summary_text.delta", **self._where(), summary_index=0, delta=piece))
+            else:
+                events.append(self.event("response.output_text.delta", **self._where(), content_index=0, delta=piece, logprobs=[]))
+        if chunk["done"]:
+            events += self._close() + self._calls(msg.get("tool_calls") or [])
+            response = response_object(self.rid, self.body, "completed", self.output, chunk)
+            # response.completed even when incomplete (the status says so): what clients wait for, as from Ollama.
+            events.append(self.event("response.completed", response=response))
+        return events
+
+    def _calls(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        events = []
+        for item in call_items(calls):
+            index = len(self.output)
+            events += [
+                self.event("response.output_item.added", output_index=index,
+                           item={**item, "status": "in_progress", "arguments": ""}),
+                self.event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
+                           delta=item["arguments"]),
+                self.event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
+                           arguments=item["arguments"]),
+                self.event("response.output_item.done", output_index=index, item=item),
+            ]
+            self.output.append(item)
+        return events
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        code = "invalid_request_error" if 400 <= status < 500 else "server_error"
+        return self.event("error", code=code, message=message, param=None)
