@@ -27,7 +27,7 @@ from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
 from ..tools import OutputParser, check_tools
 from . import wire
 from .base import OllamaHandler
-from .prepare import check_format, check_messages, check_text_only, merged, output_parser, think_value
+from .prepare import check_format, check_messages, check_text_only, generation_flags, merged, output_parser, think_value
 
 
 def now() -> str:
@@ -56,6 +56,10 @@ def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[s
     else:
         body = {"response": content, **extra}
     return {"model": name, "created_at": now(), **body, "done": done}
+
+
+def with_logprobs(body: dict[str, Any], logprobs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**body, "logprobs": logprobs} if logprobs else body
 
 
 class InferenceHandler(OllamaHandler):
@@ -127,16 +131,20 @@ class InferenceHandler(OllamaHandler):
         """Ollama's chunks for a generation: thinking and content as they come, tool calls in the last."""
         parser = p.output("")
         calls: list[dict[str, Any]] = []
+        logprobs: list[dict[str, Any]] = []  # of tokens whose text is not out yet: they ride with it
         async for event in self.generation(p.model, p.options, p.keep_alive, p.job):
             if isinstance(event, Started):
                 parser = p.output(event.prompt_tail)
                 continue
             parsed = parser.add(event.content) if isinstance(event, Piece) else parser.finish()
+            if isinstance(event, Piece) and event.logprobs:
+                logprobs += event.logprobs
             calls += parsed.tool_calls
             if parsed.content or parsed.thinking:
-                yield chunk(p.name, field, parsed.content, parsed.thinking, [], done=False)
+                yield with_logprobs(chunk(p.name, field, parsed.content, parsed.thinking, [], done=False), logprobs)
+                logprobs = []
             if isinstance(event, dict):
-                yield {**chunk(p.name, field, "", "", calls, done=True), **event}
+                yield with_logprobs({**chunk(p.name, field, "", "", calls, done=True), **event}, logprobs)
 
     async def run(self, chunks: AsyncIterator[dict[str, Any]], stream: bool) -> None:
         """Respond in a task, so that a client hanging up cancels the generation."""
@@ -194,8 +202,8 @@ class GenerateHandler(InferenceHandler):
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec)
             return None
-        job = CompletionRequest(spec, context=body.get("context") or [], format=fmt,
-                                truncate=body.get("truncate", True), return_tokens=not raw)
+        job = CompletionRequest(spec, context=body.get("context") or [], format=fmt, return_tokens=not raw,
+                                **generation_flags(body))
         profile = profile.with_go_template(template)
         output: Callable[[str], OutputParser] = (
             (lambda tail: OutputParser()) if raw else (lambda tail: output_parser(profile, spec, tail)))
@@ -241,7 +249,7 @@ class ChatHandler(InferenceHandler):
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec)
             return None
-        job = CompletionRequest(spec, format=forced or fmt, truncate=body.get("truncate", True))
+        job = CompletionRequest(spec, format=forced or fmt, **generation_flags(body))
         return Prepared(body["model"], model, options, keep_alive, job,
                         lambda tail: output_parser(profile, spec, tail, forced=forced is not None))
 

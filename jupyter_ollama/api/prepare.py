@@ -23,6 +23,22 @@ from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names
 THINK_LEVELS = ("high", "medium", "low", "max")
 
 
+MAX_TOP_LOGPROBS = 20
+
+
+def generation_flags(body: dict[str, Any]) -> dict[str, Any]:
+    """The CompletionRequest fields a chat or generate body sets besides its prompt: truncate, shift, logprobs."""
+    top = body.get("top_logprobs") or 0
+    if not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
+    return {
+        "truncate": body.get("truncate", True),
+        "shift": body.get("shift", True),
+        "logprobs": bool(body.get("logprobs")) or top > 0,
+        "top_logprobs": top,
+    }
+
+
 def check_format(fmt: Any) -> Any:
     if fmt in (None, "") or fmt == "json" or isinstance(fmt, dict):
         return fmt or None
@@ -98,12 +114,14 @@ async def merged(chunks: AsyncIterator[dict[str, Any]], field: str) -> AsyncIter
     text: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
+    logprobs: list[dict[str, Any]] = []
     final: dict[str, Any] = {}
     async for chunk in chunks:
         part = chunk["message"] if field == "message" else chunk
         text.append(part.get(key, ""))
         thinking.append(part.get("thinking", ""))
         calls += part.get("tool_calls") or []
+        logprobs += chunk.get("logprobs") or []
         if chunk["done"]:
             final = chunk
     out: dict[str, Any] = {key: "".join(text)}
@@ -114,4 +132,6 @@ async def merged(chunks: AsyncIterator[dict[str, Any]], field: str) -> AsyncIter
         final["message"] = out
     else:
         final.update(out)
+    if logprobs:
+        final["logprobs"] = logprobs
     yield final

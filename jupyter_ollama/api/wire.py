@@ -75,16 +75,16 @@ GENERATE = Shape(
     {
         "model": "string", "prompt": "string", "suffix": "string", "system": "string", "template": "string",
         "context": "array", "stream": "bool", "raw": "bool", "format": "any", "keep_alive": "any",
-        "images": "array", "options": "object", "think": "any", "truncate": "bool",
-        "_debug_render_only": "bool",
+        "images": "array", "options": "object", "think": "any", "truncate": "bool", "shift": "bool",
+        "logprobs": "bool", "top_logprobs": "int", "_debug_render_only": "bool",
     },
 )
 CHAT = Shape(
     "ChatRequest",
     {
         "model": "string", "messages": "array", "stream": "bool", "format": "any", "keep_alive": "any",
-        "tools": "array", "options": "object", "think": "any", "truncate": "bool",
-        "_debug_render_only": "bool",
+        "tools": "array", "options": "object", "think": "any", "truncate": "bool", "shift": "bool",
+        "logprobs": "bool", "top_logprobs": "int", "_debug_render_only": "bool",
     },
 )
 EMBED = Shape(

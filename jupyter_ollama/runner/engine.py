@@ -37,6 +37,9 @@ class Completion:
     stop: list[str] = field(default_factory=list)
     num_predict: int = -1
     num_keep: int = 4
+    shift: bool = True  # False: stop at the end of the slot's context instead of shifting
+    logprobs: bool = False
+    top_logprobs: int = 0
     cancelled: bool = False
     # filled in by the engine
     generated: list[int] = field(default_factory=list)
@@ -230,7 +233,7 @@ class Engine:
         if request.num_predict > 0:
             reserve = min(reserve, request.num_predict)
         limit = max(self.n_ctx_slot - reserve, 1)
-        if len(tokens) <= limit:
+        if len(tokens) <= limit or not request.shift:  # without shifting, a prompt is never cut (the server refused longer ones)
             return tokens
         keep = min(max(request.num_keep, 0), limit // 2)
         return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
@@ -251,7 +254,7 @@ class Engine:
 
         generating = [s for s in self.slots if s.request and not s.pending and s.next_token is not None]
         for slot in generating:
-            if len(slot.cached) >= self.n_ctx_slot and not self._shift(slot):
+            if len(slot.cached) >= self.n_ctx_slot and not (slot.request and slot.request.shift and self._shift(slot)):
                 self._finish(slot, reason="length")
                 continue
             token = slot.next_token
@@ -296,7 +299,9 @@ class Engine:
         request.generated.append(token)
         self.tokens_predicted_total += 1
         text = slot.text.feed(self.model.token_bytes(token))
-        if text:
+        if request.logprobs:
+            request.on_event({"content": text, "logprobs": [self._logprob_entry(slot.sampler, index, token, request.top_logprobs)]})
+        elif text:
             request.on_event({"content": text})
         # Open-ended generation stops at 10 contexts' worth of tokens, as Ollama's runner does.
         limit = min(request.num_predict, 10 * self.n_ctx_slot) if request.num_predict > 0 else 10 * self.n_ctx_slot
@@ -306,6 +311,19 @@ class Engine:
             self._finish(slot, reason="length")
         else:
             slot.next_token = token
+
+    def _logprob_entry(self, sampler: SamplerChain, index: int, token: int, top: int) -> dict[str, Any]:
+        """Ollama's logprob entry for a sampled token: its text, bytes, log probability and the likeliest others."""
+
+        def described(token: int, logprob: float) -> dict[str, Any]:
+            data = self.model.token_bytes(token)
+            return {"token": data.decode("utf-8", "replace"), "logprob": logprob, "bytes": list(data)}
+
+        logprob, best = sampler.logprobs(self.ctx, index, token, top)
+        entry = described(token, logprob)
+        if top > 0:
+            entry["top_logprobs"] = [described(t, lp) for t, lp in best]
+        return entry
 
     def _shift(self, slot: Slot) -> bool:
         """Context shift: drop half of the tokens after num_keep so generation can go on."""

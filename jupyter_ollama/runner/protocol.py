@@ -77,6 +77,9 @@ class CompletionRequest:
     context: list[int] = field(default_factory=list)  # tokens of an earlier /api/generate, read first
     truncate: bool = True
     return_tokens: bool = False  # the final event carries the whole token list (Ollama's `context`)
+    shift: bool = True  # at the context's end, drop old tokens and go on; False: stop there ("length")
+    logprobs: bool = False  # each Piece carries its tokens' log probabilities
+    top_logprobs: int = 0  # and that many most likely alternatives for each
 
     @staticmethod
     def of(data: dict[str, Any]) -> CompletionRequest:
@@ -94,6 +97,9 @@ class Started:
 @dataclass(frozen=True)
 class Piece:
     content: str
+    # With `logprobs`: one entry per token sampled since the last Piece, Ollama's shape:
+    # {"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,14 +118,17 @@ _EVENT_KINDS: dict[str, type[CompletionEvent]] = {"started": Started, "piece": P
 
 def event_to_json(event: CompletionEvent) -> dict[str, Any]:
     if isinstance(event, Piece):  # one per token: no generic (deep-copying) asdict on this path
-        return {"kind": "piece", "content": event.content}
+        out: dict[str, Any] = {"kind": "piece", "content": event.content}
+        if event.logprobs:
+            out["logprobs"] = event.logprobs
+        return out
     kind = next(k for k, cls in _EVENT_KINDS.items() if isinstance(event, cls))
     return {"kind": kind, **to_json(event)}
 
 
 def event_from_json(data: dict[str, Any]) -> CompletionEvent:
     if data["kind"] == "piece":
-        return Piece(data["content"])
+        return Piece(data["content"], data.get("logprobs"))
     return from_json(_EVENT_KINDS[data["kind"]], data)
 
 

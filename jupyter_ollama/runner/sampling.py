@@ -95,6 +95,22 @@ class SamplerChain:
             return int(logits.argmax())
         return int(L.llama_sampler_sample(self.ptr, ctx, index))
 
+    def logprobs(self, ctx: Any, index: int, token: int, top: int) -> tuple[float, list[tuple[int, float]]]:
+        """`token`'s log probability under the model's distribution at `index`, and the `top` likeliest.
+
+        From the logits the token was sampled from (before temperature and truncation, as
+        Ollama and OpenAI report them); the greedy choice is always the first of the top.
+        """
+        logits = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, index), shape=(self.n_vocab,)).astype(np.float64)
+        peak = logits.max()
+        log_total = peak + np.log(np.exp(logits - peak).sum())
+        best: list[tuple[int, float]] = []
+        if top > 0:
+            ids = np.argpartition(-logits, top)[:top] if top < self.n_vocab else np.arange(self.n_vocab)
+            ids = ids[np.argsort(-logits[ids], kind="stable")]
+            best = [(int(i), float(logits[i] - log_total)) for i in ids]
+        return float(logits[token] - log_total), best
+
     def close(self) -> None:
         if self.ptr:
             L.llama_sampler_free(self.ptr)

@@ -19,7 +19,7 @@ from typing import Any
 import tornado.iostream
 import tornado.web
 
-from ..errors import OllamaError
+from ..errors import BadRequest, OllamaError
 from .engine import Completion, Engine
 from .llama import LlamaModel
 from .prompt import prompt_text, prompt_tokens
@@ -69,6 +69,10 @@ class RunnerHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         super().send_error(exc.status if isinstance(exc, OllamaError) else status_code, **kwargs)
 
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
+        if not isinstance(value, OllamaError):  # an answer for the manager, not a bug: no traceback
+            super().log_exception(typ, value, tb)
+
 
 class HealthHandler(RunnerHandler):
     def get(self) -> None:
@@ -93,6 +97,8 @@ class CompletionHandler(RunnerHandler):
             prompt_tokens, self.model, request.prompt, self.engine.n_ctx_slot, request.truncate
         )
         tokens = list(request.context) + tokens
+        if not request.shift and len(tokens) >= self.engine.n_ctx_slot:
+            raise BadRequest("the input length exceeds the context length")  # Ollama's, where it does not shift
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.completion = Completion(
@@ -103,6 +109,9 @@ class CompletionHandler(RunnerHandler):
             stop=list(options.get("stop") or []),
             num_predict=int(options.get("num_predict", -1)),
             num_keep=int(options.get("num_keep", 4)),
+            shift=request.shift,
+            logprobs=request.logprobs,
+            top_logprobs=request.top_logprobs,
         )
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
@@ -116,7 +125,7 @@ class CompletionHandler(RunnerHandler):
                 out = event_to_json(from_json(Done, {
                     **event, "tokens": tokens + self.completion.generated if request.return_tokens else None}))
             else:
-                out = event_to_json(Piece(event["content"]))
+                out = event_to_json(Piece(event["content"], event.get("logprobs")))
             if not await self.send(out):
                 return
             if event.get("done") or "error" in event:
