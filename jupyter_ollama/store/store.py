@@ -108,17 +108,21 @@ class ModelStore:
             except (OSError, ValueError):
                 continue  # a manifest whose config blob is gone is not a usable model
             name = stored.name.display()
-            entries.append(
-                {
-                    "name": name,
-                    "model": name,
-                    "modified_at": model.modified_at,
-                    "size": model.size,
-                    "digest": stored.digest,
-                    "details": details,
-                }
-            )
+            entry = {"name": name, "model": name, "modified_at": model.modified_at, "size": model.size,
+                     "digest": stored.digest, "details": details}
+            try:  # what a client picking a model wants to know without a show per model
+                entry["capabilities"] = list(self.profile(model).capabilities)
+                details.update(self._lengths(model))
+            except OllamaError:
+                pass  # a damaged model is still listed, as Ollama lists it; show says what is wrong
+            entries.append(entry)
         return entries
+
+    def _lengths(self, model: LocalModel) -> dict[str, int]:
+        """`context_length` and `embedding_length` from the GGUF, where it has them."""
+        info = self.gguf(model)
+        lengths = {"context_length": info.context_length, "embedding_length": info.embedding_length} if info else {}
+        return {key: value for key, value in lengths.items() if value}
 
     def effective_template(self, model: LocalModel) -> str:
         """The Modelfile TEMPLATE, else (native mode) the GGUF's Jinja chat template."""
@@ -144,6 +148,8 @@ class ModelStore:
         }
         if model.messages:
             reply["messages"] = model.messages
+        if verbose and info is not None:  # Ollama's `tensors`: each one's name, ggml type and shape
+            reply["tensors"] = [{"name": t.name, "type": t.type_name, "shape": list(t.shape)} for t in info.tensors]
         return reply
 
     # -- copy and delete ------------------------------------------------------

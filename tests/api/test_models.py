@@ -26,6 +26,23 @@ def test_create_from_blob_and_list(client, smollm2):
     assert model.details.parameter_size.endswith("M")
 
 
+def test_list_says_capabilities_and_lengths(server, smollm2):
+    listed = {m["model"]: m for m in httpx.get(server.url + "/api/tags").json()["models"]}
+    entry = listed[smollm2]
+    assert "completion" in entry["capabilities"] and "embedding" not in entry["capabilities"]
+    assert entry["details"]["context_length"] == 8192  # SmolLM2's trained context
+    assert entry["details"]["embedding_length"] == 576
+
+
+def test_verbose_show_lists_tensors(server, smollm2):
+    shown = httpx.post(server.url + "/api/show", json={"model": smollm2, "verbose": True}, timeout=60).json()
+    tensors = {t["name"]: t for t in shown["tensors"]}
+    assert tensors["token_embd.weight"]["shape"] == [576, 49152]
+    assert tensors["blk.0.attn_q.weight"]["type"] == "Q4_1"
+    assert len(tensors) == len(shown["tensors"]) > 200
+    assert "tensors" not in httpx.post(server.url + "/api/show", json={"model": smollm2}, timeout=60).json()
+
+
 def test_show_filled(client, smollm2):
     shown = client.show(smollm2)
     assert shown.details.family == "llama"
