@@ -7,7 +7,8 @@ and the server sees the client go and frees the slot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from queue import Empty
 from typing import Any
 
@@ -51,14 +52,18 @@ class Kernel:
     def run(self, code: str) -> list[dict[str, Any]]:
         return list(self.messages(self.client.execute(code)))
 
-    def interrupted(self, code: str) -> tuple[list[dict[str, Any]], str]:
-        """Run `code`, interrupt it once text has streamed; its messages and the shell reply's status."""
+    def interrupted(
+        self, code: str, ready: Callable[[list[dict[str, Any]]], bool] | None = None, delay: float = 0
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Run `code`, interrupt it `delay` seconds after `ready` (by default: once reply text is on
+        screen); its messages and the shell reply's status."""
         msg_id = self.client.execute(code)
         seen = []
         for msg in self.messages(msg_id):
             seen.append(msg)
-            if shown(seen).strip():  # some of the reply is on screen: Kernel > Interrupt
-                self.manager.interrupt_kernel()
+            if (ready or (lambda messages: bool(shown(messages).strip())))(seen):
+                time.sleep(delay)
+                self.manager.interrupt_kernel()  # Kernel > Interrupt
                 break
         seen += self.messages(msg_id)
         reply = self.client.get_shell_msg(timeout=30)
@@ -106,3 +111,23 @@ def test_interrupt_keeps_the_text_says_so_and_frees_the_slot(kernel, server, smo
     assert value == ["PartialReply", str(len(kept))]
     after = kernel.run(f'%ollama {magic} {smollm2} "Say hi." -o num_predict=5')
     assert [m for m in after if m["msg_type"] == "execute_result"] and not [m for m in after if m["msg_type"] == "error"]
+
+
+WIDGET_CELL = f"""import time
+from jupyter_ollama.widgets import ChatWidget
+chat = ChatWidget("smollm2:latest", options={{"temperature": 0, "num_predict": 3000}})
+chat.send_message("{LONG}")
+while not chat._current.parts:  # the first words have arrived
+    time.sleep(0.05)
+print("streaming", flush=True)
+answer = chat.wait()"""
+
+
+def test_interrupt_during_a_chat_widgets_wait_stops_the_reply(kernel, server, smollm2):
+    # The interrupt lands in wait(), a moment after the cell said the reply was streaming.
+    messages, status = kernel.interrupted(WIDGET_CELL, ready=lambda seen: "streaming" in printed(seen), delay=1)
+    assert status == "ok", [m["content"] for m in messages if m["msg_type"] == "error"] and not [m for m in messages if m["msg_type"] == "error"]
+    assert printed(messages) == "streaming\ninterrupted\n"
+    wait_for(lambda: busy_slots(server, smollm2) == 0, timeout=10)
+    state = printed(kernel.run('print(bool(answer), answer == chat.messages[-1]["content"], chat.streaming, chat.messages[-1]["stats"]["stopped"])'))
+    assert state.split() == ["True", "True", "False", "True"]  # wait() gave the text so far, as Stop keeps it
