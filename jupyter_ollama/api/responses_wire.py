@@ -181,6 +181,8 @@ def chat_body(body: dict[str, Any]) -> dict[str, Any]:
         chat["max_tokens"] = body["max_output_tokens"]
     effort = (body.get("reasoning") or {}).get("effort")
     if effort is not None:
+        if not isinstance(effort, str):
+            raise BadRequest(f"reasoning.effort must be a string, not {json_type(effort)}")
         chat["reasoning"] = {"effort": effort}
     if body.get("tools"):
         chat["tools"] = _tools(body["tools"])

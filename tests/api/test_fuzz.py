@@ -55,6 +55,8 @@ SEEDS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/chat/completions", {"model": "smollm2", "messages": CHAT, "max_tokens": 4}),
     ("POST", "/v1/completions", {"model": "smollm2", "prompt": "Hi", "max_tokens": 4, "stream": True}),
     ("POST", "/v1/embeddings", {"model": "smollm2", "input": "a"}),
+    ("POST", "/v1/responses", {"model": "smollm2", "input": [{"role": "user", "content": "Hi"}], "max_output_tokens": 4}),
+    ("POST", "/v1/messages", {"model": "smollm2", "max_tokens": 4, "messages": CHAT, "stream": True}),
 ]
 # Keys worth mutating beyond a seed's own: options and fields of other routes.
 EXTRA_KEYS = [
@@ -150,8 +152,12 @@ def problems_in(response_status: int, content_type: str, body: bytes, request: R
     if b"Traceback" in body:
         found.append(f"traceback in {request.method} {request.path}")
     if 400 <= response_status < 500 and request.method != "HEAD" and body and content_type.startswith("application/json"):
-        error = json.loads(body).get("error")
-        if request.path.startswith("/v1/"):
+        reply = json.loads(body)
+        error = reply.get("error")
+        if request.path == "/v1/messages":  # Anthropic's shape
+            ok = reply.get("type") == "error" and isinstance(error, dict) and isinstance(error.get("type"), str) \
+                and isinstance(error.get("message"), str) and error["message"]
+        elif request.path.startswith("/v1/"):
             ok = isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]
         else:
             ok = isinstance(error, str) and error
@@ -227,6 +233,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf) -> RunningSer
     running.stop()
 
 
+@pytest.mark.timeout(120 + 2 * EXAMPLES)  # a long run on demand gets the time it needs
 def test_fuzz_every_route_under_load_answers_without_5xx(fuzzed: RunningServer, smollm2_gguf) -> None:  # type: ignore[no-untyped-def]
     problems: list[str] = []
 

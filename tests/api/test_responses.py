@@ -159,7 +159,7 @@ def test_reasoning(oai, models, smollm2):
 
 @pytest.mark.parametrize(("body", "status", "message"), [
     ({"input": "Hi"}, 400, "model is required"),
-    ({"model": "nope", "input": "Hi"}, 404, 'model "nope" not found'),
+    ({"model": "nope", "input": "Hi"}, 404, "not found"),
     ({"model": "smollm2", "input": 5}, 400, "input must be a string or an array"),
     ({"model": "smollm2", "input": "Hi", "temperature": "hot"}, 400, "ResponsesRequest.temperature"),
     ({"model": "smollm2", "input": "Hi", "max_output_tokens": 0}, 400, "max_output_tokens must be"),
@@ -168,6 +168,13 @@ def test_reasoning(oai, models, smollm2):
     ({"model": "smollm2", "input": "Hi", "previous_response_id": "resp_1"}, 400, "previous_response_id is not supported"),
     ({"model": "smollm2", "input": "Hi", "tools": [{"type": "web_search"}]}, 400, "only function tools"),
     ({"model": "smollm2", "input": ""}, 400, "input is required"),
+    ({"model": "smollm2", "input": "Hi", "reasoning": {"effort": ["high"]}}, 400, "reasoning.effort must be a string"),
+    ({"model": "smollm2", "input": "Hi", "reasoning": {"effort": "huge"}}, 400, "invalid reasoning value"),
+    ({"model": "smollm2", "input": "Hi", "text": {"format": {"type": "json_schema"}}}, 400, "needs a `schema` object"),
+    ({"model": "smollm2", "input": "Hi", "tools": [WEATHER], "tool_choice": {"type": "function", "name": "other"}}, 400,
+     "unknown function"),
+    ({"model": "smollm2", "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{oops"}]}, 400,
+     "invalid tool call arguments"),
 ])
 def test_errors_in_openai_shape(server, smollm2, body, status, message):
     reply = httpx.post(server.url + "/v1/responses", json=body, timeout=60)
