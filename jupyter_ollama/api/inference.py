@@ -63,12 +63,13 @@ def with_logprobs(body: dict[str, Any], logprobs: list[dict[str, Any]]) -> dict[
 
 
 class InferenceHandler(OllamaHandler):
-    def find_model(self, name: str | None) -> LocalModel:
+    def find_model(self, name: str | None, embedding: bool = False) -> LocalModel:
+        """The model a request names; 404 in Ollama's words, which differ between its generate/chat and embed."""
         if not name:
             raise BadRequest("model is required")
         model = self.store.find(name)
         if model is None:
-            raise NotFound(f'model "{name}" not found, try pulling it first')
+            raise NotFound(f'model "{name}" not found, try pulling it first' if embedding else f"model '{name}' not found")
         return model
 
     def request_options(self, body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -93,11 +94,14 @@ class InferenceHandler(OllamaHandler):
             reason = "load"
         self.write_json({"model": body["model"], "created_at": now(), **empty, "done": True, "done_reason": reason})
 
-    async def render_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any, prompt: Prompt) -> None:
-        """`_debug_render_only`: the prompt the model would read, without generating."""
+    async def render_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any,
+                          prompt: Prompt, empty: dict[str, Any]) -> None:
+        """`_debug_render_only`: the prompt the model would read, without generating.
+
+        With the reply's empty `response` or `message`, so that a client's response type still parses it."""
         async with self.scheduler.use(model, options, keep_alive) as loaded:
             rendered = await loaded.runner.render(prompt)
-        self.write_json({"model": body["model"], "created_at": now(), "done": False,
+        self.write_json({"model": body["model"], "created_at": now(), **empty, "done": False,
                          "_debug_info": {"rendered_template": rendered}})
 
     async def generation(self, model: LocalModel, options: dict[str, Any], keep_alive: Any,
@@ -200,7 +204,7 @@ class GenerateHandler(InferenceHandler):
             messages.append({"role": "user", "content": prompt})
             spec = Prompt(messages=messages, template=template, suffix=body.get("suffix"), think=think)
         if body.get("_debug_render_only"):
-            await self.render_only(body, model, options, keep_alive, spec)
+            await self.render_only(body, model, options, keep_alive, spec, {"response": ""})
             return None
         job = CompletionRequest(spec, context=body.get("context") or [], format=fmt, return_tokens=not raw,
                                 **generation_flags(body))
@@ -247,7 +251,7 @@ class ChatHandler(InferenceHandler):
             messages.insert(0, {"role": "system", "content": model.system})
         spec = Prompt(messages=messages, template=model.template, tools=tools or None, think=think)
         if body.get("_debug_render_only"):
-            await self.render_only(body, model, options, keep_alive, spec)
+            await self.render_only(body, model, options, keep_alive, spec, {"message": {"role": "assistant", "content": ""}})
             return None
         job = CompletionRequest(spec, format=forced or fmt, **generation_flags(body))
         return Prepared(body["model"], model, options, keep_alive, job,
@@ -257,7 +261,7 @@ class ChatHandler(InferenceHandler):
 class EmbedHandler(InferenceHandler):
     async def post(self) -> None:
         body = self.json_body(wire.EMBED)
-        model = self.find_model(body.get("model"))
+        model = self.find_model(body.get("model"), embedding=True)
         options, keep_alive = self.request_options(body)
         inputs = body.get("input")
         if inputs is None or inputs == "":
@@ -285,7 +289,7 @@ class EmbeddingsHandler(InferenceHandler):
 
     async def post(self) -> None:
         body = self.json_body(wire.EMBEDDINGS)
-        model = self.find_model(body.get("model"))
+        model = self.find_model(body.get("model"), embedding=True)
         options, keep_alive = self.request_options(body)
         async with self.scheduler.use(model, options, keep_alive) as loaded:
             prompt = body.get("prompt") or ""

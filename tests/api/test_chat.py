@@ -6,6 +6,7 @@ import concurrent.futures
 import time
 
 import httpx
+import ollama
 import pytest
 
 GREEDY = {"temperature": 0, "num_predict": 40}
@@ -31,6 +32,7 @@ def test_chat_streams(client, smollm2):
 
 def rendered(server, body: dict) -> str:
     reply = httpx.post(server.url + "/api/chat", json={**body, "_debug_render_only": True}, timeout=60).json()
+    assert ollama.ChatResponse(**reply).message.content == ""  # the official client's type parses it
     return reply["_debug_info"]["rendered_template"]
 
 

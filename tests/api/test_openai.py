@@ -172,7 +172,7 @@ def error(reply: httpx.Response, status: int) -> str:
 
 
 @pytest.mark.parametrize(("path", "body", "status", "message"), [
-    ("chat/completions", {"model": "nope", "messages": ASK}, 404, 'model "nope" not found, try pulling it first'),
+    ("chat/completions", {"model": "nope", "messages": ASK}, 404, "model 'nope' not found"),
     ("chat/completions", {"model": "smollm2", "messages": []}, 400, "[] is too short - 'messages'"),
     ("chat/completions", {"model": "smollm2", "messages": "hi"}, 400, "cannot unmarshal string"),
     ("chat/completions", {"model": "smollm2", "messages": ASK, "temperature": "hot"}, 400, "cannot unmarshal string"),

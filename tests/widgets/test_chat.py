@@ -93,7 +93,7 @@ def test_unknown_model_shows_the_error(server):
     chat = ChatWidget("no-such-model", endpoint=server.url)
     assert chat.send_message("hi")
     assert chat.wait(60) is None
-    assert chat.error == 'model "no-such-model" not found, try pulling it first'
+    assert chat.error == "model 'no-such-model' not found"
     assert chat.messages == [{"role": "user", "content": "hi"}] and not chat.streaming
 
 
