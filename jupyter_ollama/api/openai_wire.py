@@ -68,7 +68,8 @@ def _stop(stop: Any, strict: bool) -> list[str] | None:
 
 
 def _options(body: dict[str, Any], strict_stop: bool) -> dict[str, Any]:
-    options: dict[str, Any] = {"temperature": body.get("temperature", 1.0), "top_p": body.get("top_p") or 1.0}
+    # OpenAI's defaults (1.0) when absent or null; an explicit 0 is kept (top_p 0 is greedy, as in Ollama).
+    options: dict[str, Any] = {key: 1.0 if body.get(key) is None else body[key] for key in ("temperature", "top_p")}
     stop = _stop(body.get("stop"), strict_stop)
     if stop is not None:
         options["stop"] = stop
@@ -117,29 +118,36 @@ def _tool_calls(calls: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _message(msg: Any, history: list[Any]) -> dict[str, Any]:
+def _messages(msg: Any, history: list[Any]) -> list[dict[str, Any]]:
+    """One OpenAI message as Ollama's: a content list becomes one message per part, as Ollama makes it;
+    the tool calls, reasoning and tool result fields go on the last of them."""
     if not isinstance(msg, dict):
         raise BadRequest("invalid message format")
     role, content = msg.get("role"), msg.get("content")
-    out: dict[str, Any] = {"role": "system" if role == "developer" else role}  # OpenAI's newer name for system
+    role = "system" if role == "developer" else role  # OpenAI's newer name for system
+    parts: list[dict[str, Any]] = []
     if isinstance(content, str):
-        out["content"] = content
+        parts.append({"role": role, "content": content})
     elif isinstance(content, list):
-        texts, images = [], []
         for part in content:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
+                parts.append({"role": role, "content": part["text"]})
             elif kind == "image_url":
                 url = part["image_url"].get("url") if isinstance(part["image_url"], dict) else part["image_url"]
-                images.append(_image(url))
+                parts.append({"role": role, "content": "", "images": [_image(url)]})
             else:
                 raise BadRequest("invalid message format")
-        out["content"] = "\n\n".join(texts)
-        if images:
-            out["images"] = images
     elif content is not None or not msg.get("tool_calls"):
         raise BadRequest(f"invalid message content type: {type(content).__name__}")
+    if not parts:
+        parts.append({"role": role})
+    parts[-1] = _message_extras(msg, history, parts[-1])
+    return parts
+
+
+def _message_extras(msg: dict[str, Any], history: list[Any], out: dict[str, Any]) -> dict[str, Any]:
+    role = msg.get("role")
     if msg.get("tool_calls"):
         out["tool_calls"] = _tool_calls(msg["tool_calls"])
     if msg.get("reasoning"):
@@ -165,7 +173,7 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("[] is too short - 'messages'")
     native: dict[str, Any] = {
         "model": body.get("model"),
-        "messages": [_message(m, messages) for m in messages],
+        "messages": [part for m in messages for part in _messages(m, messages)],
         "options": _options(body, strict_stop=False),
         "stream": bool(body.get("stream")),
     }

@@ -80,8 +80,8 @@ class SamplerChain:
             add(L.llama_sampler_init_top_k(o.top_k))
         if 0 < o.typical_p < 1:
             add(L.llama_sampler_init_typical(o.typical_p, 1))
-        if 0 < o.top_p < 1:
-            add(L.llama_sampler_init_top_p(o.top_p, 1))
+        if o.top_p < 1:  # 0 keeps one token: the likeliest (as llama.cpp and Ollama read it)
+            add(L.llama_sampler_init_top_p(max(o.top_p, 0.0), 1))
         if o.min_p > 0:
             add(L.llama_sampler_init_min_p(o.min_p, 1))
         add(L.llama_sampler_init_temp(o.temperature))

@@ -81,6 +81,14 @@ def test_max_tokens_stop_seed_penalties(oai, smollm2):
     assert seeded[0].choices[0].message.content == seeded[1].choices[0].message.content
 
 
+def test_top_p_zero_keeps_only_the_likeliest_token(oai, smollm2):
+    ask = [{"role": "user", "content": "Say something."}]
+    greedy = oai.chat.completions.create(model="smollm2", messages=ask, temperature=0, max_tokens=12).choices[0].message.content
+    for seed in (1, 2):  # at temperature 1, with different seeds: top_p 0 leaves no choice to draw
+        reply = oai.chat.completions.create(model="smollm2", messages=ask, top_p=0, seed=seed, max_tokens=12)
+        assert reply.choices[0].message.content == greedy
+
+
 def test_response_format(oai, smollm2):
     obj = oai.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Return JSON with keys city and country for Paris."}],
                                       response_format={"type": "json_object"}, temperature=0, max_tokens=40)
