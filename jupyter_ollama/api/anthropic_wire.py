@@ -245,6 +245,7 @@ class MessageStream:
         self.mid, self.model = mid, model
         self.index = -1  # of the block being written
         self.open: str | None = None  # its type
+        self.called = False  # a tool_use block went out
 
     def start(self) -> dict[str, Any]:
         return {"type": "message_start", "message": {
@@ -276,14 +277,14 @@ class MessageStream:
                 events += self._block({"type": "text", "text": ""})
             events.append({"type": "content_block_delta", "index": self.index,
                            "delta": {"type": "text_delta", "text": msg["content"]}})
+        for call in msg.get("tool_calls") or []:  # in the last chunk today; in any chunk where parsed, tomorrow
+            events += self._block(_tool_use(call, {}))
+            events.append({"type": "content_block_delta", "index": self.index,
+                           "delta": {"type": "input_json_delta", "partial_json": json.dumps(call["function"]["arguments"])}})
+            self.called = True
         if chunk["done"]:
-            calls = msg.get("tool_calls") or []
-            for call in calls:
-                events += self._block(_tool_use(call, {}))
-                events.append({"type": "content_block_delta", "index": self.index,
-                               "delta": {"type": "input_json_delta", "partial_json": json.dumps(call["function"]["arguments"])}})
             events += self._close()
-            events.append({"type": "message_delta", "delta": {"stop_reason": stop_reason(chunk, bool(calls)), "stop_sequence": None},
+            events.append({"type": "message_delta", "delta": {"stop_reason": stop_reason(chunk, self.called), "stop_sequence": None},
                            "usage": usage(chunk)})
             events.append({"type": "message_stop"})
         return events

@@ -329,8 +329,10 @@ class ResponseStream:
                 events.append(self.event("response.reasoning_summary_text.delta", **self._where(), summary_index=0, delta=piece))
             else:
                 events.append(self.event("response.output_text.delta", **self._where(), content_index=0, delta=piece, logprobs=[]))
+        if msg.get("tool_calls"):  # in the last chunk today; in any chunk where a call was parsed, tomorrow
+            events += self._close() + self._calls(msg["tool_calls"])
         if chunk["done"]:
-            events += self._close() + self._calls(msg.get("tool_calls") or [])
+            events += self._close()
             response = response_object(self.rid, self.body, "completed", self.output, chunk)
             # response.completed even when incomplete (the status says so): what clients wait for, as from Ollama.
             events.append(self.event("response.completed", response=response))

@@ -125,6 +125,15 @@ def test_tool_use_and_its_result(claude, models):
         {"role": "assistant", "content": [call.model_dump()]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "Sunny, 21 C"}]}])
     assert follow.stop_reason in ("end_turn", "max_tokens", "tool_use") and follow.content
+    native = httpx.post(str(claude.base_url) + "/api/chat", timeout=60, json={
+        "model": models["tools"], "stream": False, "options": {"temperature": 0, "num_predict": 24},
+        "tools": [{"type": "function", "function": {"name": "get_weather", "description": WEATHER["description"],
+                                                    "parameters": WEATHER["input_schema"]}}],
+        "messages": [*ASK, {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather",
+                                                                                         "arguments": call.input}}]},
+                     {"role": "tool", "content": "Sunny, 21 C", "tool_name": "get_weather"}]}).json()
+    assert follow.usage.input_tokens == native["prompt_eval_count"]  # the same prompt as /api/chat renders
+    assert follow.content[0].text == native["message"]["content"]
     # tool_choice none: the tools stay out, a plain answer.
     plain = claude.messages.create(model=models["tools"], messages=ASK, tools=[WEATHER], tool_choice={"type": "none"}, **GREEDY)
     assert [b.type for b in plain.content] == ["text"]

@@ -128,12 +128,22 @@ def test_function_call_and_its_output(oai, models):
                          "response.function_call_arguments.done", "response.output_item.done", "response.completed"]
     assert events[2].item.type == "function_call" and events[2].item.arguments == ""
     assert events[-1].response.output[0].arguments == events[3].delta == events[4].arguments
-    # The result goes back as a function_call_output item answering the call.
+    # The reply's items go back as input, with a function_call_output answering the call: the prompt is the
+    # one /api/chat renders for the same turns (as many tokens), and it is answered.
     follow = oai.responses.create(model=models["tools"], tools=[WEATHER], **GREEDY, input=[
-        {"role": "user", "content": ask},
-        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"role": "user", "content": ask}, *reply.output,
         {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny, 21 C"}])
     assert follow.status in ("completed", "incomplete") and follow.output
+    native = httpx.post(str(oai.base_url).removesuffix("v1/") + "api/chat", timeout=60, json={
+        "model": models["tools"], "stream": False, "tools": [{"type": "function", "function": {
+            k: WEATHER[k] for k in ("name", "description", "parameters")}}],
+        "options": {"temperature": 0, "num_predict": 24}, "messages": [
+            {"role": "user", "content": ask},
+            {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather",
+                                                                              "arguments": json.loads(call.arguments)}}]},
+            {"role": "tool", "content": "Sunny, 21 C", "tool_name": "get_weather"}]}).json()
+    assert follow.usage.input_tokens == native["prompt_eval_count"]
+    assert follow.output_text == native["message"]["content"]
     # tool_choice "none" leaves the tools out: a plain answer.
     plain = oai.responses.create(model=models["tools"], input=ask, tools=[WEATHER], tool_choice="none", **GREEDY)
     assert [o.type for o in plain.output] == ["message"]
