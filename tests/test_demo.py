@@ -22,8 +22,10 @@ def run_recipe() -> list[str]:
     assert recipe, "the Makefile has no `run` target"
     quickstart = re.search(r"^QUICKSTART := (.+)$", text, re.M)
     assert quickstart, "the Makefile names no QUICKSTART page"
-    return [line.replace("$(BIN)/", "").replace("$(ALLOW_ROOT)", "").replace("$(QUICKSTART)", quickstart.group(1)).strip()
-            for line in recipe.group(1).splitlines()]
+    return [
+        line.replace("$(BIN)/", "").replace("$(ALLOW_ROOT)", "").replace("$(QUICKSTART)", quickstart.group(1)).strip()
+        for line in recipe.group(1).splitlines()
+    ]
 
 
 def test_demo_readies_the_model_once(tmp_path: Path) -> None:
@@ -40,8 +42,9 @@ def test_make_run_opens_jupyterlab_on_the_quickstart_with_the_model(tmp_path: Pa
     demo, lab = run_recipe()
     assert demo == "python -m jupyter_ollama.demo"
     assert lab == "jupyter lab --LabApp.default_url=/lab/tree/notebooks/01-quickstart.ipynb"
-    env = clean_env(OLLAMA_MODELS=str(tmp_path / "models"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-                    JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    env = clean_env(
+        OLLAMA_MODELS=str(tmp_path / "models"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config")
+    )
     subprocess.run([sys.executable, "-m", "jupyter_ollama.demo"], env=env, check=True, capture_output=True)
     port, token = free_port(), secrets.token_hex(16)
     opened = tmp_path / "opened.txt"
@@ -49,12 +52,25 @@ def test_make_run_opens_jupyterlab_on_the_quickstart_with_the_model(tmp_path: Pa
     browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
     with open(tmp_path / "lab.log", "w") as log:  # the server writes to its own copy of the handle
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", *lab.split()[2:], f"--ServerApp.browser={browser}",
-             "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-             "--allow-root"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                *lab.split()[2:],
+                f"--ServerApp.browser={browser}",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                f"--IdentityProvider.token={token}",
+                "--allow-root",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     base, auth = f"http://127.0.0.1:{port}/", {"Authorization": f"token {token}"}
     try:
+
         def up() -> bool:
             assert process.poll() is None, (tmp_path / "lab.log").read_text()
             try:
