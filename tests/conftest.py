@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +94,24 @@ def start_server(models_dir: Path, mount: str | None = None, log: Path | None = 
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("server did not start")
+
+
+@contextlib.contextmanager
+def small_disk_server(folder: Path, size: str, **settings: str) -> Iterator[RunningServer]:
+    """A server whose models folder is a tmpfs of `size` (`110m`): a disk that fills up.
+
+    On leaving, its log must hold no traceback: each fault was answered, none escaped as a bug.
+    """
+    if shutil.which("unshare") is None:
+        pytest.fail("the full-disk tests need util-linux's unshare")
+    models, log = folder / "models", folder / "server.log"
+    models.mkdir()
+    running = start_server(models, mount=f"mount -t tmpfs -o size={size} tmpfs {models}", log=log, **settings)
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def serving(models_dir: Path, gguf: Path, name: str = "smollm2", log: Path | None = None, **settings: str) -> RunningServer:

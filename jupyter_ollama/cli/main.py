@@ -49,8 +49,12 @@ def cmd_create(args: argparse.Namespace) -> int:
     body["model"] = args.name
     if args.quantize:
         body["quantize"] = args.quantize
+    last = None
     for event in client.stream("/api/create", body):
-        print(event.get("status", ""), flush=True)
+        status = event.get("status", "")
+        if status != last:  # a quantizing line repeats with its progress: said once
+            print(status, flush=True)
+            last = status
     return 0
 
 

@@ -46,7 +46,7 @@ class BlobWriter:
         self.expected = expected
         self.size = 0
         self._hash = hashlib.sha256()
-        self._temp = store.root / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        self._temp = store.temp_path()
         self._file: BinaryIO | None = open(self._temp, "wb")
 
     def write(self, data: bytes) -> None:
@@ -114,6 +114,19 @@ class BlobStore:
             writer.abort()
             raise
         return digest, True
+
+    def temp_path(self) -> Path:
+        """A fresh temporary file name in the blobs folder (same filesystem; swept at start-up)."""
+        return self.root / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+
+    def put_file(self, temp: Path) -> str:
+        """Move a finished temporary file into place under its digest; returns the digest."""
+        digest = sha256_file(temp)
+        with open(temp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, self.path(digest))
+        return digest
 
     def read_bytes(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()

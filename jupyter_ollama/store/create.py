@@ -17,7 +17,7 @@ from ..errors import BadRequest, NotFound
 from ..gotemplate import TemplateError
 from ..templates.go import parse_template
 from .blobs import normalize_digest
-from .gguf import NotGGUFError, read_gguf
+from .gguf import GGUFInfo, NotGGUFError, read_gguf
 from .manifests import (
     CONFIG_MEDIA_TYPE,
     MEDIA_ADAPTER,
@@ -33,6 +33,7 @@ from .manifests import (
 from .names import INVALID_MODEL_NAME, ModelName
 from .options import validate_parameters
 from .progress import storage_error
+from .quantize import QuantType, check_source, parse_quant_type, quantize_file, source_type
 from .store import ModelStore
 
 Progress = Callable[[dict[str, Any]], None]
@@ -101,18 +102,20 @@ class ModelCreator:
         files = check_file_map(request.get("files") or {})
         adapters = check_file_map(request.get("adapters") or {})
         quantize = request.get("quantize") or request.get("quantization")
-        if quantize:
-            raise BadRequest("quantization is not supported by this server; create from a quantized GGUF")
+        want = parse_quant_type(quantize) if quantize else None
         template = request.get("template")
         if template:
             check_template(template)
         parameters = validate_parameters(request.get("parameters") or {})
         messages = check_messages(request.get("messages") or [])
         licenses = check_license(request.get("license"))
+        if want is not None:
+            for info in self._model_sources(request, files):
+                check_source(info)
 
         self._existing = self.store.blobs.digests()
         try:
-            self._build(name, request, files, adapters, template, parameters, messages, licenses)
+            self._build(name, request, files, adapters, template, parameters, messages, licenses, want)
         except OSError as err:  # a full disk: what this create wrote goes, the store is as it was
             self.store.remove_unused(self.store.blobs.digests() - self._existing)
             raise storage_error(err) from None
@@ -120,6 +123,7 @@ class ModelCreator:
     def _build(
         self, name: ModelName, request: dict[str, Any], files: dict[str, str], adapters: dict[str, str],
         template: str | None, parameters: dict[str, Any], messages: list[dict[str, str]], licenses: list[str],
+        want: QuantType | None,
     ) -> None:
         if request.get("from"):
             layers, config = self._from_model(request["from"])
@@ -127,6 +131,8 @@ class ModelCreator:
             layers, config = self._from_files(files, MEDIA_MODEL)
         else:
             raise BadRequest("neither 'from' or 'files' was specified")
+        if want is not None:
+            layers = [self._quantize(x, want, config) if x.media_type == MEDIA_MODEL else x for x in layers]
         if adapters:
             if len(adapters) > 1:
                 raise BadRequest("only one adapter is currently supported")
@@ -198,6 +204,44 @@ class ModelCreator:
             if media_type == MEDIA_MODEL and not config:
                 config = info.config_blob()
         return layers, config
+
+    # -- quantizing -----------------------------------------------------------
+
+    def _model_sources(self, request: dict[str, Any], files: dict[str, str]) -> list[GGUFInfo]:
+        """The model GGUFs a create would quantize, found without side effects (a missing one errs later)."""
+        blobs = self.store.blobs
+        digests: list[str] = []
+        if request.get("from"):
+            parsed = ModelName.parse_lenient(request["from"])
+            base = self.store.find(parsed) if parsed.is_valid() else None
+            if base is not None:
+                digests = [x.digest for x in base.stored.manifest.layers if x.media_type == MEDIA_MODEL]
+        else:
+            digests = list(files.values())
+        infos = []
+        for digest in digests:
+            if blobs.exists(digest):
+                try:
+                    infos.append(read_gguf(blobs.path(digest), max_array_len=1024))
+                except NotGGUFError:
+                    continue  # reported in its turn, worded as a create without quantize words it
+        return infos
+
+    def _quantize(self, layer: Layer, want: QuantType, config: dict[str, Any]) -> Layer:
+        """The layer's GGUF quantized to `want` as a new blob (the same layer if it already is)."""
+        blobs = self.store.blobs
+        info = read_gguf(blobs.path(layer.digest), max_array_len=1024)
+        if source_type(info) == want.name:
+            return layer
+        temp = blobs.temp_path()
+        try:
+            quantize_file(blobs.path(layer.digest), temp, info, want, self.progress)
+            self.status("verifying conversion")
+            digest = blobs.put_file(temp)
+        finally:
+            temp.unlink(missing_ok=True)
+        config["file_type"] = read_gguf(blobs.path(digest), max_array_len=1024).quantization_level
+        return Layer(MEDIA_MODEL, digest, blobs.size(digest))
 
     # -- layers ---------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 
 from jupyter_ollama.store.gguf import read_gguf
 
-from ..conftest import RunningServer, serving, start_server, wait_for
+from ..conftest import RunningServer, serving, small_disk_server, wait_for
 from ..registry_server import Registry
 from ..store.test_gguf import write_gguf
 
@@ -33,15 +32,8 @@ NO_SPACE = "no space left on device"
 @pytest.fixture(scope="module")
 def small_disk(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:  # type: ignore[misc]
     """A server whose models folder is a 110 MiB tmpfs: room for SmolLM2 (94 MiB) and little more."""
-    if shutil.which("unshare") is None:
-        pytest.fail("the full-disk tests need util-linux's unshare")
-    folder = tmp_path_factory.mktemp("small-disk")
-    models, log = folder / "models", folder / "server.log"
-    models.mkdir()
-    running = start_server(models, mount=f"mount -t tmpfs -o size=110m tmpfs {models}", log=log, OLLAMA_PULL_RETRIES="1")
-    yield running
-    running.stop()
-    assert "Traceback" not in log.read_text(), log.read_text()  # each fault was answered, none escaped as a bug
+    with small_disk_server(tmp_path_factory.mktemp("small-disk"), "110m", OLLAMA_PULL_RETRIES="1") as running:
+        yield running
 
 
 def tags(server: RunningServer) -> list[str]:
