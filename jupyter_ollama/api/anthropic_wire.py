@@ -283,6 +283,8 @@ class MessageStream:
                            "delta": {"type": "input_json_delta", "partial_json": json.dumps(call["function"]["arguments"])}})
             self.called = True
         if chunk["done"]:
+            if self.index < 0:  # nothing said: one empty text block, as in the whole reply
+                events += self._block({"type": "text", "text": ""})
             events += self._close()
             events.append({"type": "message_delta", "delta": {"stop_reason": stop_reason(chunk, self.called), "stop_sequence": None},
                            "usage": usage(chunk)})

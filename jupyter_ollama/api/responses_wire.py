@@ -332,6 +332,8 @@ class ResponseStream:
         if msg.get("tool_calls"):  # in the last chunk today; in any chunk where a call was parsed, tomorrow
             events += self._close() + self._calls(msg["tool_calls"])
         if chunk["done"]:
+            if not self.output and self.open is None:  # nothing said: one empty message, as in the whole reply
+                events += self._open(message_item(new_id("msg"), "", "in_progress"))
             events += self._close()
             response = response_object(self.rid, self.body, "completed", self.output, chunk)
             # response.completed even when incomplete (the status says so): what clients wait for, as from Ollama.

@@ -99,6 +99,11 @@ def test_stop_sequences(claude, smollm2):
     reply = claude.messages.create(model="smollm2", messages=[{"role": "user", "content": "Count from 1 to 9."}],
                                    **T0, max_tokens=40, stop_sequences=["4"])
     assert "4" not in reply.content[0].text and reply.stop_reason == "end_turn"
+    # Stopped before its first word: an empty text block still opens and closes, as in the whole reply.
+    first = claude.messages.create(model="smollm2", messages=ASK, max_tokens=1, **T0).content[0].text
+    events = list(claude.messages.create(model="smollm2", messages=ASK, max_tokens=8, stop_sequences=[first], stream=True, **T0))
+    assert [e.type for e in events] == ["message_start", "content_block_start", "content_block_stop", "message_delta", "message_stop"]
+    assert events[1].content_block.text == "" and events[3].delta.stop_reason == "end_turn"
     ask = [{"role": "user", "content": "Say something."}]
     greedy = claude.messages.create(model="smollm2", messages=ask, max_tokens=12, **T0).content[0].text
     sampled = claude.messages.create(model="smollm2", messages=ask, max_tokens=12,
@@ -149,6 +154,9 @@ def test_thinking(claude, models, smollm2):
     assert events[1].type == "content_block_start" and events[1].content_block.type == "thinking"
     streamed = "".join(e.delta.thinking for e in events if e.type == "content_block_delta" and e.delta.type == "thinking_delta")
     assert streamed == reply.content[0].thinking
+    effort = claude.messages.create(model=models["think"], messages=[{"role": "user", "content": "Hi"}],
+                                    output_config={"effort": "low"}, **T0, max_tokens=8)
+    assert effort.content[0].type == "thinking"
     plain = claude.messages.create(model=models["think"], messages=[{"role": "user", "content": "Hi"}],
                                    thinking={"type": "disabled"}, **T0, max_tokens=8)
     assert [b.type for b in plain.content] == ["text"]
@@ -161,6 +169,7 @@ def test_thinking(claude, models, smollm2):
 @pytest.mark.parametrize(("body", "status", "kind", "message"), [
     ({"max_tokens": 8, "messages": ASK}, 400, "invalid_request_error", "model is required"),
     ({"model": "nope", "max_tokens": 8, "messages": ASK}, 404, "not_found_error", "not found"),
+    ({"model": "nope", "max_tokens": 8, "messages": ASK, "stream": True}, 404, "not_found_error", "not found"),
     ({"model": "smollm2", "messages": ASK}, 400, "invalid_request_error", "max_tokens is required"),
     ({"model": "smollm2", "max_tokens": 0, "messages": ASK}, 400, "invalid_request_error", "max_tokens is required"),
     ({"model": "smollm2", "max_tokens": 8}, 400, "invalid_request_error", "messages is required"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
@@ -14,6 +15,7 @@ GREEDY = {"temperature": 0, "max_output_tokens": 24}
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the current weather in a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 FORCE = {"type": "function", "name": "get_weather"}
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
 TEXT_EVENTS = ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
 TEXT_END = ["response.output_text.done", "response.content_part.done", "response.output_item.done"]
 
@@ -178,6 +180,9 @@ def test_reasoning(oai, models, smollm2):
     ({"model": "smollm2", "input": "Hi", "previous_response_id": "resp_1"}, 400, "previous_response_id is not supported"),
     ({"model": "smollm2", "input": "Hi", "tools": [{"type": "web_search"}]}, 400, "only function tools"),
     ({"model": "smollm2", "input": ""}, 400, "input is required"),
+    ({"model": "nope", "input": "Hi", "stream": True}, 404, "not found"),
+    ({"model": "smollm2", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": PNG}]}]}, 400,
+     "does not support images"),
     ({"model": "smollm2", "input": "Hi", "reasoning": {"effort": ["high"]}}, 400, "reasoning.effort must be a string"),
     ({"model": "smollm2", "input": "Hi", "reasoning": {"effort": "huge"}}, 400, "invalid reasoning value"),
     ({"model": "smollm2", "input": "Hi", "text": {"format": {"type": "json_schema"}}}, 400, "needs a `schema` object"),
