@@ -229,7 +229,7 @@ def message(mid: str, model: str, final: dict[str, Any]) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if msg.get("thinking"):
         content.append({"type": "thinking", "thinking": msg["thinking"], "signature": ""})
-    if msg.get("content") or not calls:
+    if msg.get("content") or not (calls or content):  # as streamed: a text block when there is text, or nothing else
         content.append({"type": "text", "text": msg.get("content", "")})
     content += [_tool_use(c, c["function"]["arguments"]) for c in calls]
     return {"id": mid, "type": "message", "role": "assistant", "model": model, "content": content,

@@ -251,7 +251,7 @@ def final_output(final: dict[str, Any]) -> list[dict[str, Any]]:
     msg = final["message"]
     calls = msg.get("tool_calls") or []
     output = [reasoning_item(new_id("rs"), msg["thinking"])] if msg.get("thinking") else []
-    if msg.get("content") or not calls:
+    if msg.get("content") or not (calls or output):  # as streamed: a message when there is text, or nothing else
         output.append(message_item(new_id("msg"), msg.get("content", "")))
     return output + call_items(calls)
 

@@ -154,6 +154,11 @@ def test_thinking(claude, models, smollm2):
     assert events[1].type == "content_block_start" and events[1].content_block.type == "thinking"
     streamed = "".join(e.delta.thinking for e in events if e.type == "content_block_delta" and e.delta.type == "thinking_delta")
     assert streamed == reply.content[0].thinking
+    # Cut short while thinking: the same blocks whole and streamed (no empty text block after the thinking).
+    cut = {"model": models["think"], "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5, **T0}
+    whole = [b.type for b in claude.messages.create(**cut).content]
+    streamed = [e.content_block.type for e in claude.messages.create(**cut, stream=True) if e.type == "content_block_start"]
+    assert whole == streamed == ["thinking"]
     effort = claude.messages.create(model=models["think"], messages=[{"role": "user", "content": "Hi"}],
                                     output_config={"effort": "low"}, **T0, max_tokens=8)
     assert effort.content[0].type == "thinking"

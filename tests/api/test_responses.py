@@ -162,6 +162,11 @@ def test_reasoning(oai, models, smollm2):
     thought = "".join(e.delta for e in events if e.type == "response.reasoning_summary_text.delta")
     assert thought and events[-1].response.output[0].summary[0].text == thought
     assert events[-1].response.reasoning.effort == "low"
+    # Cut short while thinking: the same items whole and streamed (no empty message after the reasoning).
+    cut = {"model": models["think"], "input": "Hi", "temperature": 0, "max_output_tokens": 5}
+    whole = [o.type for o in oai.responses.create(**cut).output]
+    streamed = [o.type for o in list(oai.responses.create(**cut, stream=True))[-1].response.output]
+    assert whole == streamed == ["reasoning"]
     plain = oai.responses.create(model=models["think"], input="Hi", reasoning={"effort": "none"}, temperature=0,
                                  max_output_tokens=8)
     assert [o.type for o in plain.output] == ["message"]
