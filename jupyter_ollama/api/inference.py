@@ -3,8 +3,8 @@
 Handlers parse and validate, ask the scheduler for a slot, and shape the
 runner's events into Ollama's chunks. The prompt itself is rendered by the
 runner, which has the tokenizer and the model's template. The output is split
-into thinking, content and tool calls here (`tools.OutputParser`); the calls
-come in the final chunk. `prepare_chat`/`prepare_generate` are shared with the
+into thinking, content and tool calls here (`tools.OutputParser`); each call
+goes out in the chunk where it is parsed, as Ollama sends it. `prepare_chat`/`prepare_generate` are shared with the
 OpenAI routes, which reshape the same chunks.
 """
 
@@ -132,9 +132,8 @@ class InferenceHandler(OllamaHandler):
                 }
 
     async def chunks(self, p: Prepared, field: str) -> AsyncIterator[dict[str, Any]]:
-        """Ollama's chunks for a generation: thinking and content as they come, tool calls in the last."""
+        """Ollama's chunks for a generation: thinking, content and each tool call as soon as it is parsed."""
         parser = p.output("")
-        calls: list[dict[str, Any]] = []
         logprobs: list[dict[str, Any]] = []  # of tokens whose text is not out yet: they ride with it
         async for event in self.generation(p.model, p.options, p.keep_alive, p.job):
             if isinstance(event, Started):
@@ -143,12 +142,11 @@ class InferenceHandler(OllamaHandler):
             parsed = parser.add(event.content) if isinstance(event, Piece) else parser.finish()
             if isinstance(event, Piece) and event.logprobs:
                 logprobs += event.logprobs
-            calls += parsed.tool_calls
-            if parsed.content or parsed.thinking:
-                yield with_logprobs(chunk(p.name, field, parsed.content, parsed.thinking, [], done=False), logprobs)
+            if parsed:
+                yield with_logprobs(chunk(p.name, field, parsed.content, parsed.thinking, parsed.tool_calls, done=False), logprobs)
                 logprobs = []
             if isinstance(event, dict):
-                yield with_logprobs({**chunk(p.name, field, "", "", calls, done=True), **event}, logprobs)
+                yield with_logprobs({**chunk(p.name, field, "", "", [], done=True), **event}, logprobs)
 
     async def run(self, chunks: AsyncIterator[dict[str, Any]], stream: bool) -> None:
         """Respond in a task, so that a client hanging up cancels the generation."""

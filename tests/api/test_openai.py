@@ -110,11 +110,14 @@ def test_forced_tool_choice(oai, models):
     (call,) = choice.message.tool_calls
     assert re.fullmatch(r"call_[a-z0-9]{8}", call.id) and call.type == "function" and call.function.name == "get_weather"
     assert isinstance(json.loads(call.function.arguments)["city"], str)
-    # Streaming: the call in a delta, then finish_reason tool_calls.
+    # Streaming: the call in a delta of its own chunk (index, id, name, arguments), then finish_reason tool_calls.
     chunks = list(oai.chat.completions.create(model=models["tools"], messages=ASK, tools=[WEATHER], tool_choice="required",
                                               temperature=0, max_tokens=40, stream=True))
-    deltas = [tc for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
-    assert [d.function.name for d in deltas] == ["get_weather"] and deltas[0].index == 0
+    (at,) = [i for i, c in enumerate(chunks) if c.choices[0].delta.tool_calls]
+    (delta,) = chunks[at].choices[0].delta.tool_calls
+    assert delta.index == 0 and re.fullmatch(r"call_[a-z0-9]{8}", delta.id) and delta.type == "function"
+    assert delta.function.name == "get_weather" and json.loads(delta.function.arguments) == json.loads(call.function.arguments)
+    assert chunks[at].choices[0].finish_reason is None and at < len(chunks) - 1
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     # The result goes back as a tool message (its name found from the call id).
     follow = oai.chat.completions.create(model=models["tools"], temperature=0, max_tokens=20, tools=[WEATHER], messages=ASK + [

@@ -54,9 +54,13 @@ def test_tool_call_parsed_from_the_output(server, client, models):
     assert re.fullmatch(r"call_[a-z0-9]{8}", call["id"])
     assert call["function"]["index"] == 0 and call["function"]["name"] == "get_weather"
     assert isinstance(call["function"]["arguments"], dict) and isinstance(call["function"]["arguments"]["city"], str)
-    # The official client: the calls come in the final chunk when streaming.
+    # The official client, streaming: the call comes in the chunk where it was parsed, before the final one.
     chunks = list(client.chat(model=models["json"], messages=ASK, tools=[WEATHER], format=CALL, options=GREEDY, stream=True))
-    assert chunks[-1].done and chunks[-1].message.tool_calls[0].function.name == "get_weather"
+    with_calls = [i for i, c in enumerate(chunks) if c.message.tool_calls]
+    assert len(with_calls) == 1 and with_calls[0] < len(chunks) - 1, chunks
+    (streamed,) = chunks[with_calls[0]].message.tool_calls
+    assert not chunks[with_calls[0]].done and streamed.function.name == "get_weather" and streamed.function.arguments == call["function"]["arguments"]
+    assert chunks[-1].done and not chunks[-1].message.tool_calls
     assert all(not c.message.content for c in chunks)
 
 
