@@ -6,7 +6,9 @@ a longer one, its KV cache is copied instead of computed again), build one batch
 holding one token per generating slot plus prompt chunks for prefilling slots,
 run one `llama_decode`, sample each slot with its own chain, and hand the text
 to the request's callback. Long prompts are prefilled in chunks, so slots that
-are already streaming keep streaming while a new prompt is read.
+are already streaming keep streaming while a new prompt is read. A greedy slot
+whose newest tokens appeared before also decodes a guess of what follows them
+(`lookup.py`) and keeps the part the model confirms: several tokens per step.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import llama_cpp as L
 
 from ..errors import BadRequest
 from .llama import LlamaModel
+from .lookup import NgramDrafter
 from .sampling import SamplerChain, SamplingOptions
 from .textstream import TextStream
+
+DRAFT_NUM_PREDICT = 8  # tokens guessed per step by default (the `draft_num_predict` option; 0 turns guessing off)
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Completion:
     num_predict: int = -1
     num_keep: int = 4
     shift: bool = True  # False: stop at the end of the slot's context instead of shifting
+    draft_max: int = DRAFT_NUM_PREDICT  # tokens guessed per step for a greedy request (0: never guess)
     logprobs: bool = False
     top_logprobs: int = 0
     cancelled: bool = False
@@ -57,6 +63,10 @@ class Slot:
     next_token: int | None = None  # sampled, to be decoded next step
     sampler: SamplerChain | None = None
     text: TextStream | None = None
+    drafter: NgramDrafter | None = None  # greedy requests only: a guess is checked against the greedy choice
+    draft: list[int] = field(default_factory=list)  # guessed tokens in this step's batch, after next_token
+    draft_pause: int = 0  # steps to wait before guessing again, after a guess that was all wrong
+    draft_misses: int = 0  # guesses in a row that were all wrong
     started: float = 0.0
     first_token: float = 0.0
     last_used: float = 0.0
@@ -70,6 +80,10 @@ class Slot:
 
 # Below this many tokens, computing a prefix again costs about what copying a slot's KV stream does.
 MIN_SHARED_PREFIX = 32
+DRAFT_PAUSE_MAX = 32  # a slot whose guesses keep failing guesses less and less often (where it does not pay)
+# Logits computed in a batch of several tokens can differ from one token's alone in the last bits: where the
+# two likeliest tokens are closer than this, the position is computed again alone, so greedy stays exact.
+NEAR_TIE = 0.05
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -103,6 +117,8 @@ class Engine:
         self.tokens_predicted_total = 0
         self.prompt_tokens_total = 0
         self.prompt_tokens_shared_total = 0  # prompt tokens whose KV was copied from another slot
+        self.tokens_drafted_total = 0  # tokens guessed by prompt lookup, and those the model confirmed
+        self.tokens_draft_accepted_total = 0
         self.thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self.thread.start()
 
@@ -199,6 +215,9 @@ class Engine:
                 slot.request = None
                 continue
             slot.text = TextStream(request.stop)
+            greedy = slot.sampler.argmax and request.draft_max > 0
+            slot.drafter = NgramDrafter(tokens) if greedy else None
+            slot.draft, slot.draft_pause, slot.draft_misses = [], 0, 0
             slot.started = time.perf_counter()
             slot.first_token = 0.0
             request.generated = []
@@ -262,6 +281,10 @@ class Engine:
             sample_at.append((slot, batch.n_tokens))
             add(token, len(slot.cached), slot.id, True)
             slot.cached.append(token)
+            slot.draft = self._draft(slot, self.n_batch - batch.n_tokens)
+            for guess in slot.draft:  # each with its logits: the check samples after every one
+                add(guess, len(slot.cached), slot.id, True)
+                slot.cached.append(guess)
         # Prefill in chunks with what is left of the batch, oldest request first.
         for slot in sorted((s for s in self.slots if s.request and s.pending), key=lambda s: s.started):
             room = self.n_batch - batch.n_tokens
@@ -284,9 +307,60 @@ class Engine:
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
         for slot, index in sample_at:
-            self._sample(slot, index)
+            if slot.draft:
+                self._check_draft(slot, index)
+            else:
+                self._sample(slot, index)
 
-    def _sample(self, slot: Slot, index: int) -> None:
+    def _draft(self, slot: Slot, room: int) -> list[int]:
+        """A guess at the tokens after next_token, within the batch, the context and the reply's limit."""
+        request = slot.request
+        if slot.drafter is None or request is None:
+            return []
+        if slot.draft_pause > 0:
+            slot.draft_pause -= 1
+            return []
+        left = self._limit(request) - len(request.generated) - 1  # the guess never runs past the limit
+        size = min(request.draft_max, room - 1, self.n_ctx_slot - len(slot.cached), left)
+        # The drafter's history ends with next_token (every sampled token goes in): what follows it?
+        return slot.drafter.propose(size) if size > 0 else []
+
+    def _check_draft(self, slot: Slot, index: int) -> None:
+        """Keep the guessed tokens greedy sampling confirms, one by one; drop the rest from the KV cache."""
+        draft, slot.draft = slot.draft, []
+        assert slot.sampler is not None
+        first_guess = len(slot.cached) - len(draft)
+        kept = 0
+        keep = first_guess  # tokens whose KV stays: up to next_token, then the confirmed guesses
+        for offset in range(len(draft) + 1):
+            if slot.sampler.close_call(self.ctx, index + offset, NEAR_TIE):
+                # Too close to call from batched logits: the token these came from goes in again, alone.
+                keep = first_guess - 1 + offset
+                slot.next_token = slot.cached[keep]
+                slot.draft_pause = max(slot.draft_pause, 1)
+                break
+            token = self._sample(slot, index + offset)  # what plain decoding picks here
+            if token is None or offset == len(draft) or token != draft[offset]:
+                break
+            kept += 1
+            keep += 1
+        if len(slot.cached) > keep:
+            L.llama_memory_seq_rm(self.memory, slot.id, keep, -1)
+            del slot.cached[keep:]
+        self.tokens_drafted_total += len(draft)
+        self.tokens_draft_accepted_total += kept
+        if kept == 0:  # wrong from the first token: wait before guessing again, longer each time
+            slot.draft_misses += 1
+            slot.draft_pause = min(2**slot.draft_misses, DRAFT_PAUSE_MAX)
+        else:
+            slot.draft_misses = 0
+
+    def _limit(self, request: Completion) -> int:
+        # Open-ended generation stops at 10 contexts' worth of tokens, as Ollama's runner does.
+        return min(request.num_predict, 10 * self.n_ctx_slot) if request.num_predict > 0 else 10 * self.n_ctx_slot
+
+    def _sample(self, slot: Slot, index: int) -> int | None:
+        """Sample at `index` and hand the token on; the token, or None when the request ended with it."""
         request = slot.request
         assert request is not None and slot.sampler is not None and slot.text is not None
         token = slot.sampler.sample(self.ctx, index)
@@ -295,22 +369,24 @@ class Engine:
             slot.first_token = now
         if self.model.is_eog(token):
             self._finish(slot, reason="stop")
-            return
+            return None
         request.generated.append(token)
+        if slot.drafter is not None:
+            slot.drafter.extend([token])
         self.tokens_predicted_total += 1
         text = slot.text.feed(self.model.token_bytes(token))
         if request.logprobs:
             request.on_event({"content": text, "logprobs": [self._logprob_entry(slot.sampler, index, token, request.top_logprobs)]})
         elif text:
             request.on_event({"content": text})
-        # Open-ended generation stops at 10 contexts' worth of tokens, as Ollama's runner does.
-        limit = min(request.num_predict, 10 * self.n_ctx_slot) if request.num_predict > 0 else 10 * self.n_ctx_slot
         if slot.text.stopped:
             self._finish(slot, reason="stop")
-        elif len(request.generated) >= limit:
+        elif len(request.generated) >= self._limit(request):
             self._finish(slot, reason="length")
         else:
             slot.next_token = token
+            return token
+        return None
 
     def _logprob_entry(self, sampler: SamplerChain, index: int, token: int, top: int) -> dict[str, Any]:
         """Ollama's logprob entry for a sampled token: its text, bytes, log probability and the likeliest others."""
@@ -365,6 +441,7 @@ class Engine:
         if slot.sampler:
             slot.sampler.close()
             slot.sampler = None
+        slot.drafter = None
         slot.request = None
         slot.pending = []
         slot.next_token = None

@@ -95,6 +95,11 @@ class SamplerChain:
             return int(logits.argmax())
         return int(L.llama_sampler_sample(self.ptr, ctx, index))
 
+    def close_call(self, ctx: Any, index: int, within: float) -> bool:
+        """Whether another token's logit is within `within` of the likeliest one's at `index`."""
+        logits = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, index), shape=(self.n_vocab,))
+        return int(np.count_nonzero(logits >= logits.max() - within)) > 1
+
     def logprobs(self, ctx: Any, index: int, token: int, top: int) -> tuple[float, list[tuple[int, float]]]:
         """`token`'s log probability under the model's distribution at `index`, and the `top` likeliest.
 

@@ -20,7 +20,7 @@ import tornado.iostream
 import tornado.web
 
 from ..errors import BadRequest, OllamaError
-from .engine import Completion, Engine
+from .engine import DRAFT_NUM_PREDICT, Completion, Engine
 from .llama import LlamaModel
 from .prompt import prompt_text, prompt_tokens
 from .protocol import (
@@ -110,6 +110,7 @@ class CompletionHandler(RunnerHandler):
             num_predict=int(options.get("num_predict", -1)),
             num_keep=int(options.get("num_keep", 4)),
             shift=request.shift,
+            draft_max=int(options.get("draft_num_predict", DRAFT_NUM_PREDICT)),
             logprobs=request.logprobs,
             top_logprobs=request.top_logprobs,
         )

@@ -11,6 +11,7 @@ from typing import Any
 import llama_cpp as L
 import pytest
 
+import jupyter_ollama.runner.engine as engine_module
 from jupyter_ollama.errors import BadRequest
 from jupyter_ollama.runner.engine import Completion, Engine
 from jupyter_ollama.runner.llama import LlamaModel
@@ -442,3 +443,73 @@ def test_the_greedy_fast_path_picks_what_the_greedy_sampler_picks(model, monkeyp
     assert [chain.argmax for chain in chains] == [True, False, False]  # penalties and grammars keep state
     for chain in chains:
         chain.close()
+
+
+# -- prompt lookup ------------------------------------------------------------------
+
+PASSAGE = (
+    "Jupyter notebooks mix code, text and output in one document, and a kernel runs the code while the "
+    "browser shows the results. Language models predict the next token from the tokens before it."
+)
+
+
+@pytest.mark.parametrize("content", [f"Repeat this passage exactly:\n\n{PASSAGE}", "List five fruits, one per line."])
+def test_guessed_tokens_leave_greedy_output_exactly_as_plain_decoding(model, content):
+    tokens = chat(model, content)
+    replies = []
+    for draft_max in (0, 8):  # each on a fresh engine: no cache reused from the other run
+        fresh = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+        try:
+            _, collector, final = complete(fresh, tokens, num_predict=60, draft_max=draft_max)
+            replies.append((collector.text, final["eval_count"], fresh.tokens_drafted_total))
+        finally:
+            fresh.close()
+    (plain, plain_count, none_drafted), (guessed, guessed_count, drafted) = replies
+    assert none_drafted == 0  # draft_max 0: no guess at all
+    assert guessed == plain and guessed_count == plain_count
+
+
+def test_a_passage_to_repeat_is_mostly_guessed_right(engine, model):
+    tokens = chat(model, f"Repeat this passage exactly:\n\n{PASSAGE}")
+    drafted, accepted = engine.tokens_drafted_total, engine.tokens_draft_accepted_total
+    _, collector, final = complete(engine, tokens, num_predict=60)
+    guessed = engine.tokens_drafted_total - drafted
+    right = engine.tokens_draft_accepted_total - accepted
+    assert "a kernel runs the code while the browser shows the results" in collector.text
+    assert guessed > 0 and right >= 0.6 * guessed  # most of the copy came several tokens per step
+    assert right < final["eval_count"]  # each step still samples one token of its own
+
+
+def test_no_guessing_when_sampling(engine, model):
+    tokens = chat(model, f"Repeat this passage exactly:\n\n{PASSAGE}")
+    drafted = engine.tokens_drafted_total
+    complete(engine, tokens, num_predict=30, options=SamplingOptions(temperature=0.7, seed=3))
+    assert engine.tokens_drafted_total == drafted  # a draw cannot be checked against a guess
+
+
+def test_guesses_stop_at_num_predict_and_at_a_stop_string(engine, model):
+    tokens = chat(model, f"Repeat this passage exactly:\n\n{PASSAGE}")
+    _, collector, final = complete(engine, tokens, num_predict=7)
+    assert final["eval_count"] == 7 and final["done_reason"] == "length"
+    _, stopped, final = complete(engine, tokens, num_predict=60, stop=["browser"])
+    assert "browser" not in stopped.text and final["done_reason"] == "stop"
+    assert engine.slot_states()  # and the slots' caches hold only what was really kept (next test reuses them)
+    _, again, _ = complete(engine, tokens, num_predict=60, draft_max=0)
+    assert again.text.startswith(stopped.text)
+
+
+def test_a_close_call_in_batched_logits_is_computed_again_alone(model, monkeypatch):
+    """Where every position is a close call, each guess is given up and its token decoded alone: same text."""
+    tokens = chat(model, f"Repeat this passage exactly:\n\n{PASSAGE}")
+    texts = []
+    for near_tie in (0.05, 1e9):
+        monkeypatch.setattr(engine_module, "NEAR_TIE", near_tie)
+        fresh = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+        try:
+            _, collector, final = complete(fresh, tokens, num_predict=40)
+            texts.append(collector.text)
+            if near_tie > 1:
+                assert fresh.tokens_draft_accepted_total == 0 and final["eval_count"] == 40
+        finally:
+            fresh.close()
+    assert texts[0] == texts[1]
