@@ -49,21 +49,23 @@ async def chat_sse(chunks: AsyncIterator[dict[str, Any]], rid: str, include_usag
     """Ollama's ChatWriter: role on the first delta, reasoning split from content, a finish chunk, usage."""
     created, first, tool_sent = ow.now_s(), True, False
 
-    def event(delta: dict[str, Any], model: str, reason: str | None = None) -> dict[str, Any]:
-        return _envelope(rid, "chat.completion.chunk", created, model,
-                         [{"index": 0, "delta": delta, "finish_reason": reason}])
+    def event(delta: dict[str, Any], model: str, reason: str | None = None,
+              logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": reason, **({"logprobs": logprobs} if logprobs else {})}
+        return _envelope(rid, "chat.completion.chunk", created, model, [choice])
 
     async for chunk in chunks:
         msg, model = chunk["message"], chunk["model"]
         calls = ow.openai_tool_calls(msg.get("tool_calls") or [])
         thinking, content = msg.get("thinking", ""), msg.get("content", "")
-        if not (chunk["done"] and not first and not content and not thinking and not calls):
+        logprobs = ow.chat_logprobs(chunk.get("logprobs"))
+        if not (chunk["done"] and not first and not content and not thinking and not calls and not logprobs):
             role = {"role": "assistant"} if first else {}
-            if thinking and (content or calls):  # a mixed chunk goes out as two
-                yield event({**role, "reasoning": thinking}, model)
-                role, thinking = {}, ""
+            if thinking and (content or calls):  # a mixed chunk goes out as two, the logprobs with the first
+                yield event({**role, "reasoning": thinking}, model, logprobs=logprobs)
+                role, thinking, logprobs = {}, "", None
             delta = {**role, "content": content, **({"reasoning": thinking} if thinking else {})}
-            yield event({**delta, **({"tool_calls": calls} if calls else {})}, model)
+            yield event({**delta, **({"tool_calls": calls} if calls else {})}, model, logprobs=logprobs)
             tool_sent, first = tool_sent or bool(calls), False
         if chunk["done"]:
             yield event({}, model, _finish_reason(chunk, tool_sent) or "stop")
@@ -80,6 +82,9 @@ def chat_completion(rid: str, final: dict[str, Any]) -> dict[str, Any]:
     if calls:
         message["tool_calls"] = calls
     choice = {"index": 0, "message": message, "finish_reason": _finish_reason(final, bool(calls))}
+    logprobs = ow.chat_logprobs(final.get("logprobs"))
+    if logprobs:
+        choice["logprobs"] = logprobs
     return {**_envelope(rid, "chat.completion", ow.now_s(), final["model"], [choice]), "usage": ow.usage(final)}
 
 
@@ -96,8 +101,10 @@ class ChatCompletionsHandler(OpenAIHandler, ChatHandler):
                           lambda c: chat_sse(c, rid, include_usage))
 
 
-def _completion_choice(chunk: dict[str, Any]) -> dict[str, Any]:
-    return {"text": chunk.get("response", ""), "index": 0, "finish_reason": chunk.get("done_reason") or None}
+def _completion_choice(chunk: dict[str, Any], logprobs: ow.CompletionLogprobs) -> dict[str, Any]:
+    choice = {"text": chunk.get("response", ""), "index": 0, "finish_reason": chunk.get("done_reason") or None}
+    shaped = logprobs.shape(chunk.get("logprobs"))
+    return {**choice, "logprobs": shaped} if shaped else choice
 
 
 class CompletionsHandler(OpenAIHandler, GenerateHandler):
@@ -118,15 +125,17 @@ class CompletionsHandler(OpenAIHandler, GenerateHandler):
             chunks = self.chunks(prepared, "response")
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
+        logprobs = ow.CompletionLogprobs()
+
         async def sse() -> AsyncIterator[dict[str, Any]]:
             async for chunk in chunks:
-                yield _envelope(rid, "text_completion", created, chunk["model"], [_completion_choice(chunk)])
+                yield _envelope(rid, "text_completion", created, chunk["model"], [_completion_choice(chunk, logprobs)])
                 if chunk["done"] and include_usage:
                     yield {**_envelope(rid, "text_completion", created, chunk["model"], []), "usage": ow.usage(chunk)}
 
         async def reply() -> None:
             async for final in merged(chunks, "response"):
-                self.write_json({**_envelope(rid, "text_completion", created, final["model"], [_completion_choice(final)]),
+                self.write_json({**_envelope(rid, "text_completion", created, final["model"], [_completion_choice(final, logprobs)]),
                                  "usage": ow.usage(final)})
 
         await self.run_task(self.respond_sse(sse()) if native["stream"] else reply())

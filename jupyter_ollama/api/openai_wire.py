@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 import random
 import struct
@@ -21,6 +22,8 @@ from ..errors import BadRequest
 from .wire import Shape
 
 MAX_TOKENS = 2**31 - 1  # what num_predict can hold
+MAX_TOP_LOGPROBS = 20  # chat completions' top_logprobs
+MAX_COMPLETION_LOGPROBS = 5  # legacy completions' logprobs
 
 CHAT_COMPLETION = Shape(
     "ChatCompletionRequest",
@@ -195,6 +198,11 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
         if effort not in _EFFORTS:
             raise BadRequest(f'invalid reasoning value: "{effort}" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")')
         native["think"] = _EFFORTS[effort]
+    top = body.get("top_logprobs")
+    if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
+    if body.get("logprobs"):  # top_logprobs alone asks for nothing, as in OpenAI
+        native.update(logprobs=True, top_logprobs=top or 0)
     return native
 
 
@@ -203,8 +211,42 @@ def completion_request(body: dict[str, Any]) -> dict[str, Any]:
     options = _options(body, strict_stop=True)
     options.setdefault("frequency_penalty", 0.0)
     options.setdefault("presence_penalty", 0.0)
-    return {"model": body.get("model"), "prompt": body.get("prompt") or "", "suffix": body.get("suffix") or "",
-            "options": options, "stream": bool(body.get("stream"))}
+    native = {"model": body.get("model"), "prompt": body.get("prompt") or "", "suffix": body.get("suffix") or "",
+              "options": options, "stream": bool(body.get("stream"))}
+    top = body.get("logprobs")
+    if top is not None:  # 0: the sampled tokens' logprobs only
+        if not 0 <= top <= MAX_COMPLETION_LOGPROBS:
+            raise BadRequest(f"logprobs must be between 0 and {MAX_COMPLETION_LOGPROBS}")
+        native.update(logprobs=True, top_logprobs=top)
+    return native
+
+
+def chat_logprobs(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """A choice's `logprobs` from Ollama's entries (the same fields; `top_logprobs` always a list)."""
+    if not entries:
+        return None
+    return {"content": [{**e, "top_logprobs": e.get("top_logprobs") or []} for e in entries]}
+
+
+class CompletionLogprobs:
+    """Legacy completions' `logprobs` (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`), chunk by
+    chunk: the offsets count characters of the whole completion, a token cut inside a character included."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def shape(self, entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+        if not entries:
+            return None
+        out: dict[str, list[Any]] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+        for entry in entries:
+            out["tokens"].append(entry["token"])
+            out["token_logprobs"].append(entry["logprob"])
+            out["top_logprobs"].append({t["token"]: t["logprob"] for t in entry.get("top_logprobs") or []})
+            out["text_offset"].append(self.offset)
+            self.offset += len(self._decoder.decode(bytes(entry.get("bytes") or entry["token"].encode())))
+        return out
 
 
 def embedding_input(body: dict[str, Any]) -> list[str]:
