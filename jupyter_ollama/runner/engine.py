@@ -67,6 +67,7 @@ class Slot:
     draft: list[int] = field(default_factory=list)  # guessed tokens in this step's batch, after next_token
     draft_pause: int = 0  # steps to wait before guessing again, after a guess that was all wrong
     draft_misses: int = 0  # guesses in a row that were all wrong
+    draft_size: int = 0  # how many tokens to guess next: grows while guesses hold, shrinks to what held
     started: float = 0.0
     first_token: float = 0.0
     last_used: float = 0.0
@@ -217,7 +218,7 @@ class Engine:
             slot.text = TextStream(request.stop)
             greedy = slot.sampler.argmax and request.draft_max > 0
             slot.drafter = NgramDrafter(tokens) if greedy else None
-            slot.draft, slot.draft_pause, slot.draft_misses = [], 0, 0
+            slot.draft, slot.draft_pause, slot.draft_misses, slot.draft_size = [], 0, 0, request.draft_max
             slot.started = time.perf_counter()
             slot.first_token = 0.0
             request.generated = []
@@ -321,7 +322,7 @@ class Engine:
             slot.draft_pause -= 1
             return []
         left = self._limit(request) - len(request.generated) - 1  # the guess never runs past the limit
-        size = min(request.draft_max, room - 1, self.n_ctx_slot - len(slot.cached), left)
+        size = min(slot.draft_size, room - 1, self.n_ctx_slot - len(slot.cached), left)
         # The drafter's history ends with next_token (every sampled token goes in): what follows it?
         return slot.drafter.propose(size) if size > 0 else []
 
@@ -349,6 +350,10 @@ class Engine:
             del slot.cached[keep:]
         self.tokens_drafted_total += len(draft)
         self.tokens_draft_accepted_total += kept
+        # Guess as far as guesses have been holding: a longer guess costs a larger batch.
+        request = slot.request
+        if request is not None:
+            slot.draft_size = min(2 * len(draft), request.draft_max) if kept == len(draft) else kept + 1
         if kept == 0:  # wrong from the first token: wait before guessing again, longer each time
             slot.draft_misses += 1
             slot.draft_pause = min(2**slot.draft_misses, DRAFT_PAUSE_MAX)
