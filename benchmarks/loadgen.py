@@ -51,6 +51,21 @@ QUESTIONS = [f"How many ships did section {i} record?" for i in range(1, 65)]
 
 def shared_doc_prompt(question: str) -> str:
     return f"{DOCUMENT}\n\nQuestion: {question}\nAnswer:"
+
+
+# --scenario repeat: an output that copies its input (edits, extraction, quoting), in SmolLM2's chat format.
+PASSAGE = (
+    "The harbour master opens the eastern gate at six, before the fishing boats return with the morning catch. "
+    "Each boat is weighed, its nets are checked for tears, and the crew signs the ledger kept in the stone office "
+    "beside the crane. When a storm is forecast, the gate stays shut, the boats wait in the outer bay, and the "
+    "lighthouse keeper sends a runner to every house on the quay. In winter the ledger is copied by hand into the "
+    "town archive, where the records of the last two hundred years fill four long shelves in the cellar."
+)
+
+
+def repeat_prompt(i: int) -> str:
+    return (f"<|im_start|>user\nRequest {i}. Repeat this passage exactly, word for word:\n\n{PASSAGE}<|im_end|>\n"
+            "<|im_start|>assistant\n")
 MIB = 1024 * 1024
 
 
@@ -78,7 +93,7 @@ class Config:
     timeout: float  # per request, seconds
     retries: int  # a level is repeated at most this often while other processes used > max_other_cpu
     max_other_cpu: float
-    scenario: str = "count"  # or "shared-doc"
+    scenario: str = "count"  # or "shared-doc", "repeat"
 
 
 @dataclass
@@ -329,6 +344,8 @@ async def run_level(client: httpx.AsyncClient, target: Target, c: int, first: in
     n = max(target.cfg.rounds * c, 4)
     if target.cfg.scenario == "shared-doc":  # c requests at once, each a new question on the document
         prompts = [shared_doc_prompt(QUESTIONS[(first + i) % len(QUESTIONS)]) for i in range(c)]
+    elif target.cfg.scenario == "repeat":
+        prompts = [repeat_prompt(first + i) for i in range(n)]
     else:
         prompts = [PROMPT.format(i=first + i) for i in range(n)]
     samples: list[Sample] = []
@@ -402,7 +419,7 @@ def table(levels: list[Level]) -> str:
     return "\n".join(rows)
 
 
-def ratios(levels: list[Level], shared: bool = False) -> str:
+def ratios(levels: list[Level], shared: bool = False, repeat: bool = False) -> str:
     by = {(lv.target, lv.c): lv for lv in levels}
     lines = ["| comparison | ratio | goal | met |", "|---|---:|---|---|"]
 
@@ -418,6 +435,8 @@ def ratios(levels: list[Level], shared: bool = False) -> str:
     add("ours / native: median TTFT, c=8", o, n, 8, "ttft_p50", 1.0, most=True)
     if shared:  # after one request read the document, 8 questions on it at once
         add("ours / native: slowest TTFT, c=8, shared document", o, n, 8, "ttft_max", 0.25, most=True)
+    if repeat:  # an output that copies its input: prompt lookup guesses it several tokens per step
+        add("ours / native: decode tok/s per stream, c=1, repeat this passage", o, n, 1, "decode_tps", 1.5)
     add("ours default / ours num_thread 1: decode tok/s per stream, c=1", o, o1, 1, "decode_tps", 0.9)
     add("ours default / ours num_thread 1: aggregate tok/s, c=8", o, o1, 8, "aggregate_tps", 0.9)
     peaks = {t: max(lv.peak_main for lv in levels if lv.target == t) for t in (o, n) if any(lv.target == t for lv in levels)}
@@ -454,8 +473,9 @@ def main() -> None:
     ap.add_argument("--wait-quiet", type=float, default=60, help="max seconds to wait for an idle CPU per target")
     ap.add_argument("--json", type=Path, help="also write every sample here")
     ap.add_argument("--quick", action="store_true", help="smoke run: c=1,4; 16 tokens; one round")
-    ap.add_argument("--scenario", choices=["count", "shared-doc"], default="count",
-                    help="count: unique prompts, long outputs (default); shared-doc: c requests at once, each a new "
+    ap.add_argument("--scenario", choices=["count", "shared-doc", "repeat"], default="count",
+                    help="count: unique prompts, long outputs (default); repeat: copy a ~110-token passage; "
+                         "shared-doc: c requests at once, each a new "
                          "question on one ~1,500-token document another request read first (use --ctx 2048)")
     args = ap.parse_args()
     defaults = {"concurrency": "1,4", "tokens": 16, "rounds": 1} if args.quick else {}
@@ -483,7 +503,7 @@ def main() -> None:
           f"{Path(cfg.model).name}, {cfg.threads or 'default'} threads{f' under taskset -c {args.cpus}' if args.cpus else ''}, "
           f"{cfg.slots} slots × {cfg.ctx} context, "
           f"{cfg.tokens} tokens per request, greedy, scenario {cfg.scenario}\n\n{table(levels)}\n\n"
-          f"{ratios(levels, shared=cfg.scenario == 'shared-doc')}")
+          f"{ratios(levels, shared=cfg.scenario == 'shared-doc', repeat=cfg.scenario == 'repeat')}")
     if args.json:
         rows = [{**{k: v for k, v in vars(lv).items() if k != "samples"}, "samples": [vars(s) for s in lv.samples]}
                 for lv in levels]
