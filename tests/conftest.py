@@ -80,7 +80,10 @@ def start_server(models_dir: Path, mount: str | None = None, log: Path | None = 
     command = [sys.executable, "-m", "jupyter_ollama", "serve"]
     if mount is not None:
         command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", f'{mount} && exec "$@"', "sh", *command]
-    process = subprocess.Popen(command, env=env, stderr=log.open("ab") if log else None)
+    stderr = log.open("ab") if log else None
+    process = subprocess.Popen(command, env=env, stderr=stderr)
+    if stderr is not None:
+        stderr.close()  # the server has its own copy
     url = f"http://{host}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
