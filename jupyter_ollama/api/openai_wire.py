@@ -193,9 +193,14 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest(f"invalid response_format type: {fmt.get('type')!r}")
     if body.get("tools") is not None and body.get("tool_choice") != "none":
         native["tools"] = body["tools"]
-    effort = (body.get("reasoning") or {}).get("effort") or body.get("reasoning_effort")
-    if effort:
-        if effort not in _EFFORTS:
+    reasoning = body.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, dict):
+        raise BadRequest("invalid reasoning: expected an object with an effort")
+    effort = (reasoning or {}).get("effort")
+    if effort is None:
+        effort = body.get("reasoning_effort")
+    if effort is not None and effort != "":
+        if not isinstance(effort, str) or effort not in _EFFORTS:
             raise BadRequest(f'invalid reasoning value: "{effort}" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")')
         native["think"] = _EFFORTS[effort]
     top = body.get("top_logprobs")

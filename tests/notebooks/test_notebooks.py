@@ -28,7 +28,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("chat.wait(timeout=120)", "1."),
         ('chat.messages[-1].get("stats")', "tokens_per_second"),
         ("chat.stop()", "characters before Stop"),
-        ('chat.model = "no-such-model"', 'model "no-such-model" not found'),
+        ('chat.model = "no-such-model"', "model 'no-such-model' not found"),
     ],
     "03-gpu-memory-monitor": [
         ('"/api/system"', "GPUs: no NVIDIA GPU found"),  # CI has no GPU; the monitor says so cleanly
