@@ -84,7 +84,8 @@ def test_fail_on_no_slot(server, three_slots):
     client = ollama.Client(host=server.url)
     client.generate(model=three_slots, prompt="")
     assert httpx.get(server.url + "/health?fail_on_no_slot").status_code == 200
-    story = lambda: client.generate(model=three_slots, prompt="Write a long story.", options={"num_predict": 300})  # noqa: E731
+    # Counting on from a raw prompt never ends early (a story may): all three slots stay busy for 300 tokens.
+    story = lambda: client.generate(model=three_slots, prompt="1, 2, 3,", raw=True, options={"num_predict": 300, "temperature": 0})  # noqa: E731
     threads = [threading.Thread(target=story) for _ in range(3)]
     for thread in threads:
         thread.start()
