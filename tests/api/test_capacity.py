@@ -82,6 +82,8 @@ def test_five_requests_on_three_slots(server, three_slots):
 
 def test_fail_on_no_slot(server, three_slots):
     client = ollama.Client(host=server.url)
+    for loaded in client.ps().models:  # the check counts every loaded model's slots: only this one's here
+        client.generate(model=loaded.model, prompt="", keep_alive=0)
     client.generate(model=three_slots, prompt="")
     assert httpx.get(server.url + "/health?fail_on_no_slot").status_code == 200
     # Counting on from a raw prompt never ends early (a story may): all three slots stay busy for 300 tokens.
