@@ -65,8 +65,8 @@ class Slot:
     text: TextStream | None = None
     drafter: NgramDrafter | None = None  # greedy requests only: a guess is checked against the greedy choice
     draft: list[int] = field(default_factory=list)  # guessed tokens in this step's batch, after next_token
-    draft_pause: int = 0  # steps to wait before guessing again, after a guess that was all wrong
-    draft_misses: int = 0  # guesses in a row that were all wrong
+    draft_pause: int = 0  # steps to wait before guessing again, after a guess that did not pay (DRAFT_USEFUL)
+    draft_misses: int = 0  # guesses in a row that did not pay
     draft_size: int = 0  # how many tokens to guess next: grows while guesses hold, shrinks to what held
     started: float = 0.0
     first_token: float = 0.0
