@@ -211,6 +211,29 @@ def max_body_size() -> int:
     return max(1024, _int("OLLAMA_MAX_BODY_SIZE", MAX_BODY_SIZE))
 
 
+# -- remote engines -----------------------------------------------------------------
+
+
+def remotes() -> list[str]:
+    """OLLAMA_REMOTES: the hosts remote models may reach (comma-separated host names), Ollama's default `ollama.com`."""
+    value = os.environ.get("OLLAMA_REMOTES", "").strip()
+    return [h.strip() for h in value.split(",") if h.strip()] if value else ["ollama.com"]
+
+
+def remote_models() -> str:
+    """Ours: OLLAMA_REMOTE_MODELS, models an admin declares for every user (`remote.declared` parses it):
+    inline JSON, or the path of a JSON file."""
+    return os.environ.get("OLLAMA_REMOTE_MODELS", "").strip()
+
+
+def remote_check_interval() -> float:
+    """Ours: OLLAMA_REMOTE_CHECK_INTERVAL, seconds between health and capacity checks of each remote engine."""
+    try:
+        return max(0.2, float(os.environ.get("OLLAMA_REMOTE_CHECK_INTERVAL") or 5.0))
+    except ValueError:
+        return 5.0
+
+
 # -- the store ----------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado.web import RequestHandler
-from traitlets import Int, Unicode, default
+from traitlets import Dict, Int, Unicode, default
 
 from . import envconfig
 from .api.routes import mounted, own_verbs
@@ -31,6 +31,7 @@ from .envconfig import TOKEN_ENV, URL_ENV
 from .scheduler.durations import default_keep_alive, parse_keep_alive_setting
 from .scheduler.scheduler import Scheduler
 from .scheduler.settings import SchedulerSettings, parse_budget
+from .store.declared import parse_declared, sync_declared
 from .store.store import ModelStore, default_models_dir
 
 AUTH_RESOURCE = "ollama"
@@ -93,6 +94,9 @@ class JupyterOllama(ExtensionApp):
     max_queue = Int(help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
     memory_budget = Unicode(help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or cpu=8GiB,gpu0=20GiB").tag(config=True)
     num_thread = Int(help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server may use").tag(config=True)
+    remote_models = Dict(help="Remote models every user gets (OLLAMA_REMOTE_MODELS): name -> create request, e.g. "
+                              '{"team": {"from": "llama3.1:70b", "remote_host": ["http://vllm:8000"]}}; see docs/deployment.md'
+                         ).tag(config=True)
 
     @default("models_dir")
     def _models_dir(self) -> str:
@@ -126,6 +130,14 @@ class JupyterOllama(ExtensionApp):
     def _num_thread(self) -> int:
         return envconfig.num_thread()
 
+    @default("remote_models")
+    def _remote_models(self) -> dict[str, Any]:
+        try:
+            return parse_declared(envconfig.remote_models())
+        except ValueError as err:
+            self.log.error("%s", err)
+            return {}
+
     def scheduler_settings(self) -> SchedulerSettings:
         try:
             keep_alive = parse_keep_alive_setting(self.keep_alive)
@@ -146,6 +158,7 @@ class JupyterOllama(ExtensionApp):
         store = ModelStore(Path(self.models_dir))
         self.scheduler = Scheduler(store, self.scheduler_settings())
         self.settings.update(ollama_store=store, ollama_scheduler=self.scheduler)
+        sync_declared(store, self.remote_models)  # and those no longer declared go
 
     def initialize_handlers(self) -> None:
         # `mounted` builds absolute patterns; ExtensionApp joins them with base_url, so strip the slash.

@@ -11,8 +11,9 @@ import tornado.web
 
 from .api.origins import BrowserGuard
 from .api.routes import mounted
-from .envconfig import HostURL, ollama_host
+from .envconfig import HostURL, ollama_host, remote_models
 from .scheduler.scheduler import Scheduler
+from .store.declared import parse_declared, sync_declared
 from .store.store import ModelStore
 
 log = logging.getLogger("jupyter_ollama")
@@ -48,6 +49,10 @@ async def serve(host: HostURL | None = None, store: ModelStore | None = None) ->
     host = host or ollama_host()
     store = store or ModelStore()
     scheduler = Scheduler(store)
+    try:
+        await asyncio.to_thread(sync_declared, store, parse_declared(remote_models()))
+    except ValueError as err:  # a bad OLLAMA_REMOTE_MODELS is reported; the server still serves
+        log.error("%s", err)
     app = make_app(store, scheduler, guard=BrowserGuard.for_bind_address(host.host))
     server = app.listen(host.port, address=host.host, xheaders=False, max_body_size=1 << 40)
     log.warning("jupyter-ollama listening on %s (models in %s)", host.netloc, store.root)

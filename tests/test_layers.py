@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"tools"},
     {"runner"},
+    {"remote"},
     {"scheduler"},
     {"api"},
     {"client"},

@@ -20,14 +20,23 @@ from typing import Any
 from ..errors import BadRequest, NotFound
 from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
 from ..scheduler.durations import parse_keep_alive
-from ..scheduler.scheduler import Loaded
+from ..scheduler.scheduler import Loaded, RemoteLoaded
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
 from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
-from ..tools import OutputParser, check_tools
+from ..tools import OutputParser, Parsed, check_tools
 from . import wire
 from .base import OllamaHandler
-from .prepare import check_format, check_messages, check_text_only, generation_flags, merged, output_parser, think_value
+from .prepare import (
+    check_format,
+    check_messages,
+    check_text_only,
+    check_think,
+    generation_flags,
+    merged,
+    output_parser,
+    think_value,
+)
 
 
 def now() -> str:
@@ -135,18 +144,25 @@ class InferenceHandler(OllamaHandler):
         """Ollama's chunks for a generation: thinking, content and each tool call as soon as it is parsed."""
         parser = p.output("")
         logprobs: list[dict[str, Any]] = []  # of tokens whose text is not out yet: they ride with it
+        remote: dict[str, str] = {}  # a remote model's replies say which model on which engine answered
         async for event in self.generation(p.model, p.options, p.keep_alive, p.job):
             if isinstance(event, Started):
                 parser = p.output(event.prompt_tail)
+                if event.remote_host:
+                    remote = {"remote_model": p.model.remote_model, "remote_host": event.remote_host}
                 continue
             parsed = parser.add(event.content) if isinstance(event, Piece) else parser.finish()
-            if isinstance(event, Piece) and event.logprobs:
-                logprobs += event.logprobs
+            if isinstance(event, Piece):
+                logprobs += event.logprobs or []
+                if event.thinking or event.tool_calls:  # split by the engine that made them
+                    parsed = Parsed(parsed.thinking + event.thinking, parsed.content,
+                                    parsed.tool_calls + (event.tool_calls or []))
             if parsed:
-                yield with_logprobs(chunk(p.name, field, parsed.content, parsed.thinking, parsed.tool_calls, done=False), logprobs)
+                yield with_logprobs({**chunk(p.name, field, parsed.content, parsed.thinking, parsed.tool_calls, done=False),
+                                     **remote}, logprobs)
                 logprobs = []
             if isinstance(event, dict):
-                yield with_logprobs({**chunk(p.name, field, "", "", [], done=True), **event}, logprobs)
+                yield with_logprobs({**chunk(p.name, field, "", "", [], done=True), **remote, **event}, logprobs)
 
     async def run(self, chunks: AsyncIterator[dict[str, Any]], stream: bool) -> None:
         """Respond in a task, so that a client hanging up cancels the generation."""
@@ -172,20 +188,22 @@ class GenerateHandler(InferenceHandler):
         model = self.find_model(body.get("model"))
         options, keep_alive = self.request_options(body)
         fmt = check_format(body.get("format"))
-        check_text_only(model, body.get("images"))
+        remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
+        if not remote:
+            check_text_only(model, body.get("images"))
         profile = await asyncio.to_thread(self.store.profile, model)
         caps = profile.capabilities
         raw = bool(body.get("raw"))
         if raw and (body.get("template") or body.get("system") or body.get("context")):
             raise BadRequest("raw mode does not support template, system, or context")
-        think = think_value(model, caps, body.get("think"))
-        if EMBEDDING in caps:
+        think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))
+        if EMBEDDING in caps and not remote:
             raise BadRequest(f'"{body["model"]}" does not support generate')
-        if fmt and think:
+        if fmt and think and not remote:
             think = False  # a grammar from the first token leaves no room to think (Ollama restarts instead)
         prompt = body.get("prompt") or ""
         template = body.get("template") or model.template
-        if body.get("suffix"):
+        if body.get("suffix") and not remote:
             insert = go_capabilities(template) if template else []
             if "insert" not in insert:
                 raise BadRequest(f'"{model.name.display()}" does not support insert')
@@ -199,7 +217,8 @@ class GenerateHandler(InferenceHandler):
             messages = ([{"role": "system", "content": system}] if system else [])
             if not body.get("context"):
                 messages += model.messages
-            messages.append({"role": "user", "content": prompt})
+            images = {"images": body["images"]} if body.get("images") else {}
+            messages.append({"role": "user", "content": prompt, **images})
             spec = Prompt(messages=messages, template=template, suffix=body.get("suffix"), think=think)
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec, {"response": ""})
@@ -208,7 +227,7 @@ class GenerateHandler(InferenceHandler):
                                 **generation_flags(body))
         profile = profile.with_go_template(template)
         output: Callable[[str], OutputParser] = (
-            (lambda tail: OutputParser()) if raw else (lambda tail: output_parser(profile, spec, tail)))
+            (lambda tail: OutputParser()) if raw or remote else (lambda tail: output_parser(profile, spec, tail)))
         return Prepared(body["model"], model, options, keep_alive, job, output)
 
 
@@ -229,16 +248,17 @@ class ChatHandler(InferenceHandler):
         fmt = check_format(body.get("format"))
         messages = check_messages(body.get("messages") or [])
         tools = check_tools(body.get("tools"))
-        if any(m.get("images") for m in messages):
+        remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
+        if any(m.get("images") for m in messages) and not remote:
             check_text_only(model, True)
         profile = await asyncio.to_thread(self.store.profile, model)
         caps = profile.capabilities
-        if tools:
+        if tools and not remote:
             require(model, caps, TOOLS)
-        think = think_value(model, caps, body.get("think"))
-        if EMBEDDING in caps:
+        think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))
+        if EMBEDDING in caps and not remote:
             raise BadRequest(f'"{body["model"]}" does not support chat')
-        if (fmt or forced) and think:
+        if (fmt or forced) and think and not remote:
             think = False  # a grammar from the first token leaves no room to think (Ollama restarts instead)
         if not messages:
             await self.load_only(body, model, options, keep_alive, {"message": {"role": "assistant", "content": ""}})
@@ -252,6 +272,8 @@ class ChatHandler(InferenceHandler):
             await self.render_only(body, model, options, keep_alive, spec, {"message": {"role": "assistant", "content": ""}})
             return None
         job = CompletionRequest(spec, format=forced or fmt, **generation_flags(body))
+        if remote:
+            return Prepared(body["model"], model, options, keep_alive, job, lambda tail: OutputParser())
         return Prepared(body["model"], model, options, keep_alive, job,
                         lambda tail: output_parser(profile, spec, tail, forced=forced is not None))
 
@@ -296,7 +318,7 @@ class EmbeddingsHandler(InferenceHandler):
         self.write_json({"embedding": reply.embeddings[0]})
 
 
-async def embed(loaded: Loaded, inputs: list[str], truncate: bool, normalize: bool = True) -> EmbedReply:
+async def embed(loaded: Loaded | RemoteLoaded, inputs: list[str], truncate: bool, normalize: bool = True) -> EmbedReply:
     return await loaded.runner.embed(EmbedRequest(inputs, truncate, normalize))
 
 

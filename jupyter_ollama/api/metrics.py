@@ -72,12 +72,31 @@ class SchedulerCollector(Collector):
         yield _family(counter, "ollama_model_loads", "Loads per model.", ["model"], per_model("loads_total"))
         yield _family(counter, "ollama_model_evictions", "Evictions to make room, per model.", ["model"],
                       per_model("evictions_total"))
+        yield from remote_families([(m, x["remote"]) for m, x in loaded if "remote" in x])
         durations = HistogramMetricFamily("ollama_request_duration_seconds", "Time per generate/chat request.",
                                           labels=["model"])
         for name, s in stats:  # the buckets are cumulative already
             buckets = [(repr(float(b)), n) for b, n in zip(DURATION_BUCKETS, s.duration_buckets, strict=False)]
             durations.add_metric([name], [*buckets, ("+Inf", s.requests_total)], s.duration_sum)
         yield durations
+
+
+def remote_families(pools: list[tuple[str, dict[str, Any]]]) -> Iterator[Metric]:
+    """Each remote model's engines: up or down, our requests in flight, and the slots they report."""
+    engines = [(model, e) for model, pool in pools for e in pool["engines"]]
+    gauge = GaugeMetricFamily
+    yield _family(gauge, "ollama_remote_engine_up", "1 when the remote engine answered its last check.",
+                  ["model", "host"], [([m, e["host"]], float(e["state"] == "up")) for m, e in engines])
+    yield _family(gauge, "ollama_remote_engine_in_flight", "Our requests in flight on the remote engine.",
+                  ["model", "host"], [([m, e["host"]], e["in_flight"]) for m, e in engines])
+    yield _family(gauge, "ollama_remote_engine_slots", "Slots the remote engine reports (where it does).",
+                  ["model", "host"], [([m, e["host"]], e["slots_total"]) for m, e in engines if e["slots_total"] is not None])
+    yield _family(gauge, "ollama_remote_engine_slots_busy", "Busy slots the remote engine reports (where it does).",
+                  ["model", "host"], [([m, e["host"]], e["slots_busy"]) for m, e in engines if e["slots_busy"] is not None])
+    yield _family(CounterMetricFamily, "ollama_remote_engine_failures", "Requests the remote engine failed.",
+                  ["model", "host"], [([m, e["host"]], e["failures_total"]) for m, e in engines])
+    yield _family(CounterMetricFamily, "ollama_remote_retries", "Requests retried on another engine of the pool.",
+                  ["model"], [([m], pool["retries_total"]) for m, pool in pools])
 
 
 def render_metrics(scheduler: Scheduler, models: list[dict[str, Any]]) -> bytes:

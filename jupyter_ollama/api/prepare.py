@@ -50,10 +50,15 @@ def check_text_only(model: LocalModel, images: Any) -> None:
         raise BadRequest(f'"{model.name.display()}" does not support images')
 
 
-def think_value(model: LocalModel, capabilities: tuple[str, ...], think: Any) -> bool | str | None:
-    """Ollama's rule: a thinking model thinks unless told not to; others refuse `think`."""
+def check_think(think: Any) -> bool | str | None:
     if think is not None and not isinstance(think, bool) and think not in THINK_LEVELS:
         raise BadRequest(f'invalid think value: {think!r} (must be "high", "medium", "low", "max", true, or false)')
+    return think
+
+
+def think_value(model: LocalModel, capabilities: tuple[str, ...], think: Any) -> bool | str | None:
+    """Ollama's rule: a thinking model thinks unless told not to; others refuse `think`."""
+    check_think(think)
     if THINKING in capabilities:
         return True if think is None else think
     if think:

@@ -64,7 +64,7 @@ CREATE = Shape(
         "model": "string", "name": "string", "stream": "bool", "quantize": "string",
         "quantization": "string", "from": "string", "files": "string_map",
         "adapters": "string_map", "template": "string", "license": "any", "system": "string",
-        "parameters": "object", "messages": "array", "requires": "string",
+        "parameters": "object", "messages": "array", "requires": "string", "remote_host": "any",
     },
 )
 SHOW = Shape("ShowRequest", {"model": "string", "name": "string", "verbose": "bool", "system": "string", "options": "object"})

@@ -92,6 +92,7 @@ class Started:
     """The first event of a completion: facts about the rendered prompt the reader needs."""
 
     prompt_tail: str  # its last characters, e.g. to see that it ends inside an open <think> tag
+    remote_host: str = ""  # a remote model: the engine that took the request (Ollama's reply field)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ class Piece:
     # With `logprobs`: one entry per token sampled since the last Piece, Ollama's shape:
     # {"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}.
     logprobs: list[dict[str, Any]] | None = None
+    # From an engine that splits its output itself (a remote one): thinking and tool calls, Ollama's shapes.
+    thinking: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,10 @@ def event_to_json(event: CompletionEvent) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "piece", "content": event.content}
         if event.logprobs:
             out["logprobs"] = event.logprobs
+        if event.thinking:
+            out["thinking"] = event.thinking
+        if event.tool_calls:
+            out["tool_calls"] = event.tool_calls
         return out
     kind = next(k for k, cls in _EVENT_KINDS.items() if isinstance(event, cls))
     return {"kind": kind, **to_json(event)}
@@ -128,7 +136,7 @@ def event_to_json(event: CompletionEvent) -> dict[str, Any]:
 
 def event_from_json(data: dict[str, Any]) -> CompletionEvent:
     if data["kind"] == "piece":
-        return Piece(data["content"], data.get("logprobs"))
+        return Piece(data["content"], data.get("logprobs"), data.get("thinking") or "", data.get("tool_calls"))
     return from_json(_EVENT_KINDS[data["kind"]], data)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..runner.protocol import SlotState
 from ..store.model import rfc3339
+from .remotes import RemoteLoaded
 from .scheduler import Loaded, Scheduler
 
 FAR_FUTURE = 292 * 365 * 86400  # Go's "forever" keep-alive, ~292 years out
@@ -78,22 +79,56 @@ def placement(loaded: Loaded) -> dict[str, Any]:
     }
 
 
+def remote_entry(scheduler: Scheduler, held: RemoteLoaded) -> dict[str, Any]:
+    """A remote model in /api/ps: no memory here; its pool's engines, each up or down, with their capacity.
+
+    `slots_total` is the engines' slots where every engine up says how many it has, else 0 (unknown);
+    `slots_busy` counts our requests in flight or what the engines report, whichever is more."""
+    model, pool = held.model, held.runner.describe()
+    name = model.name.display()
+    return {
+        "name": name,
+        "model": name,
+        "size": 0,
+        "size_vram": 0,
+        "digest": model.manifest_digest,
+        "details": model.details(),
+        "expires_at": rfc3339(time.time() + FAR_FUTURE),
+        "context_length": 0,
+        "remote_model": model.remote_model,
+        "remote_host": model.config.get("remote_host", ""),
+        "device": "remote",
+        "memory_by_device": {},
+        "slots_total": pool["slots_total"] or 0,
+        "slots_busy": pool["slots_busy"],
+        "requests_queued": pool["requests_waiting"],
+        "memory": {"weights": 0, "kv_cache": 0, "compute": 0},
+        "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
+        "remote": pool,
+    }
+
+
+def remotes(scheduler: Scheduler) -> list[dict[str, Any]]:
+    return [remote_entry(scheduler, held) for held in sorted(scheduler.remote.pools.values(), key=lambda x: x.key)]
+
+
 def summary(scheduler: Scheduler) -> list[dict[str, Any]]:
     """`/api/ps` entries from the manager's own view."""
-    return [entry(scheduler, x) for x in ordered(scheduler)]
+    return [entry(scheduler, x) for x in ordered(scheduler)] + remotes(scheduler)
 
 
 async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
-    """`summary` plus each slot's state and KV use, asked of the runners."""
+    """`summary` plus each slot's state and KV use, asked of the runners; remote models after local ones."""
     models = ordered(scheduler)
     slots = await asyncio.gather(*(runner_slots(x) for x in models))
+    await scheduler.remote.prune(scheduler.store)
     return [
         {**entry(scheduler, loaded), "slots": [
             {"id": s.id, "state": s.state, "n_ctx": loaded.config["num_ctx"], "kv_tokens": s.n_past}
             for s in slot_states
         ]}
         for loaded, slot_states in zip(models, slots, strict=False)
-    ]
+    ] + [{**x, "slots": []} for x in remotes(scheduler)]
 
 
 def queue(scheduler: Scheduler) -> dict[str, int]:
@@ -109,12 +144,13 @@ async def health(scheduler: Scheduler) -> dict[str, Any]:
     models = await running(scheduler)
     return {
         "status": "ok",
-        "slots_idle": sum(m["slots_total"] - m["slots_busy"] for m in models),
+        "slots_idle": sum(max(0, m["slots_total"] - m["slots_busy"]) for m in models),
         "slots_processing": sum(m["slots_busy"] for m in models),
         "requests_queued": sum(m["requests_queued"] for m in models) + scheduler.waiting_for_memory,
         "models": [
             {"model": m["model"], "slots_total": m["slots_total"], "slots_busy": m["slots_busy"],
-             "requests_queued": m["requests_queued"], "slots": m["slots"]}
+             "requests_queued": m["requests_queued"], "slots": m["slots"],
+             **({"remote": m["remote"]} if "remote" in m else {})}
             for m in models
         ],
     }

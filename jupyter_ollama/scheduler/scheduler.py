@@ -30,6 +30,7 @@ from .cpus import CpuBudget, Threads, cpu_budget
 from .devices import Machine
 from .memory import MemoryEstimate, estimate, layer_sizes
 from .placement import Gpu, LayerSizes, Plan, place
+from .remotes import RemoteLoaded, RemoteModels
 from .runner_process import RunnerError, RunnerProcess
 from .settings import SchedulerSettings
 from .stats import ModelStats
@@ -141,6 +142,7 @@ class Scheduler:
         self.waiting_for_memory = 0  # loads waiting for busy models to free memory
         self.stats: dict[str, ModelStats] = {}
         self.evictions: deque[Eviction] = deque(maxlen=32)  # the latest, newest last
+        self.remote = RemoteModels()  # models served by engines elsewhere: no memory, no slots of ours
         self._load_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
 
@@ -203,8 +205,20 @@ class Scheduler:
     # -- using a model --------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def use(self, model: LocalModel, options: dict[str, Any], keep_alive: float | None | str = "default") -> AsyncIterator[Loaded]:
-        """Hold one slot of `model` (loading it first if needed) for the body of the block."""
+    async def use(self, model: LocalModel, options: dict[str, Any],
+                  keep_alive: float | None | str = "default") -> AsyncIterator[Loaded | RemoteLoaded]:
+        """Hold one slot of `model` (loading it first if needed) for the body of the block.
+
+        A remote model has no slots here: its pool routes the request to one of its engines."""
+        if model.is_remote:
+            async with self.remote.use(model) as held:
+                yield held
+            return
+        async with self._use_local(model, options, keep_alive) as loaded:
+            yield loaded
+
+    @contextlib.asynccontextmanager
+    async def _use_local(self, model: LocalModel, options: dict[str, Any], keep_alive: Any) -> AsyncIterator[Loaded]:
         if self.pending >= self.settings.max_queue:
             raise Busy(BUSY)
         self.pending += 1
@@ -462,6 +476,7 @@ class Scheduler:
     async def shutdown(self) -> None:
         for loaded in list(self.loaded.values()):
             await self._unload(loaded)
+        await self.remote.shutdown()
 
 
 def _expiry(loaded: Loaded) -> tuple[float, float]:
@@ -469,4 +484,4 @@ def _expiry(loaded: Loaded) -> tuple[float, float]:
     return (loaded.expires_at or float("inf"), loaded.loaded_at)
 
 
-__all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RunnerError", "BUSY"]
+__all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RemoteLoaded", "RunnerError", "BUSY"]

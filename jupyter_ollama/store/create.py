@@ -34,6 +34,7 @@ from .names import INVALID_MODEL_NAME, ModelName
 from .options import validate_parameters
 from .progress import storage_error
 from .quantize import QuantType, check_source, parse_quant_type, quantize_file, source_type
+from .remote_hosts import check_allowed, parse_engines
 from .store import ModelStore
 
 Progress = Callable[[dict[str, Any]], None]
@@ -95,10 +96,13 @@ class ModelCreator:
     def status(self, text: str) -> None:
         self.progress({"status": text})
 
-    def create(self, request: dict[str, Any]) -> None:
-        """Validate everything up front (so errors come with a real status), then build."""
+    def create(self, request: dict[str, Any], declared: bool = False) -> None:
+        """Validate everything up front (so errors come with a real status), then build.
+
+        `declared`: an admin's remote model (`c.JupyterOllama.remote_models`), whose hosts need no allowlist."""
         name = ModelName.parse(request.get("model") or request.get("name") or "")
         name = self.store.manifests.find(name) or name
+        self._remote = self._remote_config(request, declared) if request.get("remote_host") else None
         files = check_file_map(request.get("files") or {})
         adapters = check_file_map(request.get("adapters") or {})
         quantize = request.get("quantize") or request.get("quantization")
@@ -125,7 +129,10 @@ class ModelCreator:
         template: str | None, parameters: dict[str, Any], messages: list[dict[str, str]], licenses: list[str],
         want: QuantType | None,
     ) -> None:
-        if request.get("from"):
+        if self._remote is not None:
+            layers: list[Layer] = []
+            config = {**self._remote, "os": "linux", "architecture": "amd64"}
+        elif request.get("from"):
             layers, config = self._from_model(request["from"])
         elif files:
             layers, config = self._from_files(files, MEDIA_MODEL)
@@ -170,7 +177,27 @@ class ModelCreator:
 
     # -- sources --------------------------------------------------------------
 
+    @staticmethod
+    def _remote_config(request: dict[str, Any], declared: bool) -> dict[str, Any]:
+        """A remote model's config: Ollama's `remote_host`/`remote_model`, and (ours) every engine of a pool."""
+        remote_model = request.get("from")
+        if not isinstance(remote_model, str) or not remote_model.strip() or any(c.isspace() for c in remote_model):
+            raise BadRequest("a remote model needs 'from': the model's name on its engines")
+        if request.get("files") or request.get("adapters") or request.get("quantize"):
+            raise BadRequest("a remote model is served by its engines: files, adapters and quantize do not apply")
+        engines = parse_engines(request["remote_host"])
+        if not declared:
+            check_allowed(engines)
+        config: dict[str, Any] = {"remote_host": engines[0].url, "remote_model": remote_model.strip(),
+                                  "model_format": "", "capabilities": ["completion"]}
+        if len(engines) > 1 or any(e.api for e in engines):
+            config["remote_hosts"] = [e.to_json() for e in engines]
+        if declared:
+            config["declared"] = True
+        return config
+
     _existing: set[str]  # blobs present before this create began, for the status lines
+    _remote: dict[str, Any] | None  # a remote model's config (remote_host, remote_model, ...), else None
 
     def _from_model(self, source: str) -> tuple[list[Layer], dict[str, Any]]:
         parsed = ModelName.parse_lenient(source)
@@ -266,5 +293,6 @@ class ModelCreator:
 _INHERITED_CONFIG = (
     "model_format", "model_family", "model_families", "model_type", "file_type",
     "renderer", "parser", "requires", "capabilities", "context_length",
+    "remote_host", "remote_model", "remote_hosts",  # a model made FROM a remote one is remote too
 )
 

@@ -55,6 +55,20 @@ class LocalModel:
         data = json.loads(self.blobs.read_bytes(self.stored.manifest.config.digest) or b"{}")
         return data if isinstance(data, dict) else {}
 
+    @property
+    def remote_model(self) -> str:
+        """The model's name on its engines, for a remote model (Ollama's config `remote_model`); else ""."""
+        return str(self.config.get("remote_model") or "") if self.config.get("remote_host") else ""
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.remote_model)
+
+    @property
+    def declared(self) -> bool:
+        """A remote model an admin declared for every user (`remote.declared`), not one a user created."""
+        return bool(self.config.get("declared"))
+
     @cached_property
     def template(self) -> str | None:
         """The Go TEMPLATE layer, if the model has one (else the GGUF's Jinja template is used)."""

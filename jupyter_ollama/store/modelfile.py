@@ -20,18 +20,20 @@ from typing import Any
 from ..errors import BadRequest
 from .options import OptionValue, go_value, parameters_from_modelfile
 
-COMMANDS = ("from", "license", "template", "system", "adapter", "draft", "renderer",
-            "parser", "parameter", "message", "requires")
+OLLAMA_COMMANDS = ("from", "license", "template", "system", "adapter", "draft", "renderer",
+                   "parser", "parameter", "message", "requires")
+# Ours: `REMOTE <url> [ollama|openai]`, one line per engine of a remote model (FROM names the model on them).
+COMMANDS = (*OLLAMA_COMMANDS, "remote")
 ROLES = ("system", "user", "assistant")
 ERR_INVALID_COMMAND = "command must be one of " + ", ".join(
-    f'"{c}"' for c in COMMANDS[:-1]) + f', or "{COMMANDS[-1]}"'
+    f'"{c}"' for c in OLLAMA_COMMANDS[:-1]) + f', or "{OLLAMA_COMMANDS[-1]}"'
 ERR_INVALID_ROLE = 'message role must be one of "system", "user", or "assistant"'
 ERR_MISSING_FROM = "no FROM line"
 ERR_EOF = "unexpected EOF"
 # Command names Ollama's CLI handles itself; any other name is a PARAMETER (so
 # `PARAMETER from x` is an unknown parameter, while `PARAMETER system x` sets SYSTEM).
 _NOT_PARAMETERS = frozenset({"model", "adapter", "draft", "template", "system", "license",
-                             "renderer", "parser", "requires", "message"})
+                             "renderer", "parser", "requires", "message", "remote"})
 
 
 class ModelfileError(BadRequest):
@@ -59,6 +61,8 @@ class Command:
         if self.name == "message":
             role, _, content = self.args.partition(": ")
             return f"MESSAGE {role} {quote(content)}"
+        if self.name == "remote":
+            return f"REMOTE {self.args}"
         return f"PARAMETER {self.name} {quote(self.args)}"
 
 
@@ -211,6 +215,7 @@ class Modelfile:
     draft: str | None = None
     renderer: str | None = None
     parser: str | None = None
+    remotes: list[str] = field(default_factory=list)  # `url [api]`, one per engine
     commands: list[Command] = field(default_factory=list)
 
     @classmethod
@@ -233,7 +238,8 @@ class Modelfile:
             from_=every("model")[0], parameters=parameters, template=last.get("template"),
             system=last.get("system"), adapters=every("adapter"), license=every("license"),
             messages=messages, requires=last.get("requires"), draft=last.get("draft"),
-            renderer=last.get("renderer"), parser=last.get("parser"), commands=list(commands),
+            renderer=last.get("renderer"), parser=last.get("parser"), remotes=every("remote"),
+            commands=list(commands),
         )
 
     def to_text(self) -> str:
@@ -259,7 +265,12 @@ class Modelfile:
         adapters: dict[Path, str] = {}
         model_paths: list[Path] = []
         draft_paths: list[Path] = []
+        if self.remotes:  # a remote model: FROM is its name on the engines, never a file here
+            req["from"] = self.from_
+            req["remote_host"] = [remote_engine(line) for line in self.remotes]
         for c in self.commands:
+            if c.name == "model" and self.remotes:
+                continue
             if c.name == "model":
                 path = expand_path(c.args, base_dir)
                 if not path.exists():
@@ -289,6 +300,14 @@ class Modelfile:
         if self.requires is not None:
             req["requires"] = normalize_requires(self.requires)
         return req
+
+
+def remote_engine(line: str) -> dict[str, str]:
+    """A REMOTE line, `url [ollama|openai]`, as an engine of `remote_host` in the create request."""
+    parts = line.split()
+    if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("ollama", "openai")):
+        raise ModelfileError(f'REMOTE takes a URL and, optionally, "ollama" or "openai": {line!r}')
+    return {"host": parts[0], **({"api": parts[1].lower()} if len(parts) == 2 else {})}
 
 
 def parse_modelfile(text: str | bytes) -> Modelfile:
@@ -385,6 +404,7 @@ def render_modelfile(
     parser: str = "",
     license: Sequence[str] | None = None,
     messages: Sequence[Mapping[str, str]] | None = None,
+    remotes: Sequence[str] = (),
 ) -> str:
     """The `modelfile` of /api/show (what `ollama show --modelfile` prints).
 
@@ -408,7 +428,12 @@ def render_modelfile(
         projectors = projectors if projectors is not None else [str(p) for p in model.projector_paths]
         license = license if license is not None else model.licenses
         messages = messages if messages is not None else model.messages
+        if getattr(model, "is_remote", False):  # FROM its name on the engines, then one REMOTE line per engine
+            model_path = model.remote_model
+            remotes = remotes or [" ".join(filter(None, (x.get("host"), x.get("api")))) for x in
+                                  (model.config.get("remote_hosts") or [{"host": model.config["remote_host"]}])]
     cmds = [Command("model", model_path or "")]
+    cmds += [Command("remote", r) for r in remotes]
     cmds += [Command("adapter", a) for a in adapters or ()]
     cmds += [Command("draft", draft)] if draft else []
     cmds += [Command("model", p) for p in projectors or ()]

@@ -21,6 +21,7 @@ from .model import LocalModel
 from .modelfile import render_modelfile
 from .names import ModelName
 from .options import format_parameters
+from .remote_hosts import engines_of
 
 
 def default_models_dir() -> Path:
@@ -109,7 +110,11 @@ class ModelStore:
                 continue  # a manifest whose config blob is gone is not a usable model
             name = stored.name.display()
             entry = {"name": name, "model": name, "modified_at": model.modified_at, "size": model.size,
-                     "digest": stored.digest, "details": details}
+                     "digest": stored.digest, "details": details, **remote_fields(model)}
+            if model.is_remote:
+                entry["capabilities"] = remote_capabilities(model)
+                entries.append(entry)
+                continue
             try:  # what a client picking a model wants to know without a show per model
                 entry["capabilities"] = list(self.profile(model).capabilities)
                 details.update(self._lengths(model))
@@ -133,6 +138,14 @@ class ModelStore:
 
     def show(self, name: str, verbose: bool = False, system: str | None = None) -> dict[str, Any]:
         model = self.get(name)
+        if model.is_remote:  # its engines hold the weights and the template: there is no GGUF here to read
+            return {
+                "license": "\n".join(model.licenses), "modelfile": render_modelfile(model),
+                "parameters": format_parameters(model.parameters), "template": model.template or "",
+                "system": system if system else (model.system or ""), "details": model.details(), "model_info": {},
+                "capabilities": remote_capabilities(model), "modified_at": model.modified_at,
+                **({"messages": model.messages} if model.messages else {}), **remote_fields(model),
+            }
         info = self.gguf(model, verbose)
         template = self.effective_template(model)
         reply: dict[str, Any] = {
@@ -189,3 +202,20 @@ class ModelStore:
                 in_use |= stored.manifest.digests()
             for digest in candidates - in_use:
                 self.blobs.remove(digest)
+
+
+def remote_fields(model: LocalModel) -> dict[str, Any]:
+    """Ollama's `remote_model`/`remote_host` for a remote model, and (ours) every engine of its pool."""
+    if not model.is_remote:
+        return {}
+    engines = engines_of(model.config)
+    fields: dict[str, Any] = {"remote_model": model.remote_model, "remote_host": model.config["remote_host"]}
+    if len(engines) > 1 or any(e.api for e in engines):
+        fields["remote_hosts"] = [e.to_json() for e in engines]
+    return fields
+
+
+def remote_capabilities(model: LocalModel) -> list[str]:
+    """What the config says (`completion` by default): the engines know more, and are asked at each request."""
+    capabilities = model.config.get("capabilities")
+    return [str(c) for c in capabilities] if isinstance(capabilities, list) and capabilities else ["completion"]
