@@ -19,8 +19,15 @@ def models_table(models: list[dict[str, Any]]) -> Table:
     return ["NAME", "ID", "SIZE", "MODIFIED"], rows
 
 
+def is_remote(model: dict[str, Any]) -> bool:
+    """A model served by engines elsewhere (its /api/ps entry has `device: remote` and its pool)."""
+    return model.get("device") == "remote" or isinstance(model.get("remote"), dict)
+
+
 def processor(model: dict[str, Any]) -> str:
-    """Ollama's PROCESSOR column: where a loaded model's memory is."""
+    """Ollama's PROCESSOR column: where a loaded model's memory is (`remote`: on its engines)."""
+    if is_remote(model):
+        return "remote"
     vram, size = model.get("size_vram", 0), model.get("size", 0) or 1
     if vram == 0:
         return "100% CPU"
@@ -30,15 +37,48 @@ def processor(model: dict[str, Any]) -> str:
     return f"{cpu}%/{100 - cpu}% CPU/GPU"
 
 
+def slots(busy: Any, total: Any) -> str:
+    """`busy/total`, `busy/?` where the total is unknown (a remote engine that does not say)."""
+    return f"{busy if isinstance(busy, int) else '?'}/{total if isinstance(total, int) and total > 0 else '?'}"
+
+
+def short_host(url: str) -> str:
+    return url.removeprefix("http://").rstrip("/")
+
+
+def engines(model: dict[str, Any]) -> str:
+    """A remote model's ENGINES cell: `2/2 up`, or `1/2 up; down: 127.0.0.1:8081 (why)`."""
+    pool = model.get("remote") or {}
+    listed = pool.get("engines") or []
+    if not listed:
+        hosts = model.get("remote_host") or []
+        return f"{len(hosts) if isinstance(hosts, list) else 1} (not checked yet)"
+    up = sum(e.get("state") == "up" for e in listed)
+    down = [f"{short_host(e.get('host', '?'))}" + (f" ({e['error']})" if e.get("error") else "")
+            for e in listed if e.get("state") == "down"]
+    return f"{up}/{len(listed)} up" + (f"; down: {', '.join(down)}" if down else "")
+
+
+def running_row(m: dict[str, Any]) -> list[str]:
+    if is_remote(m):
+        pool = m.get("remote") or {}
+        return [m["name"], m.get("digest", "")[:12], "-", "remote", "-",
+                slots(pool.get("slots_busy", m.get("slots_busy")), pool.get("slots_total", m.get("slots_total"))),
+                str(m.get("requests_queued", 0)), human_time(m.get("expires_at"), "Never"), engines(m)]
+    return [m["name"], m["digest"][:12], human_bytes(m["size"]), processor(m), str(m.get("context_length", "")),
+            f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}", str(m.get("requests_queued", 0)),
+            human_time(m.get("expires_at"), "Never")]
+
+
 def running_table(models: list[dict[str, Any]]) -> Table:
-    """`ollama ps` with our slots and queue: /api/ps models."""
-    rows = [
-        [m["name"], m["digest"][:12], human_bytes(m["size"]), processor(m), str(m.get("context_length", "")),
-         f"{m.get('slots_busy', 0)}/{m.get('slots_total', 0)}", str(m.get("requests_queued", 0)),
-         human_time(m.get("expires_at"), "Never")]
-        for m in models
-    ]
-    return ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "QUEUED", "UNTIL"], rows
+    """`ollama ps` with our slots and queue: /api/ps models. With a remote model, an ENGINES column:
+    how many of its pool's engines are up, and which are down and why."""
+    header = ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "QUEUED", "UNTIL"]
+    rows = [running_row(m) for m in models]
+    if any(is_remote(m) for m in models):
+        header.append("ENGINES")
+        rows = [row + [""] * (len(header) - len(row)) for row in rows]
+    return header, rows
 
 
 def describe(info: dict[str, Any]) -> str:

@@ -4,9 +4,10 @@ import * as React from 'react';
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { closeIcon, copyIcon, deleteIcon } from '@jupyterlab/ui-components';
 
-import { Bar, ErrorLine, IconButton, Section } from './components';
+import { Bar, ErrorLine, IconButton, ModelName, Section } from './components';
 import { formatAgo, formatBytes, formatPercent, shortDigest } from './format';
 import type { PanelModel } from './model';
+import { isRemoteLocal, localFacts } from './ps';
 import { layerFraction, pullFraction } from './state';
 import type { LocalModel } from './wire';
 
@@ -28,17 +29,12 @@ export function LocalModels(props: { model: PanelModel; now: number }): JSX.Elem
 
 function LocalRow(props: { local: LocalModel; model: PanelModel; now: number }): JSX.Element {
   const { local, model, now } = props;
-  const { details } = local;
-  const facts = [formatBytes(local.size), details.family, details.parameter_size, details.quantization_level]
-    .filter(Boolean)
-    .join(' · ');
+  const facts = localFacts(local);
   const busy = model.busy.has(local.name);
   return (
     <li className="jp-Ollama-row" data-model={local.name}>
       <div className="jp-Ollama-rowMain">
-        <span className="jp-Ollama-name" title={`${local.name}\n${local.digest}`}>
-          {local.name}
-        </span>
+        <ModelName name={local.name} remote={isRemoteLocal(local)} title={`${local.name}\n${local.digest}`} />
         <span className="jp-Ollama-facts">{facts}</span>
         <span className="jp-Ollama-facts">modified {formatAgo(local.modified_at, now)}</span>
       </div>

@@ -1,10 +1,13 @@
-/** Running models from `/api/ps`: where their memory is, slots, queue, expiry; unload. */
+/**
+ * Running models from `/api/ps`: where their memory is, slots, queue, expiry; unload. A remote
+ * model is marked remote, with each engine of its pool up or down (red, with why) and its capacity.
+ */
 
 import * as React from 'react';
 
-import { Section } from './components';
-import { formatBytes, formatProcessor, formatUntil } from './format';
+import { ModelName, Section } from './components';
 import type { PanelModel } from './model';
+import { EngineState, EngineView, runningView } from './ps';
 import type { RunningModel } from './wire';
 
 export function RunningModels(props: { model: PanelModel; now: number }): JSX.Element {
@@ -33,41 +36,105 @@ export function RunningModels(props: { model: PanelModel; now: number }): JSX.El
   );
 }
 
+// Inline, as the badge's: the panel's stylesheet is shared; JupyterLab's theme variables suit both themes.
+const ENGINES: React.CSSProperties = { listStyle: 'none', margin: '2px 0 0', padding: 0 };
+const ENGINE: React.CSSProperties = {
+  display: 'flex',
+  flexWrap: 'wrap',
+  alignItems: 'baseline',
+  columnGap: 6,
+  padding: '1px 0 1px 6px',
+  borderLeft: '2px solid var(--jp-border-color2)'
+};
+const STATE_COLOR: Record<EngineState, string> = {
+  up: 'var(--jp-success-color1)',
+  down: 'var(--jp-error-color1)',
+  unknown: 'var(--jp-ui-font-color3)'
+};
+const HOST: React.CSSProperties = {
+  fontFamily: 'var(--jp-code-font-family)',
+  fontSize: 'var(--jp-ui-font-size0)',
+  overflow: 'hidden',
+  textOverflow: 'ellipsis',
+  whiteSpace: 'nowrap',
+  minWidth: 0
+};
+
 function RunningRow(props: { running: RunningModel; model: PanelModel; now: number }): JSX.Element {
   const { running, model, now } = props;
-  const gpu = running.size_vram;
-  const cpu = Math.max(0, running.size - gpu);
-  // Each GPU it uses with its share (a model split over GPUs shows every one), then the CPU's.
-  const gpus = running.placement?.gpus.length
-    ? running.placement.gpus.map(g => `GPU${g.index} ${formatBytes(Math.max(g.estimated, g.measured ?? 0))}`)
-    : [gpu ? `${running.device.toUpperCase()} ${formatBytes(gpu)}` : ''];
-  const where = [...gpus, cpu ? `CPU ${formatBytes(cpu)}` : ''].filter(Boolean).join(' + ');
+  const view = runningView(running, now);
   const busy = model.busy.has(running.name);
   return (
-    <li className="jp-Ollama-row" data-running={running.name}>
+    <li
+      className="jp-Ollama-row"
+      data-running={running.name}
+      data-remote={view.remote ? 'true' : undefined}
+      data-engines-down={view.remote ? view.enginesDown : undefined}
+    >
       <div className="jp-Ollama-rowMain">
-        <span className="jp-Ollama-name">{running.name}</span>
-        <span className="jp-Ollama-facts">
-          {where || formatBytes(running.size)}
-          {gpu && cpu ? ` (${formatProcessor(running.size, running.size_vram)})` : ''} · ctx {running.context_length}
-        </span>
-        <span className="jp-Ollama-facts">
-          slots {running.slots_busy}/{running.slots_total} · queue {running.requests_queued} · expires{' '}
-          {formatUntil(running.expires_at, now)}
-        </span>
+        <ModelName name={running.name} remote={view.remote} />
+        {view.facts.map((line, i) => (
+          <span
+            key={i}
+            className="jp-Ollama-facts"
+            style={i === 0 && view.enginesDown ? { color: STATE_COLOR.down } : undefined}
+          >
+            {line}
+          </span>
+        ))}
+        {view.remote && view.engines.length > 0 && (
+          <ul className="jp-Ollama-engines" aria-label={`Engines of ${running.name}`} style={ENGINES}>
+            {view.engines.map((engine, i) => (
+              <EngineRow key={`${i} ${engine.host}`} engine={engine} />
+            ))}
+          </ul>
+        )}
       </div>
-      <div className="jp-Ollama-rowActions">
-        <button
-          type="button"
-          className="jp-Ollama-textButton"
-          aria-label={`Unload ${running.name}`}
-          title="Free its memory now (keep_alive 0)"
-          disabled={busy}
-          onClick={() => void model.unload(running.name)}
+      {view.unloadable && (
+        <div className="jp-Ollama-rowActions">
+          <button
+            type="button"
+            className="jp-Ollama-textButton"
+            aria-label={`Unload ${running.name}`}
+            title="Free its memory now (keep_alive 0)"
+            disabled={busy}
+            onClick={() => void model.unload(running.name)}
+          >
+            Unload
+          </button>
+        </div>
+      )}
+    </li>
+  );
+}
+
+function EngineRow(props: { engine: EngineView }): JSX.Element {
+  const { engine } = props;
+  const color = STATE_COLOR[engine.state];
+  const down = engine.state === 'down';
+  return (
+    <li
+      className="jp-Ollama-engine"
+      data-engine={engine.host}
+      data-state={engine.state}
+      title={engine.title}
+      style={down ? { ...ENGINE, borderLeftColor: color } : ENGINE}
+    >
+      <span aria-hidden="true" style={{ color, fontSize: 'var(--jp-ui-font-size0)' }}>
+        ●
+      </span>
+      <span style={{ ...HOST, color: down ? color : undefined }}>{engine.label}</span>
+      <span className="jp-Ollama-facts" style={down ? { color, fontWeight: 600 } : undefined}>
+        {engine.text}
+      </span>
+      {engine.error && (
+        <span
+          className="jp-Ollama-facts jp-Ollama-engineError"
+          style={{ color, flexBasis: '100%', wordBreak: 'break-word' }}
         >
-          Unload
-        </button>
-      </div>
+          {engine.error}
+        </span>
+      )}
     </li>
   );
 }

@@ -20,6 +20,11 @@ export interface LocalModel {
   size: number;
   digest: string;
   details: ModelDetails;
+  /** A remote model (Ollama's fields): its name on the engines, and its (first) engine. */
+  remote_model?: string;
+  remote_host?: string;
+  /** Ours, for a pool: every engine, with its API where it was named. */
+  remote_hosts?: { host: string; api?: string }[];
 }
 
 export interface TagsResponse {
@@ -33,18 +38,56 @@ export interface SlotState {
   kv_tokens: number;
 }
 
+/** One engine of a remote model's pool (`remote/engine.py` describe): its state and capacity where it says. */
+export interface RemoteEngine {
+  host: string;
+  /** `openai`, `ollama` or `unknown` (not detected yet). */
+  api: string;
+  /** `up`, `down` or `unknown` (not checked yet). */
+  state: string;
+  /** Why it is down (or the last failure). */
+  error?: string;
+  in_flight: number;
+  /** The engine's own slots, null where it does not report them; last known while down. */
+  slots_total: number | null;
+  slots_busy: number | null;
+  requests_waiting: number | null;
+  /** Where the capacity came from: `slots`, `metrics`, `health`, or `in flight` (ours). */
+  signal?: string;
+  requests_total?: number;
+  failures_total?: number;
+}
+
+/** A remote model's pool (`remote/pool.py` describe): its engines and their sums. */
+export interface RemotePool {
+  remote_model: string;
+  engines: RemoteEngine[];
+  engines_up: number;
+  in_flight: number;
+  /** Null where some engine up does not say how many slots it has. */
+  slots_total: number | null;
+  slots_busy: number;
+  requests_waiting: number;
+  retries_total?: number;
+}
+
 export interface RunningModel {
   name: string;
   model: string;
-  /** Bytes the model holds in all, and of those on a GPU. */
+  /** Bytes the model holds in all, and of those on a GPU (0 for a remote model). */
   size: number;
   size_vram: number;
   digest: string;
   details: ModelDetails;
   expires_at: string;
-  context_length: number;
-  /** `cpu` or `gpu<index>`: the first GPU it uses. */
+  /** 0 (or absent) where unknown: a remote model's engines choose it. */
+  context_length?: number;
+  /** `cpu`, `gpu<index>` (the first GPU it uses), or `remote`. */
   device: string;
+  /** A remote model: the model's name on its engines, the first engine, and the pool. */
+  remote_model?: string;
+  remote_host?: string | string[];
+  remote?: RemotePool;
   /** Where its layers are (ours): per GPU the layers and bytes planned there, and what NVML measured. */
   placement?: {
     gpu_layers: number;

@@ -61,7 +61,9 @@ def jupyter_lab(tmp_path_factory, smollm2_gguf):
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     env = clean_env(OLLAMA_MODELS=str(models), JUPYTER_CONFIG_DIR=str(root / "config"),
                     JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-                    JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), OLLAMA_KEEP_ALIVE="10m")
+                    JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), OLLAMA_KEEP_ALIVE="10m",
+                    # Remote models on loopback engines (test_sidebar_remote), checked twice a second.
+                    OLLAMA_REMOTES="127.0.0.1", OLLAMA_REMOTE_CHECK_INTERVAL="0.5")
     log = root / "lab.log"
     with open(log, "w") as log_file:  # the server writes to its own copy of the handle
         process = subprocess.Popen(
