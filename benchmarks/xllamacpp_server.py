@@ -5,7 +5,7 @@
 then only waits. The load generator talks to it over HTTP like any other server,
 so all three targets are measured the same way. Exits when stdin closes.
 
-    python benchmarks/xllamacpp_server.py MODEL PORT --slots 8 --ctx 1024 [--threads N]
+    python benchmarks/xllamacpp_server.py MODEL PORT --slots 8 --ctx 1024 [--threads N] [--api-key K] [--metrics]
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=8)
     parser.add_argument("--ctx", type=int, default=1024, help="context per slot")
     parser.add_argument("--threads", type=int, help="default: llama.cpp's own choice (the physical cores)")
+    parser.add_argument("--api-key", help="require this bearer token (as llama-server --api-key)")
+    parser.add_argument("--metrics", action="store_true", help="serve Prometheus /metrics (as llama-server --metrics)")
+    parser.add_argument("--no-slots", action="store_true", help="no /slots endpoint (as llama-server --no-slots)")
     args = parser.parse_args()
 
     params = xlc.CommonParams()
@@ -36,6 +39,10 @@ def main() -> None:
         params.cpuparams.n_threads = args.threads
         params.cpuparams_batch.n_threads = args.threads
     params.n_gpu_layers = 0  # CPU wheel; explicit
+    if args.api_key:
+        params.api_keys = [args.api_key]
+    params.endpoint_metrics = args.metrics
+    params.endpoint_slots = not args.no_slots
     server = xlc.Server(params)
     print(server.listening_address, flush=True)
     sys.stdin.read()  # until the load generator closes our stdin (or dies)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -23,8 +24,9 @@ from .signals import Capacity, read_capacity
 
 TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=60.0, pool=None)
 CHECK_TIMEOUT = httpx.Timeout(3.0)
-# Statuses after which another engine of the pool may do better: not found there, overloaded, failing.
-RETRYABLE = (404, 408, 429)
+# Statuses after which another engine of the pool may do better: our key refused there (the engine's
+# setting, not the client's fault), not found there, overloaded, failing.
+RETRYABLE = (401, 403, 404, 408, 429)
 
 
 class EngineError(OllamaError):
@@ -52,6 +54,7 @@ def error_text(body: bytes) -> str:
 class Engine:
     def __init__(self, spec: EngineSpec, model: str, http: httpx.AsyncClient) -> None:
         self.url = spec.url
+        self.key_env = spec.api_key_env  # read at each request: a rotated key needs no restart
         self.api = spec.api  # "" until detected
         self.model = model  # the model's name on the engine
         self.http = http
@@ -64,6 +67,11 @@ class Engine:
         self.checked_at = 0.0
         self.changed_at = time.time()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        key = os.environ.get(self.key_env, "") if self.key_env else ""
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
     # -- health ---------------------------------------------------------------
 
     async def check(self) -> None:
@@ -72,7 +80,7 @@ class Engine:
             if not self.api:
                 self.api = await self._detect()
             known = self.capacity.source if self.capacity else ""
-            self.capacity = await read_capacity(self.http, self.url, self.api, self.model, known)
+            self.capacity = await read_capacity(self.http, self.url, self.api, self.model, known, self.headers)
             if self.capacity is None:
                 await self._ping()
             self.mark_up()
@@ -81,17 +89,17 @@ class Engine:
         self.checked_at = time.time()
 
     async def _detect(self) -> str:
-        version = await self.http.get(self.url + "/api/version", timeout=CHECK_TIMEOUT)
+        version = await self.http.get(self.url + "/api/version", timeout=CHECK_TIMEOUT, headers=self.headers)
         if version.status_code == 200 and "version" in _json(version):
             return "ollama"
-        models = await self.http.get(self.url + "/v1/models", timeout=CHECK_TIMEOUT)
+        models = await self.http.get(self.url + "/v1/models", timeout=CHECK_TIMEOUT, headers=self.headers)
         if models.status_code == 200:
             return "openai"
         raise Unavailable(f"{self.url} speaks neither Ollama's API (/api/version) nor OpenAI's (/v1/models)")
 
     async def _ping(self) -> None:
         path = "/api/version" if self.api == "ollama" else "/v1/models"
-        response = await self.http.get(self.url + path, timeout=CHECK_TIMEOUT)
+        response = await self.http.get(self.url + path, timeout=CHECK_TIMEOUT, headers=self.headers)
         if response.status_code != 200:
             raise Unavailable(f"{self.url}{path}: HTTP {response.status_code}")
 
@@ -104,6 +112,7 @@ class Engine:
         if self.up is not False:
             self.changed_at = time.time()
         self.up, self.error = False, error
+        self.capacity = None  # what it said last no longer holds
 
     @property
     def load(self) -> float:
@@ -136,7 +145,7 @@ class Engine:
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await self.http.post(self.url + path, json=body, timeout=TIMEOUT)
+            response = await self.http.post(self.url + path, json=body, timeout=TIMEOUT, headers=self.headers)
         except httpx.HTTPError as err:
             raise self._unavailable(err) from None
         if response.status_code != 200:
@@ -164,7 +173,7 @@ class Engine:
         self.in_flight += 1
         self.requests_total += 1
         try:
-            async with self.http.stream("POST", self.url + path, json=body, timeout=TIMEOUT) as response:
+            async with self.http.stream("POST", self.url + path, json=body, timeout=TIMEOUT, headers=self.headers) as response:
                 if response.status_code != 200:
                     raise self._refused(response.status_code, await response.aread())
                 async for line in response.aiter_lines():

@@ -68,14 +68,15 @@ def from_metrics(text: str) -> Capacity | None:
     return Capacity("metrics", int(running[0]), int(waiting[0]) if waiting else 0)
 
 
-async def read_capacity(http: httpx.AsyncClient, url: str, api: str, model: str, known: str) -> Capacity | None:
+async def read_capacity(http: httpx.AsyncClient, url: str, api: str, model: str, known: str,
+                        headers: dict[str, str]) -> Capacity | None:
     """The engine's capacity by the first signal it answers (`known`: the one that answered last time)."""
     order = ["health"] if api == "ollama" else ["slots", "metrics"]
     if known in order:
         order = [known]
     for source in order:
         path = {"health": "/health", "slots": "/slots", "metrics": "/metrics"}[source]
-        response = await http.get(url + path)  # an engine that cannot be reached raises httpx's error
+        response = await http.get(url + path, headers=headers, timeout=3.0)  # unreachable: httpx's error
         if response.status_code != 200:
             continue
         try:

@@ -66,6 +66,13 @@ class RemoteModels:
         finally:
             held.busy -= 1
 
+    async def unload(self, model: LocalModel) -> None:
+        """keep_alive 0: stop checking its engines and leave /api/ps; the next request starts the pool again."""
+        async with self._lock:
+            held = self.pools.get(str(model.name))
+            if held is not None:
+                await self._drop(held)
+
     async def prune(self, store: ModelStore) -> None:
         """Drop pools whose model was deleted or created again (the next request starts a new one)."""
         for held in list(self.pools.values()):

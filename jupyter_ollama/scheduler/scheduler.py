@@ -465,6 +465,9 @@ class Scheduler:
 
     async def unload(self, model: LocalModel) -> None:
         """keep_alive 0 with no prompt: unload now (after requests in flight finish)."""
+        if model.is_remote:
+            await self.remote.unload(model)
+            return
         loaded = self.loaded.get(str(model.name))
         if loaded is None:
             return

@@ -190,7 +190,7 @@ class ModelCreator:
             check_allowed(engines)
         config: dict[str, Any] = {"remote_host": engines[0].url, "remote_model": remote_model.strip(),
                                   "model_format": "", "capabilities": ["completion"]}
-        if len(engines) > 1 or any(e.api for e in engines):
+        if len(engines) > 1 or any(e.api or e.api_key_env for e in engines):
             config["remote_hosts"] = [e.to_json() for e in engines]
         if declared:
             config["declared"] = True

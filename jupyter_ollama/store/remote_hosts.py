@@ -21,17 +21,20 @@ NOT_ALLOWED = "this server cannot run this remote model"
 
 @dataclass(frozen=True)
 class EngineSpec:
-    """One engine of a remote model: its base URL and the API it speaks ("" until detected)."""
+    """One engine of a remote model: its base URL, the API it speaks ("" until detected), and the
+    environment variable holding its API key, if it wants one (the key itself is never stored)."""
 
     url: str
     api: str = ""
+    api_key_env: str = ""
 
     @property
     def hostname(self) -> str:
         return urlsplit(self.url).hostname or ""
 
     def to_json(self) -> dict[str, str]:
-        return {"host": self.url, **({"api": self.api} if self.api else {})}
+        return {"host": self.url, **({"api": self.api} if self.api else {}),
+                **({"api_key_env": self.api_key_env} if self.api_key_env else {})}
 
 
 def remote_url(raw: str) -> str:
@@ -69,7 +72,10 @@ def parse_engines(value: Any) -> list[EngineSpec]:
             api = item.get("api") or ""
             if api not in ("", *APIS):
                 raise BadRequest(f'remote_host: api must be "ollama" or "openai", not {api!r}')
-            engine = EngineSpec(remote_url(item["host"]), api)
+            key_env = item.get("api_key_env") or ""
+            if not isinstance(key_env, str) or (key_env and not key_env.replace("_", "").isalnum()):
+                raise BadRequest("remote_host: api_key_env must name an environment variable")
+            engine = EngineSpec(remote_url(item["host"]), api, key_env)
         else:
             raise BadRequest('remote_host must be a URL, or a list of URLs or {"host": URL, "api": "ollama"|"openai"}')
         if engine.url not in (e.url for e in engines):
@@ -81,7 +87,8 @@ def engines_of(config: dict[str, Any]) -> list[EngineSpec]:
     """The engines a stored model's config names: ours (`remote_hosts`), else Ollama's single `remote_host`."""
     listed = config.get("remote_hosts")
     if isinstance(listed, list) and listed:
-        return [EngineSpec(str(x.get("host")), str(x.get("api") or "")) for x in listed if isinstance(x, dict)]
+        return [EngineSpec(str(x.get("host")), str(x.get("api") or ""), str(x.get("api_key_env") or ""))
+                for x in listed if isinstance(x, dict)]
     host = config.get("remote_host")
     return [EngineSpec(host)] if isinstance(host, str) and host else []
 

@@ -210,7 +210,7 @@ def remote_fields(model: LocalModel) -> dict[str, Any]:
         return {}
     engines = engines_of(model.config)
     fields: dict[str, Any] = {"remote_model": model.remote_model, "remote_host": model.config["remote_host"]}
-    if len(engines) > 1 or any(e.api for e in engines):
+    if len(engines) > 1 or any(e.api or e.api_key_env for e in engines):
         fields["remote_hosts"] = [e.to_json() for e in engines]
     return fields
 

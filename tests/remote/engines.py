@@ -42,10 +42,12 @@ class LlamaServer:
                 self.kill()
 
 
-def start_llama_server(gguf: Path, slots: int = 2, port: int | None = None) -> LlamaServer:
-    """llama-server with `slots` slots of 1024 tokens on one thread, ready to answer (its /health is ok)."""
+def start_llama_server(gguf: Path, slots: int = 2, port: int | None = None, *extra: str) -> LlamaServer:
+    """llama-server with `slots` slots of 1024 tokens on one thread, ready to answer (its /health is ok).
+
+    `extra`: more of its options (`--api-key`, `--metrics`)."""
     port = port or free_port()
-    command = [sys.executable, str(SCRIPT), str(gguf), str(port), "--slots", str(slots), "--threads", "1"]
+    command = [sys.executable, str(SCRIPT), str(gguf), str(port), "--slots", str(slots), "--threads", "1", *extra]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -57,6 +57,9 @@ def test_a_declared_model_is_listed_and_used_without_creating_anything(front: Ru
     engine_state = ps["remote"]["engines"][0]
     assert engine_state["api"] == "ollama" and engine_state["state"] == "up"
     assert engine_state["signal"] == "health" and engine_state["slots_total"] == 2 and ps["slots_total"] == 2
+    # keep_alive 0 "unloads" it here: its engines are no longer checked, and it leaves /api/ps.
+    assert client.chat(model="team", messages=[], keep_alive=0).done_reason == "unload"
+    assert httpx.get(front.url + "/api/ps").json()["models"] == []
 
 
 def test_streaming_tools_thinking_and_embeddings_pass_through(front: RunningServer) -> None:

@@ -30,7 +30,7 @@ def engines(smollm2_gguf: Path) -> Iterator[list[LlamaServer]]:
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory, engines: list[LlamaServer]) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("models"), OLLAMA_REMOTES="127.0.0.1",
-                           OLLAMA_REMOTE_CHECK_INTERVAL="0.3")
+                           OLLAMA_REMOTE_CHECK_INTERVAL="0.3", POOL_TEST_ENGINE_KEY="s3cret")
     yield running
     running.stop()
 
@@ -182,3 +182,23 @@ def test_refusals_by_the_engine_keep_their_status(serve: RunningServer, pool: st
     ps = httpx.get(serve.url + "/api/ps").json()
     entry = next(m for m in ps["models"] if m["name"] == "pool:latest")
     assert all(e["state"] == "up" for e in entry["remote"]["engines"])
+
+
+def test_an_engine_with_an_api_key_and_metrics(serve: RunningServer, smollm2_gguf: Path) -> None:
+    """vLLM-style: the key comes from an environment variable of the server (never stored); capacity from /metrics."""
+    locked = start_llama_server(smollm2_gguf, 2, None, "--api-key", "s3cret", "--metrics", "--no-slots")
+    try:
+        spec = {"host": locked.url, "api": "openai", "api_key_env": "POOL_TEST_ENGINE_KEY"}
+        assert create(serve.url, "locked", [spec]).status_code == 200
+        reply = ollama.Client(host=serve.url).chat(model="locked", messages=[{"role": "user", "content": "Hi"}], options=SHORT)
+        assert reply.message.content
+        entry = next(m for m in httpx.get(serve.url + "/api/ps").json()["models"] if m["name"] == "locked:latest")
+        engine = entry["remote"]["engines"][0]
+        assert engine["signal"] == "metrics" and engine["state"] == "up" and engine["slots_total"] is None
+        assert "s3cret" not in httpx.post(serve.url + "/api/show", json={"model": "locked"}).text
+        # The key's variable not set on this server: the engine's 401, named in a 502.
+        assert create(serve.url, "unlocked", [{**spec, "api_key_env": "NOT_SET_ANYWHERE"}]).status_code == 200
+        refused = httpx.post(serve.url + "/api/chat", json={"model": "unlocked", "messages": [{"role": "user", "content": "Hi"}]})
+        assert refused.status_code == 502 and "answered 401" in refused.json()["error"]
+    finally:
+        locked.stop()
