@@ -35,6 +35,7 @@ from .prepare import (
     generation_flags,
     merged,
     output_parser,
+    think_tags,
     think_value,
 )
 
@@ -199,8 +200,6 @@ class GenerateHandler(InferenceHandler):
         think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))
         if EMBEDDING in caps and not remote:
             raise BadRequest(f'"{body["model"]}" does not support generate')
-        if fmt and think and not remote:
-            think = False  # a grammar from the first token leaves no room to think (Ollama restarts instead)
         prompt = body.get("prompt") or ""
         template = body.get("template") or model.template
         if body.get("suffix") and not remote:
@@ -223,9 +222,10 @@ class GenerateHandler(InferenceHandler):
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec, {"response": ""})
             return None
-        job = CompletionRequest(spec, context=body.get("context") or [], format=fmt, return_tokens=not raw,
-                                **generation_flags(body))
         profile = profile.with_go_template(template)
+        # With a format, a thinking model thinks first; the grammar applies after its thinking (runner/thinkfirst.py).
+        job = CompletionRequest(spec, context=body.get("context") or [], format=fmt, return_tokens=not raw,
+                                think_tags=None if raw or remote else think_tags(profile, spec), **generation_flags(body))
         output: Callable[[str], OutputParser] = (
             (lambda tail: OutputParser()) if raw or remote else (lambda tail: output_parser(profile, spec, tail)))
         return Prepared(body["model"], model, options, keep_alive, job, output)
@@ -258,8 +258,6 @@ class ChatHandler(InferenceHandler):
         think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))
         if EMBEDDING in caps and not remote:
             raise BadRequest(f'"{body["model"]}" does not support chat')
-        if (fmt or forced) and think and not remote:
-            think = False  # a grammar from the first token leaves no room to think (Ollama restarts instead)
         if not messages:
             await self.load_only(body, model, options, keep_alive, {"message": {"role": "assistant", "content": ""}})
             return None
@@ -271,7 +269,10 @@ class ChatHandler(InferenceHandler):
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec, {"message": {"role": "assistant", "content": ""}})
             return None
-        job = CompletionRequest(spec, format=forced or fmt, **generation_flags(body))
+        # With a format or a forced call, a thinking model thinks first; the grammar applies after its thinking
+        # (runner/thinkfirst.py). A forced call is a grammar like any other there, so it thinks first too.
+        job = CompletionRequest(spec, format=forced or fmt, think_tags=None if remote else think_tags(profile, spec),
+                                **generation_flags(body))
         if remote:
             return Prepared(body["model"], model, options, keep_alive, job, lambda tail: OutputParser())
         return Prepared(body["model"], model, options, keep_alive, job,

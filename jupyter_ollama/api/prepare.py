@@ -1,6 +1,7 @@
 """Checks and output shaping shared by /api/chat, /api/generate and the OpenAI routes.
 
 - request checks: `format`, `think`, messages (roles, content, tool calls, images);
+- `think_tags`: the tags of the thinking a request's output starts with (a `format` waits for its end);
 - `output_parser`: how the model's raw output is split into thinking, content and
   tool calls for this request (tags from the template, a thinking prefill when the
   prompt ends with the opening tag, the bare-JSON tag when a call is forced);
@@ -99,14 +100,24 @@ def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def think_tags(profile: TemplateProfile, prompt: Prompt) -> tuple[str, str] | None:
+    """The (opening, closing) tags of the thinking this request's output starts with; None when it does not think.
+
+    With a `format`, the runner holds the grammar back until the closing tag (CompletionRequest.think_tags)."""
+    opening, closing = profile.think_tags
+    if prompt.think and THINKING in profile.capabilities and opening and closing:
+        return opening, closing
+    return None
+
+
 def output_parser(profile: TemplateProfile, prompt: Prompt, prompt_tail: str, forced: bool = False) -> OutputParser:
     """How this request's output is read: `profile` is the template's that rendered `prompt`, and
     the runner, which rendered it, answered with the rendered text's tail (its `Started` event)."""
     thinking = None
-    opening, closing = profile.think_tags
-    if prompt.think and THINKING in profile.capabilities and opening and closing:
+    tags = think_tags(profile, prompt)
+    if tags:
         # A template that opens the think tag itself: the output starts inside it.
-        thinking = ThinkingParser(opening, closing, prefilled=prompt_tail.endswith(opening))
+        thinking = ThinkingParser(*tags, prefilled=prompt_tail.endswith(tags[0]))
     tools = None
     if prompt.tools:
         tools = ToolCallParser(tool_names(prompt.tools), "{" if forced else profile.tool_tag)

@@ -9,6 +9,8 @@ to the request's callback. Long prompts are prefilled in chunks, so slots that
 are already streaming keep streaming while a new prompt is read. A greedy slot
 whose newest tokens appeared before also decodes a guess of what follows them
 (`lookup.py`) and keeps the part the model confirms: several tokens per step.
+A thinking model asked for a `format` samples freely until its thinking ends, then
+from the grammar: its slot swaps sampler chains in place (`thinkfirst.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .llama import LlamaModel
 from .lookup import NgramDrafter
 from .sampling import SamplerChain, SamplingOptions
 from .textstream import TextStream
+from .thinkfirst import ThinkFirst, Verdict
 
 DRAFT_NUM_PREDICT = 8  # tokens guessed per step by default (the `draft_num_predict` option; 0 turns guessing off)
 
@@ -39,6 +42,7 @@ class Completion:
     options: SamplingOptions
     on_event: Callable[[dict[str, Any]], object]
     grammar: str | None = None
+    think_first: ThinkFirst | None = None  # with a grammar: the model thinks unconstrained first (thinkfirst.py)
     stop: list[str] = field(default_factory=list)
     num_predict: int = -1
     num_keep: int = 4
@@ -62,6 +66,7 @@ class Slot:
     pending: list[int] = field(default_factory=list)  # prompt tokens still to prefill
     next_token: int | None = None  # sampled, to be decoded next step
     sampler: SamplerChain | None = None
+    held: SamplerChain | None = None  # the grammar's chain, waiting for the thinking to end (think_first)
     text: TextStream | None = None
     drafter: NgramDrafter | None = None  # greedy requests only: a guess is checked against the greedy choice
     draft: list[int] = field(default_factory=list)  # guessed tokens in this step's batch, after next_token
@@ -152,8 +157,9 @@ class Engine:
             self.cond.notify()
         self.thread.join(timeout=30)
         for slot in self.slots:
-            if slot.sampler:
-                slot.sampler.close()
+            for chain in (slot.sampler, slot.held):
+                if chain:
+                    chain.close()
         L.llama_batch_free(self.batch)
         L.llama_free(self.ctx)
 
@@ -213,8 +219,14 @@ class Engine:
             slot.request = request
             slot.next_token = None
             try:
-                slot.sampler = SamplerChain(self.model.vocab, request.options, request.grammar)
+                # A grammar that waits for the thinking is built now all the same: a bad one fails before any output.
+                slot.held = (SamplerChain(self.model.vocab, request.options, request.grammar)
+                             if request.grammar and request.think_first else None)
+                slot.sampler = SamplerChain(self.model.vocab, request.options, None if slot.held else request.grammar)
             except BadRequest as err:
+                if slot.held:
+                    slot.held.close()
+                    slot.held = None
                 request.on_event({"error": err.message})
                 slot.request = None
                 continue
@@ -373,6 +385,12 @@ class Engine:
         request = slot.request
         assert request is not None and slot.sampler is not None and slot.text is not None
         token = slot.sampler.sample(self.ctx, index)
+        if slot.held is not None and request.think_first is not None:
+            verdict = request.think_first.feed(self.model.token_bytes(token), self.model.is_eog(token))
+            if verdict is not Verdict.THINK:
+                self._constrain(slot, [token] if verdict is Verdict.CONSTRAIN else [])
+                if verdict is Verdict.RESAMPLE:  # no thinking in this output: its first token follows the grammar
+                    token = slot.sampler.sample(self.ctx, index)
         now = time.perf_counter()
         if not slot.first_token:
             slot.first_token = now
@@ -396,6 +414,17 @@ class Engine:
             slot.next_token = token
             return token
         return None
+
+    def _constrain(self, slot: Slot, more: list[int]) -> None:
+        """The thinking is over: the slot samples from its grammar's chain from now on.
+
+        `more`: the tokens sampled since the last one in `generated` that stay (the one that closed the thinking)."""
+        request, held = slot.request, slot.held
+        assert request is not None and held is not None and slot.sampler is not None
+        held.remember(request.generated + more)  # repeat penalties go on counting the thinking
+        slot.sampler.close()
+        slot.sampler, slot.held = held, None
+        slot.drafter = None  # guesses are checked on greedy slots without a grammar only
 
     def _logprob_entry(self, sampler: SamplerChain, index: int, token: int, top: int) -> dict[str, Any]:
         """Ollama's logprob entry for a sampled token: its text, bytes, log probability and the likeliest others."""
@@ -447,9 +476,10 @@ class Engine:
                     "eval_duration": int((end - first) * 1e9),
                 }
             )
-        if slot.sampler:
-            slot.sampler.close()
-            slot.sampler = None
+        for chain in (slot.sampler, slot.held):
+            if chain:
+                chain.close()
+        slot.sampler = slot.held = None
         slot.drafter = None
         slot.request = None
         slot.pending = []

@@ -32,18 +32,27 @@ def render(model: LlamaModel, spec: dict[str, Any]) -> str:
         return render_chat(template, messages, tools=spec.get("tools"), suffix=spec.get("suffix"), think=spec.get("think"))
     jinja = model.chat_template()
     if jinja:
-        extra = {"enable_thinking": bool(spec["think"])} if spec.get("think") is not None else {}
         return render_jinja(
             jinja,
             messages,
             tools=spec.get("tools"),
             bos_token=model.token_text(model.bos),
             eos_token=model.token_text(model.eos),
-            **extra,
+            **jinja_think(spec.get("think")),
         )
     # Ollama's default template `{{ .Prompt }}`: the last user message, verbatim.
     users = [m.get("content", "") for m in messages if m.get("role") == "user"]
     return users[-1] if users else ""
+
+
+def jinja_think(think: bool | str | None) -> dict[str, Any]:
+    """A request's `think` as Jinja chat templates read it: `enable_thinking` (Qwen 3 and others) and, for a
+    level ("high", "medium", "low", "max"), `reasoning_effort` (gpt-oss), as llama.cpp's server passes them."""
+    if think is None:
+        return {}
+    if isinstance(think, str):
+        return {"enable_thinking": True, "reasoning_effort": think}
+    return {"enable_thinking": think}
 
 
 def tokenize(model: LlamaModel, text: str) -> list[int]:

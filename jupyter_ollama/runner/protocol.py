@@ -74,6 +74,10 @@ class CompletionRequest:
     prompt: Prompt
     options: dict[str, Any] = field(default_factory=dict)  # Ollama's options (sampling, num_predict, stop)
     format: Any = None  # "json" or a JSON schema: constrains the output with a grammar
+    # With `format`, for a prompt that thinks: the (opening, closing) tags around the thinking. The model thinks
+    # unconstrained and the grammar applies after the closing tag (Ollama thinks first, then constrains), or at
+    # once when the output does not start with the opening tag (a prompt that ends with it is already inside).
+    think_tags: tuple[str, str] | None = None
     context: list[int] = field(default_factory=list)  # tokens of an earlier /api/generate, read first
     truncate: bool = True
     return_tokens: bool = False  # the final event carries the whole token list (Ollama's `context`)
@@ -84,7 +88,9 @@ class CompletionRequest:
     @staticmethod
     def of(data: dict[str, Any]) -> CompletionRequest:
         request = from_json(CompletionRequest, data)
-        return dataclasses.replace(request, prompt=Prompt.of(data.get("prompt") or {}))
+        tags = data.get("think_tags")  # a JSON array
+        return dataclasses.replace(request, prompt=Prompt.of(data.get("prompt") or {}),
+                                   think_tags=(str(tags[0]), str(tags[1])) if tags else None)
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,13 @@ class SamplerChain:
         # the chain would first copy all of them into a candidate array (~0.13 ms a token, on the decode path).
         self.argmax = fast_greedy and o.temperature <= 0 and not grammar and not (
             o.repeat_penalty != 1.0 or o.presence_penalty or o.frequency_penalty)
+        self.penalties = None  # the penalties sampler, owned by the chain
         if o.repeat_penalty != 1.0 or o.presence_penalty or o.frequency_penalty:
             last_n = o.repeat_last_n if o.repeat_last_n >= 0 else 0
             # This llama.cpp takes the vocabulary size first.
-            add(L.llama_sampler_init_penalties(self.n_vocab, last_n, o.repeat_penalty, o.frequency_penalty, o.presence_penalty))
+            self.penalties = L.llama_sampler_init_penalties(
+                self.n_vocab, last_n, o.repeat_penalty, o.frequency_penalty, o.presence_penalty)
+            add(self.penalties)
         if grammar:
             sampler = L.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
             if not sampler:
@@ -87,6 +90,12 @@ class SamplerChain:
         add(L.llama_sampler_init_temp(o.temperature))
         seed = o.seed if o.seed >= 0 else L.LLAMA_DEFAULT_SEED  # the default seed means "random"
         add(L.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+
+    def remember(self, tokens: list[int]) -> None:
+        """Tokens sampled before this chain took over a slot: the penalties count them (the grammar does not)."""
+        if self.penalties:
+            for token in tokens:
+                L.llama_sampler_accept(self.penalties, token)
 
     def sample(self, ctx: Any, index: int) -> int:
         """Sample at batch position `index` and accept the token into the chain's state."""
@@ -118,5 +127,6 @@ class SamplerChain:
 
     def close(self) -> None:
         if self.ptr:
-            L.llama_sampler_free(self.ptr)
+            L.llama_sampler_free(self.ptr)  # and the samplers in it
             self.ptr = None
+            self.penalties = None

@@ -39,6 +39,7 @@ from .protocol import (
     to_json,
 )
 from .sampling import SamplingOptions, grammar_for_format
+from .thinkfirst import ThinkFirst
 
 PROMPT_TAIL = 64  # characters of the rendered prompt the manager sees (an open think tag at its end)
 
@@ -106,6 +107,7 @@ class CompletionHandler(RunnerHandler):
             options=SamplingOptions.from_options(options),
             on_event=lambda event: loop.call_soon_threadsafe(events.put_nowait, event),
             grammar=grammar_for_format(request.format),
+            think_first=think_first(request, text),
             stop=list(options.get("stop") or []),
             num_predict=int(options.get("num_predict", -1)),
             num_keep=int(options.get("num_keep", 4)),
@@ -150,6 +152,14 @@ class CompletionHandler(RunnerHandler):
             completion.cancel()
             with self.engine.cond:
                 self.engine.cond.notify()
+
+
+def think_first(request: CompletionRequest, prompt: str) -> ThinkFirst | None:
+    """The gate that holds a `format` back while the model thinks; the prompt may have opened the thinking."""
+    if not request.format or not request.think_tags:
+        return None
+    opening, closing = request.think_tags
+    return ThinkFirst(opening, closing, opened=prompt.rstrip().endswith(opening))
 
 
 class RenderHandler(RunnerHandler):

@@ -5,7 +5,8 @@ listed in the system turn, calls written as `<tool_call>{json}</tool_call>`,
 results sent back in `<tool_response>`. `THINKING`: ChatML whose assistant turns
 keep their `<think>` part and whose prompt opens one when the request thinks.
 `JSON_TOOLS`: ChatML where a call is a bare JSON object (Llama 3.x's way), so that
-output constrained by a `format` schema reads as a tool call.
+output constrained by a `format` schema reads as a tool call. `THINKING_TOOLS`: `THINKING`
+with such tools listed in a system turn (a model that thinks and calls, as Qwen 3 does).
 """
 
 TOOLS = """{{- if or .System .Tools }}<|im_start|>system
@@ -64,6 +65,14 @@ THINKING = """{{- if .System }}<|im_start|>system
 {{ if $.Think }}<think>{{ end }}
 {{- end }}
 {{- end }}"""
+
+
+THINKING_TOOLS = """{{- if .Tools }}<|im_start|>system
+You can call these functions. To call one, answer with JSON: {"name": function name, "arguments": {argument: value}}.
+{{- range .Tools }}
+{{ . }}
+{{- end }}<|im_end|>
+{{ end }}""" + THINKING
 
 
 def create_variant(client, base: str, name: str, template: str) -> str:

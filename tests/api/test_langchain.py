@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage  # noqa
 from langchain_ollama import ChatOllama  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
-from .templates import JSON_TOOLS, create_variant  # noqa: E402
+from .templates import JSON_TOOLS, THINKING, create_variant  # noqa: E402
 
 # Makes the tiny model answer with a call of get_weather (Ollama's `format`, passed through bind).
 CALL = {"type": "object", "required": ["name", "arguments"], "properties": {
@@ -31,6 +31,11 @@ class Place(BaseModel):
 @pytest.fixture(scope="module")
 def tools_model(client, smollm2) -> str:
     return create_variant(client, smollm2, "smollm2-jsontools", JSON_TOOLS)
+
+
+@pytest.fixture(scope="module")
+def think_model(client, smollm2) -> str:
+    return create_variant(client, smollm2, "smollm2-think", THINKING)
 
 
 def chat_model(server, model: str, num_predict: int = 20) -> ChatOllama:
@@ -66,3 +71,13 @@ def test_with_structured_output(server, smollm2):
     structured = chat_model(server, "smollm2", 40).with_structured_output(Place)
     place = structured.invoke("Return JSON with keys city and country for Paris.")
     assert isinstance(place, Place) and place.city
+
+
+def test_with_structured_output_on_a_thinking_model(server, think_model):
+    # An earlier turn that thought: the tiny model thinks one sentence, closes </think>, then the schema applies.
+    history = [HumanMessage("What is 2+2?"), AIMessage("4", additional_kwargs={"reasoning_content": "2+2 is 4."}),
+               HumanMessage("What is the capital of France?")]
+    llm = ChatOllama(model=think_model, base_url=server.url, temperature=0, num_predict=40, reasoning=True)
+    out = llm.with_structured_output(Place, include_raw=True).invoke(history)
+    assert out["parsing_error"] is None and out["parsed"].city == "Paris"
+    assert out["raw"].additional_kwargs["reasoning_content"] == "The capital of France is Paris."

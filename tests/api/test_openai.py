@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from .templates import THINKING, TOOLS, create_variant
+from .templates import THINKING, THINKING_TOOLS, TOOLS, create_variant
 
 GREEDY = {"temperature": 0, "max_tokens": 24}
 ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -30,7 +30,8 @@ def oai(server) -> openai.OpenAI:
 @pytest.fixture(scope="module")
 def models(client, smollm2) -> dict[str, str]:
     return {"tools": create_variant(client, smollm2, "smollm2-tools", TOOLS),
-            "think": create_variant(client, smollm2, "smollm2-think", THINKING)}
+            "think": create_variant(client, smollm2, "smollm2-think", THINKING),
+            "thinktools": create_variant(client, smollm2, "smollm2-thinktools", THINKING_TOOLS)}
 
 
 def test_chat_completion(oai, smollm2):
@@ -202,6 +203,21 @@ def error(reply: httpx.Response, status: int) -> str:
 ])
 def test_errors_are_openai_shaped(server, smollm2, path, body, status, message):
     assert message in error(httpx.post(f"{server.url}/v1/{path}", json=body, timeout=60), status)
+
+
+def test_a_forced_call_comes_after_the_thinking(oai, client, models):
+    # An earlier turn that thought: the tiny model thinks one sentence and closes </think>; then the call is forced.
+    history = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4", "reasoning": "2+2 is 4."},
+               *ASK]
+    try:
+        reply = oai.chat.completions.create(model=models["thinktools"], messages=history, tools=[WEATHER],
+                                            tool_choice=FORCE, temperature=0, max_tokens=40)
+    finally:
+        client.generate(model=models["thinktools"], keep_alive=0)  # unloaded: the models the next tests use stay
+    message = reply.choices[0].message
+    assert message.reasoning and "{" not in message.reasoning  # free text, unconstrained
+    (call,) = message.tool_calls
+    assert call.function.name == "get_weather" and isinstance(json.loads(call.function.arguments)["city"], str)
 
 
 def test_forced_tool_choice_errors(server, models):

@@ -108,8 +108,30 @@ def test_think_values(server, models):
     assert level.status_code == 200 and json.loads(level.text)["message"]["thinking"]
 
 
-def test_a_format_turns_thinking_off(server, models):
-    # Simplified from Ollama (which thinks first, then restarts constrained): the grammar applies from the start.
-    reply = chat(server, model=models["think"], messages=[{"role": "user", "content": "Paris as JSON."}], format="json")
-    message = reply.json()["message"]
-    assert "thinking" not in message and message["content"].lstrip().startswith("{")
+# An earlier turn that thought: the tiny model then thinks one sentence and closes </think> itself.
+THOUGHT = [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4", "thinking": "2+2 is 4."},
+           {"role": "user", "content": "What is the capital of France?"}]
+PLACE = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+         "required": ["city", "country"]}
+
+
+def test_a_format_applies_after_the_thinking(server, client, models):
+    free = chat(server, model=models["think"], messages=THOUGHT).json()["message"]
+    assert free["thinking"] == "The capital of France is Paris." and free["content"] == "4"
+    # As in Ollama: the model thinks unconstrained, then its answer follows the schema.
+    reply = chat(server, model=models["think"], messages=THOUGHT, format=PLACE).json()
+    assert reply["message"]["thinking"] == free["thinking"] and reply["done_reason"] == "stop"
+    assert json.loads(reply["message"]["content"])["city"] == "Paris"
+    streamed = list(client.chat(model=models["think"], messages=THOUGHT, format="json", options=GREEDY, stream=True))
+    assert "".join(c.message.thinking or "" for c in streamed) == free["thinking"]
+    assert isinstance(json.loads("".join(c.message.content for c in streamed)), dict)
+    # Not thinking: the grammar from the first token, as before.
+    plain = chat(server, model=models["think"], messages=THOUGHT, format=PLACE, think=False).json()["message"]
+    assert "thinking" not in plain and json.loads(plain["content"])["country"]
+
+
+def test_generate_with_a_format_thinks_first_too(server, models):
+    prompt = "<think>2+2 is 4.</think>4\n\nWhat is the capital of France?"
+    body = {"model": models["think"], "prompt": prompt, "format": PLACE, "stream": False, "options": GREEDY}
+    reply = httpx.post(server.url + "/api/generate", json=body, timeout=60).json()
+    assert reply["thinking"] and json.loads(reply["response"])["city"]

@@ -18,6 +18,7 @@ from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
+from jupyter_ollama.runner.thinkfirst import ThinkFirst
 
 N_SLOTS = 3
 N_CTX_SLOT = 512
@@ -242,6 +243,64 @@ def test_unparsable_grammar_is_an_error_event(engine, model):
 
 
 # -- KV reuse, cancellation, long prompts -------------------------------------------
+
+
+# -- thinking, then a grammar ---------------------------------------------------------
+
+# One earlier turn that thought in <think> tags: the tiny model then thinks one sentence and closes the tag itself.
+SHOT = ("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>2+2 is 4.</think>4<|im_end|>\n"
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+PLACE = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+         "required": ["city", "country"]}
+
+
+def raw(model: LlamaModel, text: str) -> list[int]:
+    return tokens_of(model, {"raw": text}, N_CTX_SLOT)
+
+
+def think_then(engine: Engine, model: LlamaModel, prompt: str, opened: bool, **kwargs: Any) -> str:
+    _, collector, final = complete(engine, raw(model, prompt), grammar=grammar_for_format(PLACE), num_predict=48,
+                                   think_first=ThinkFirst("<think>", "</think>", opened=opened), **kwargs)
+    assert final["done_reason"] == "stop", collector.text
+    return collector.text
+
+
+def test_the_grammar_applies_after_the_thinking_the_prompt_opened(engine, model):
+    _, free, _ = complete(engine, raw(model, SHOT + "<think>"), num_predict=48)
+    thought, answer = free.text.split("</think>")
+    assert thought == "The capital of France is Paris." and answer == "4"  # unconstrained, it answers as before
+    text = think_then(engine, model, SHOT + "<think>", opened=True)
+    # The thinking is the free text, token for token; the answer after the tag follows the schema.
+    assert text.startswith(thought + "</think>")
+    assert json.loads(text.split("</think>")[1])["city"] == "Paris"
+    # Sampled, with penalties that go on counting the thinking: still free text first, then the grammar's JSON.
+    sampled = SamplingOptions(temperature=0.5, seed=3, repeat_penalty=1.1)
+    text = think_then(engine, model, SHOT + "<think>", opened=True, options=sampled)
+    thought, answer = text.split("</think>")
+    # (llama-cpp-python's schema grammar lets a string hold a raw newline, which strict JSON refuses.)
+    assert re.search(r"[A-Za-z]{3,}", thought) and set(json.loads(answer, strict=False)) == {"city", "country"}
+
+
+def test_the_grammar_applies_after_the_thinking_the_model_opened(engine, model):
+    prompt = "<|im_start|>system\nAlways think first in <think></think>.<|im_end|>\n" + SHOT
+    _, free, _ = complete(engine, raw(model, prompt), num_predict=16)
+    assert free.text.startswith("<think>")  # the template did not open it: the model does
+    text = think_then(engine, model, prompt, opened=False)
+    assert text.startswith("<think>The capital of France is Paris.</think>"), text
+    assert set(json.loads(text.split("</think>")[1])) == {"city", "country"}
+
+
+def test_an_output_that_does_not_think_follows_the_grammar_from_its_first_token(engine, model):
+    prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    _, free, _ = complete(engine, raw(model, prompt), num_predict=8)
+    assert free.text.startswith("The capital")  # no <think>: the first token already rules thinking out
+    assert set(json.loads(think_then(engine, model, prompt, opened=False))) == {"city", "country"}
+
+
+def test_a_bad_grammar_that_waits_for_the_thinking_fails_before_any_output(engine, model):
+    _, collector = start(engine, raw(model, SHOT), grammar="root ::= (", think_first=ThinkFirst("<think>", "</think>", False))
+    final = collector.wait()
+    assert "error" in final and not collector.pieces
 
 
 def test_identical_prompt_reuses_the_slot_prefix(engine, model):

@@ -122,3 +122,17 @@ def test_truncate_false_keeps_everything(smol):
 
 def test_raw_prompt_is_not_templated(smol):
     assert tokens_of(smol, {"raw": "Once upon a time"}, 512) == smol.tokenize("Once upon a time", add_bos=False)
+
+
+# What gpt-oss's and Qwen 3's chat templates read of a request's `think`.
+THINK_READER = ("{{ messages[-1].content }}|{{ enable_thinking is defined and enable_thinking }}|"
+                "{{ reasoning_effort | default('unset') }}")
+
+
+@pytest.mark.parametrize(("think", "seen"), [
+    (None, "False|unset"), (True, "True|unset"), (False, "False|unset"),
+    ("high", "True|high"), ("medium", "True|medium"), ("low", "True|low"),
+])
+def test_think_reaches_a_jinja_template_as_enable_thinking_and_reasoning_effort(smol, monkeypatch, think, seen):
+    monkeypatch.setattr(smol, "chat_template", lambda: THINK_READER)
+    assert render(smol, {"messages": [{"role": "user", "content": "Hi"}], "think": think}) == f"Hi|{seen}"
