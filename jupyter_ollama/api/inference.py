@@ -24,6 +24,7 @@ from ..scheduler.scheduler import Loaded, RemoteLoaded
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
 from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
+from ..templates.profile import TemplateProfile
 from ..tools import OutputParser, Parsed, check_tools
 from . import wire
 from .base import OllamaHandler
@@ -38,6 +39,9 @@ from .prepare import (
     think_tags,
     think_value,
 )
+
+# A remote model's template and capabilities are its engines' business: nothing to read here.
+REMOTE_PROFILE = TemplateProfile((), None, None, ("", ""), "")
 
 
 def now() -> str:
@@ -192,7 +196,7 @@ class GenerateHandler(InferenceHandler):
         remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
         if not remote:
             check_text_only(model, body.get("images"))
-        profile = await asyncio.to_thread(self.store.profile, model)
+        profile = REMOTE_PROFILE if remote else await asyncio.to_thread(self.store.profile, model)
         caps = profile.capabilities
         raw = bool(body.get("raw"))
         if raw and (body.get("template") or body.get("system") or body.get("context")):
@@ -222,7 +226,7 @@ class GenerateHandler(InferenceHandler):
         if body.get("_debug_render_only"):
             await self.render_only(body, model, options, keep_alive, spec, {"response": ""})
             return None
-        profile = profile.with_go_template(template)
+        profile = profile if remote else profile.with_go_template(template)
         # With a format, a thinking model thinks first; the grammar applies after its thinking (runner/thinkfirst.py).
         job = CompletionRequest(spec, context=body.get("context") or [], format=fmt, return_tokens=not raw,
                                 think_tags=None if raw or remote else think_tags(profile, spec), **generation_flags(body))
@@ -251,7 +255,7 @@ class ChatHandler(InferenceHandler):
         remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
         if any(m.get("images") for m in messages) and not remote:
             check_text_only(model, True)
-        profile = await asyncio.to_thread(self.store.profile, model)
+        profile = REMOTE_PROFILE if remote else await asyncio.to_thread(self.store.profile, model)
         caps = profile.capabilities
         if tools and not remote:
             require(model, caps, TOOLS)

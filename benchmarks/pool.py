@@ -1,0 +1,141 @@
+"""Remote models: what routing through jupyter-ollama costs, and what a pool of two engines gives.
+
+Three targets, one at a time, in one run, with the load generator's requests (`loadgen.py`:
+greedy, unique counting prompts, streamed `POST /v1/completions`, as a user sends them):
+
+- **engine**: one llama-server (xllamacpp), 8 slots, 2 threads, called directly;
+- **routed**: `jupyter-ollama serve` with a remote model on one such engine, called on our `/api/generate`
+  with the raw prompt (the engine gets it on its `/v1/completions`, as in the direct calls);
+- **pool of 2**: `jupyter-ollama serve` with a remote model on two llama-servers of 4 slots and 1 thread
+  each: the same 8 slots and 2 threads in all, split over two processes.
+
+    .venv/bin/python benchmarks/pool.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from loadgen import BIN, HERE, Config, Level, Ours, Target, bench_target, default_model, free_port, table, wait_quiet
+
+
+class Engine(Target):
+    """llama-server, called directly."""
+
+    name, ready_path = "engine", "/health"
+    engine_threads = 2
+
+    def command(self) -> list[str]:
+        c = self.cfg
+        return [sys.executable, str(HERE / "xllamacpp_server.py"), c.model, str(self.port), "--slots", str(c.slots),
+                "--ctx", str(c.ctx), "--threads", str(self.engine_threads)]
+
+    def body(self, prompt: str) -> dict[str, Any]:
+        return {**super().body(prompt), "stream_options": {"include_usage": True}}
+
+
+class Routed(Engine):
+    """Our server in front of `engines` llama-servers sharing the slots and threads evenly.
+
+    One shell starts the engines in the background and then becomes our server, so that they are its
+    children: the monitor counts their memory and CPU as the target's, and stop() ends them with it.
+    """
+
+    name, ready_path, engines = "routed (1 engine)", "/api/version", 1
+
+    def __init__(self, cfg: Config, logdir: Path) -> None:
+        super().__init__(cfg, logdir)
+        self.engine_urls = [f"http://127.0.0.1:{free_port()}" for _ in range(self.engines)]
+
+    def command(self) -> list[str]:
+        c, each = self.cfg, self.engine_threads // self.engines
+        engines = " ".join(
+            f"sleep infinity | {sys.executable} {HERE / 'xllamacpp_server.py'} {c.model} {url.rsplit(':', 1)[1]} "
+            f"--slots {c.slots // self.engines} --ctx {c.ctx} --threads {each} >/dev/null 2>&1 &"
+            for url in self.engine_urls)
+        return ["sh", "-c", f"{engines} exec {BIN / 'jupyter-ollama'} serve"]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{self.port}", "OLLAMA_REMOTES": "127.0.0.1",
+                "OLLAMA_MODELS": tempfile.mkdtemp(prefix="models-", dir=self.logdir)}
+
+    async def prepare(self) -> None:
+        async with httpx.AsyncClient(timeout=120) as client:
+            for url in self.engine_urls:
+                for _ in range(600):
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get(url + "/health")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+            body = {"model": "bench", "from": "bench", "remote_host": self.engine_urls, "stream": False}
+            (await client.post(self.url + "/api/create", json=body)).raise_for_status()
+
+    # What a user of a remote model sends: our /api/generate with the raw prompt, so the engine reads
+    # exactly the tokens the direct requests give it (our /v1/completions applies the chat template,
+    # as Ollama's does, which would make the engine read more).
+    path = Ours.path
+    parse = Ours.parse
+
+    def body(self, prompt: str) -> dict[str, Any]:
+        options = {"temperature": 0, "top_k": 1, "repeat_penalty": 1.0, "seed": 0, "num_predict": self.cfg.tokens}
+        return {"model": "bench", "prompt": prompt, "raw": True, "stream": True, "options": options}
+
+
+class Pool(Routed):
+    name, engines = "pool of 2 engines", 2
+
+
+def ratio_rows(levels: list[Level]) -> str:
+    by = {(lv.target, lv.c): lv for lv in levels}
+    rows = ["| comparison | value | goal | met |", "|---|---:|---|---|"]
+
+    def row(label: str, value: float, goal: str, met: bool, unit: str = "×") -> None:
+        rows.append(f"| {label} | {value:.2f}{unit} | {goal} | {'yes' if met else 'NO'} |")
+
+    e, r, p = Engine.name, Routed.name, Pool.name
+    if (e, 1) in by and (r, 1) in by:
+        added = (by[r, 1].ttft_p50 - by[e, 1].ttft_p50) * 1e3
+        row("routed − engine: TTFT p50 added, c=1", added, "≤ 10 ms", added <= 10, " ms")
+        value = by[r, 1].decode_tps / by[e, 1].decode_tps
+        row("routed / engine: decode tok/s per stream, c=1", value, "≥ 0.95×", value >= 0.95)
+    if (e, 8) in by and (r, 8) in by:
+        value = by[r, 8].aggregate_tps / by[e, 8].aggregate_tps
+        row("routed / engine: aggregate tok/s, c=8", value, "≥ 0.95×", value >= 0.95)
+    if (e, 8) in by and (p, 8) in by:
+        value = by[p, 8].aggregate_tps / by[e, 8].aggregate_tps
+        row("pool of 2 (1 thread each) / one engine (2 threads): aggregate tok/s, c=8", value, "report", True)
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="c=1,8; 32 tokens; one round")
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=4, help="requests per level = max(rounds * c, 4)")
+    args = ap.parse_args()
+    tokens, rounds = (32, 1) if args.quick else (args.tokens, args.rounds)
+    cfg = Config(default_model(), 1024, 8, None, tokens, [1, 8], rounds, 120, 2, 0.15)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    levels: list[Level] = []
+    with tempfile.TemporaryDirectory(prefix="pool-") as tmp:
+        for kind in (Engine, Routed, Pool):
+            wait_quiet(60)
+            print(f"{kind.name}:", file=sys.stderr)
+            levels += asyncio.run(bench_target(kind(cfg, Path(tmp))))
+    print(f"{datetime.datetime.now():%Y-%m-%d %H:%M} · {os.cpu_count()} CPUs · {Path(cfg.model).name}, "
+          f"8 slots and 2 threads in all per target, {tokens} tokens per request, greedy\n\n{table(levels)}\n\n"
+          f"{ratio_rows(levels)}")
+
+
+if __name__ == "__main__":
+    main()
