@@ -62,6 +62,7 @@ class Engine:
         self.error = ""
         self.capacity: Capacity | None = None
         self.in_flight = 0  # our requests on it now
+        self.in_flight_at_check = 0  # ours when its capacity was last read: the rest of what it reported is others'
         self.requests_total = 0
         self.failures_total = 0
         self.checked_at = 0.0
@@ -80,6 +81,7 @@ class Engine:
             if not self.api:
                 self.api = await self._detect()
             known = self.capacity.source if self.capacity else ""
+            self.in_flight_at_check = self.in_flight
             self.capacity = await read_capacity(self.http, self.url, self.api, self.model, known, self.headers)
             if self.capacity is None:
                 await self._ping()
@@ -115,15 +117,19 @@ class Engine:
         self.capacity = None  # what it said last no longer holds
 
     @property
-    def load(self) -> float:
-        """Busy share of its slots (ours in flight, or what it reports, whichever is more, plus its queue).
-
-        An engine that does not say how many slots it has counts as one slot, so requests go to
-        engines with room they have told us about first.
-        """
+    def busy(self) -> int:
+        """Requests on it now: ours in flight, plus others' as of its last report (what it reported
+        running or waiting then, less ours then), since our own count is current and its report is not."""
         capacity = self.capacity
-        busy = max(self.in_flight, capacity.busy if capacity else 0) + (capacity.waiting if capacity else 0)
-        return busy / (capacity.slots if capacity and capacity.slots else 1)
+        others = max(0, capacity.busy + capacity.waiting - self.in_flight_at_check) if capacity else 0
+        return self.in_flight + others
+
+    @property
+    def load(self) -> float:
+        """Busy share of its slots. An engine that does not say how many slots it has counts as one
+        slot, so requests go to engines with room they have told us about first."""
+        capacity = self.capacity
+        return self.busy / (capacity.slots if capacity and capacity.slots else 1)
 
     def describe(self) -> dict[str, Any]:
         capacity = self.capacity
