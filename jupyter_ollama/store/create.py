@@ -17,10 +17,12 @@ from ..errors import BadRequest, NotFound
 from ..gotemplate import TemplateError
 from ..templates.go import parse_template
 from .blobs import normalize_digest
+from .draft import REMOTE_DRAFT, check_draft
 from .gguf import GGUFInfo, NotGGUFError, read_gguf
 from .manifests import (
     CONFIG_MEDIA_TYPE,
     MEDIA_ADAPTER,
+    MEDIA_DRAFT,
     MEDIA_LICENSE,
     MEDIA_MESSAGES,
     MEDIA_MODEL,
@@ -105,6 +107,7 @@ class ModelCreator:
         self._remote = self._remote_config(request, declared) if request.get("remote_host") else None
         files = check_file_map(request.get("files") or {})
         adapters = check_file_map(request.get("adapters") or {})
+        drafts = check_file_map(request.get("draft_files") or {})
         quantize = request.get("quantize") or request.get("quantization")
         want = parse_quant_type(quantize) if quantize else None
         template = request.get("template")
@@ -119,15 +122,15 @@ class ModelCreator:
 
         self._existing = self.store.blobs.digests()
         try:
-            self._build(name, request, files, adapters, template, parameters, messages, licenses, want)
+            self._build(name, request, files, adapters, drafts, template, parameters, messages, licenses, want)
         except OSError as err:  # a full disk: what this create wrote goes, the store is as it was
             self.store.remove_unused(self.store.blobs.digests() - self._existing)
             raise storage_error(err) from None
 
     def _build(
         self, name: ModelName, request: dict[str, Any], files: dict[str, str], adapters: dict[str, str],
-        template: str | None, parameters: dict[str, Any], messages: list[dict[str, str]], licenses: list[str],
-        want: QuantType | None,
+        drafts: dict[str, str], template: str | None, parameters: dict[str, Any], messages: list[dict[str, str]],
+        licenses: list[str], want: QuantType | None,
     ) -> None:
         if self._remote is not None:
             layers: list[Layer] = []
@@ -138,6 +141,8 @@ class ModelCreator:
             layers, config = self._from_files(files, MEDIA_MODEL)
         else:
             raise BadRequest("neither 'from' or 'files' was specified")
+        if drafts:
+            layers = self._with_draft(layers, config, drafts)
         if want is not None:
             layers = [self._quantize(x, want, config) if x.media_type == MEDIA_MODEL else x for x in layers]
         if adapters:
@@ -183,6 +188,8 @@ class ModelCreator:
         remote_model = request.get("from")
         if not isinstance(remote_model, str) or not remote_model.strip() or any(c.isspace() for c in remote_model):
             raise BadRequest("a remote model needs 'from': the model's name on its engines")
+        if request.get("draft_files"):
+            raise BadRequest(REMOTE_DRAFT)
         if request.get("files") or request.get("adapters") or request.get("quantize"):
             raise BadRequest("a remote model is served by its engines: files, adapters and quantize do not apply")
         engines = parse_engines(request["remote_host"])
@@ -231,6 +238,18 @@ class ModelCreator:
             if media_type == MEDIA_MODEL and not config:
                 config = info.config_blob()
         return layers, config
+
+    def _with_draft(self, layers: list[Layer], config: dict[str, Any], drafts: dict[str, str]) -> list[Layer]:
+        """The layers with this draft model in place of any the base model had; its vocabulary must be the model's."""
+        if config.get("remote_host"):  # FROM a remote model
+            raise BadRequest(REMOTE_DRAFT)
+        if len(drafts) > 1:
+            raise BadRequest("a draft model is one GGUF file")
+        draft_layers, _ = self._from_files(drafts, MEDIA_DRAFT)
+        model = next((x for x in layers if x.media_type == MEDIA_MODEL), None)
+        if model is not None:
+            check_draft(self.store.blobs.path(model.digest), self.store.blobs.path(draft_layers[0].digest))
+        return [x for x in layers if x.media_type != MEDIA_DRAFT] + draft_layers
 
     # -- quantizing -----------------------------------------------------------
 

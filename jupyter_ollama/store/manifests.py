@@ -19,6 +19,7 @@ CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
 _IMAGE = "application/vnd.ollama.image."
 MEDIA_MODEL = _IMAGE + "model"
 MEDIA_ADAPTER = _IMAGE + "adapter"
+MEDIA_DRAFT = _IMAGE + "draft"  # a draft model for speculative decoding (Ollama's manifest.MediaTypeImageDraft)
 MEDIA_PROJECTOR = _IMAGE + "projector"
 MEDIA_TEMPLATE = _IMAGE + "template"
 MEDIA_SYSTEM = _IMAGE + "system"

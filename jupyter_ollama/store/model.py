@@ -12,6 +12,7 @@ from typing import Any
 from .blobs import BlobStore
 from .manifests import (
     MEDIA_ADAPTER,
+    MEDIA_DRAFT,
     MEDIA_LICENSE,
     MEDIA_MESSAGES,
     MEDIA_MODEL,
@@ -107,6 +108,16 @@ class LocalModel:
     @property
     def adapter_paths(self) -> list[Path]:
         return [self.blobs.path(x.digest) for x in self.stored.manifest.layers_of(MEDIA_ADAPTER)]
+
+    @property
+    def draft_layer(self) -> Layer | None:
+        """The draft model (Modelfile DRAFT) that guesses tokens for greedy requests, if the model has one."""
+        return self.stored.manifest.layer_of(MEDIA_DRAFT)
+
+    @property
+    def draft_path(self) -> Path | None:
+        layer = self.draft_layer
+        return self.blobs.path(layer.digest) if layer else None
 
     @property
     def projector_paths(self) -> list[Path]:

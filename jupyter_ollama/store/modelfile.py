@@ -409,7 +409,7 @@ def render_modelfile(
     """The `modelfile` of /api/show (what `ollama show --modelfile` prints).
 
     Takes keywords, or a stored model (`name`, `model_path`, `adapter_paths`,
-    `projector_paths`, `template`, `system`, `parameters`, `licenses`, `messages`)
+    `draft_path`, `projector_paths`, `template`, `system`, `parameters`, `licenses`, `messages`)
     whose values the keywords override; a model without a TEMPLATE layer gets no
     TEMPLATE line (it uses its GGUF's chat template). Order as in Ollama: FROM, ADAPTER, DRAFT, projectors as
     more FROM lines, TEMPLATE, SYSTEM, RENDERER, PARSER, PARAMETER (sorted; one line
@@ -426,6 +426,7 @@ def render_modelfile(
         parameters = parameters if parameters is not None else model.parameters
         adapters = adapters if adapters is not None else [str(p) for p in model.adapter_paths]
         projectors = projectors if projectors is not None else [str(p) for p in model.projector_paths]
+        draft = draft or str(getattr(model, "draft_path", None) or "")
         license = license if license is not None else model.licenses
         messages = messages if messages is not None else model.messages
         if getattr(model, "is_remote", False):  # FROM its name on the engines, then one REMOTE line per engine

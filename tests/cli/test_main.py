@@ -61,6 +61,19 @@ def test_create_from_local_gguf_and_roundtrip(server, workdir):
     assert server.cli("show", "tutor-again", "--parameters").stdout == server.cli("show", "tutor-cli", "--parameters").stdout
 
 
+def test_create_with_a_draft_model(server, workdir):
+    """DRAFT in a Modelfile: its file is uploaded, sent as `draft_files`, stored and shown as a DRAFT line."""
+    draft = workdir / "draft.gguf"
+    if not draft.exists():
+        os.link(workdir / "model.gguf", draft)  # the same GGUF at another path: SmolLM2 drafts for itself
+    (workdir / "Drafted").write_text("FROM ./model.gguf\nDRAFT ./draft.gguf\n")
+    created = server.cli("create", "tutor-draft", "-f", "Drafted", cwd=workdir)
+    assert created.returncode == 0, created.stderr
+    shown = server.cli("show", "tutor-draft", "--modelfile").stdout
+    [line] = [x for x in shown.splitlines() if x.startswith("DRAFT ")]
+    assert line.split(" ", 1)[1] == shown.split("\nFROM ", 1)[1].split("\n", 1)[0]  # the same blob as the model
+
+
 def test_show_flags(server, workdir):
     server.cli("create", "tutor-cli", "-f", "Modelfile", cwd=workdir)
     params = server.cli("show", "tutor-cli", "--parameters").stdout.splitlines()
