@@ -9,6 +9,8 @@ to the request's callback. Long prompts are prefilled in chunks, so slots that
 are already streaming keep streaming while a new prompt is read. A greedy slot
 whose newest tokens appeared before also decodes a guess of what follows them
 (`lookup.py`) and keeps the part the model confirms: several tokens per step.
+With a draft model (Modelfile DRAFT, `draftmodel.py`) the guesses of greedy slots
+come from it instead, checked the same way.
 A thinking model asked for a `format` samples freely until its thinking ends, then
 from the grammar: its slot swaps sampler chains in place (`thinkfirst.py`).
 """
@@ -25,8 +27,9 @@ from typing import Any
 import llama_cpp as L
 
 from ..errors import BadRequest
-from .llama import LlamaModel
-from .lookup import NgramDrafter
+from .draftmodel import DraftModel, load_draft
+from .llama import LlamaModel, batch_add
+from .lookup import NgramDrafter, common_prefix
 from .sampling import SamplerChain, SamplingOptions
 from .textstream import TextStream
 from .thinkfirst import ThinkFirst, Verdict
@@ -95,18 +98,10 @@ DRAFT_USEFUL = 2
 NEAR_TIE = 0.05
 
 
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
 class Engine:
     def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
                  n_threads: int = 1, n_threads_batch: int | None = None, share_prefixes: bool = True,
-                 kv_cache_type: str = "f16", flash_attention: bool | None = None) -> None:
+                 kv_cache_type: str = "f16", flash_attention: bool | None = None, draft_path: str | None = None) -> None:
         self.model = model
         self.share_prefixes = share_prefixes
         self.n_slots = n_slots
@@ -120,13 +115,20 @@ class Engine:
         self.can_shift = bool(L.llama_memory_can_shift(self.memory))
         self.batch = L.llama_batch_init(n_batch, 0, 1)
         self.slots = [Slot(i) for i in range(n_slots)]
+        # A draft model guesses for greedy slots instead of prompt lookup; without one that works, no guess at all.
+        self.drafts: DraftModel | None = None
+        self._draft_error = ""
+        if draft_path:
+            self.drafts, self._draft_error = load_draft(
+                draft_path, n_slots=n_slots, n_ctx_slot=n_ctx_slot, n_batch=n_batch, threads=self.threads,
+                n_vocab=L.llama_vocab_n_tokens(model.vocab), kv_cache_type=kv_cache_type, flash_attention=flash_attention)
         self.waiting: deque[Completion] = deque()
         self.cond = threading.Condition()
         self.closing = False
         self.tokens_predicted_total = 0
         self.prompt_tokens_total = 0
         self.prompt_tokens_shared_total = 0  # prompt tokens whose KV was copied from another slot
-        self.tokens_drafted_total = 0  # tokens guessed by prompt lookup, and those the model confirmed
+        self.tokens_drafted_total = 0  # tokens guessed (prompt lookup or the draft model), and those the model confirmed
         self.tokens_draft_accepted_total = 0
         self.thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self.thread.start()
@@ -151,6 +153,11 @@ class Engine:
                 for s in self.slots
             ]
 
+    @property
+    def draft_error(self) -> str:
+        """Why the draft model given does not guess, or did not last time; "" when it works or there is none."""
+        return self.drafts.error if self.drafts else self._draft_error
+
     def close(self) -> None:
         with self.cond:
             self.closing = True
@@ -162,6 +169,8 @@ class Engine:
                     chain.close()
         L.llama_batch_free(self.batch)
         L.llama_free(self.ctx)
+        if self.drafts is not None:
+            self.drafts.close()
 
     # -- the engine thread ----------------------------------------------------
 
@@ -279,28 +288,24 @@ class Engine:
         batch.n_tokens = 0
         sample_at: list[tuple[Slot, int]] = []
 
-        def add(token: int, pos: int, seq: int, logits: bool) -> None:
-            i = batch.n_tokens
-            batch.token[i] = token
-            batch.pos[i] = pos
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = seq
-            batch.logits[i] = logits
-            batch.n_tokens = i + 1
-
-        generating = [s for s in self.slots if s.request and not s.pending and s.next_token is not None]
-        for slot in generating:
-            if len(slot.cached) >= self.n_ctx_slot and not (slot.request and slot.request.shift and self._shift(slot)):
+        generating = []
+        for slot in self.slots:
+            if not slot.request or slot.pending or slot.next_token is None:
+                continue
+            if len(slot.cached) >= self.n_ctx_slot and not (slot.request.shift and self._shift(slot)):
                 self._finish(slot, reason="length")
                 continue
+            generating.append(slot)
+        guesses = self._model_guesses(generating)
+        for slot in generating:
             token = slot.next_token
             assert token is not None  # `generating` holds only slots with a sampled token
             sample_at.append((slot, batch.n_tokens))
-            add(token, len(slot.cached), slot.id, True)
+            batch_add(batch, token, len(slot.cached), slot.id, True)
             slot.cached.append(token)
-            slot.draft = self._draft(slot, self.n_batch - batch.n_tokens)
+            slot.draft = self._draft(slot, self.n_batch - batch.n_tokens, guesses.get(slot.id, []))
             for guess in slot.draft:  # each with its logits: the check samples after every one
-                add(guess, len(slot.cached), slot.id, True)
+                batch_add(batch, guess, len(slot.cached), slot.id, True)
                 slot.cached.append(guess)
         # Prefill in chunks with what is left of the batch, oldest request first.
         for slot in sorted((s for s in self.slots if s.request and s.pending), key=lambda s: s.started):
@@ -313,13 +318,15 @@ class Engine:
                 last = not slot.pending and offset == len(chunk) - 1
                 if last:
                     sample_at.append((slot, batch.n_tokens))
-                add(token, start + offset, slot.id, last)
+                batch_add(batch, token, start + offset, slot.id, last)
             slot.cached.extend(chunk)
         if batch.n_tokens == 0:
             return
         if self.threads != self._threads_applied:
             self._threads_applied = self.threads
             L.llama_set_n_threads(self.ctx, *self._threads_applied)
+            if self.drafts is not None:
+                self.drafts.set_threads(self._threads_applied)
         status = L.llama_decode(self.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
@@ -329,18 +336,41 @@ class Engine:
             else:
                 self._sample(slot, index)
 
-    def _draft(self, slot: Slot, room: int) -> list[int]:
-        """A guess at the tokens after next_token, within the batch, the context and the reply's limit."""
-        request = slot.request
-        if slot.drafter is None or request is None:
+    def _draft(self, slot: Slot, room: int, guess: list[int]) -> list[int]:
+        """A guess at the tokens after next_token, within the batch, the context and the reply's limit.
+
+        `guess`: the draft model's, when the engine has one (then prompt lookup does not guess)."""
+        if slot.drafter is None or slot.request is None:
             return []
         if slot.draft_pause > 0:
             slot.draft_pause -= 1
             return []
-        left = self._limit(request) - len(request.generated) - 1  # the guess never runs past the limit
-        size = min(slot.draft_size, room - 1, self.n_ctx_slot - len(slot.cached), left)
+        size = min(self._draft_limit(slot.request, slot.draft_size, len(slot.cached)), room - 1)
+        if size <= 0:
+            return []
+        if self.drafts is not None:
+            return guess[:size]
         # The drafter's history ends with next_token (every sampled token goes in): what follows it?
-        return slot.drafter.propose(size) if size > 0 else []
+        return slot.drafter.propose(size)
+
+    def _draft_limit(self, request: Completion, size: int, held: int) -> int:
+        """How many of `size` tokens to guess after the `held` tokens (next_token the last): within the context and the limit."""
+        left = self._limit(request) - len(request.generated) - 1
+        return min(size, self.n_ctx_slot - held, left)
+
+    def _model_guesses(self, generating: list[Slot]) -> dict[int, list[int]]:
+        """The draft model's guesses for the greedy slots that guess this step, by slot id; {} without a draft model."""
+        if self.drafts is None:
+            return {}
+        wanted: dict[int, tuple[list[int], int]] = {}
+        for slot in generating:
+            if slot.drafter is None or slot.request is None or slot.draft_pause > 0 or slot.next_token is None:
+                continue
+            tokens = slot.cached + [slot.next_token]
+            size = self._draft_limit(slot.request, slot.draft_size, len(tokens))
+            if size > 0:
+                wanted[slot.id] = (tokens, size)
+        return self.drafts.guess(wanted)
 
     def _check_draft(self, slot: Slot, index: int) -> None:
         """Keep the guessed tokens greedy sampling confirms, one by one; drop the rest from the KV cache."""

@@ -50,6 +50,17 @@ def init_backend() -> None:
         _backend_ready = True
 
 
+def batch_add(batch: Any, token: int, pos: int, seq: int, logits: bool) -> None:
+    """Append one token of sequence `seq` at position `pos` to a `llama_batch`; `logits`: compute them there."""
+    i = batch.n_tokens
+    batch.token[i] = token
+    batch.pos[i] = pos
+    batch.n_seq_id[i] = 1
+    batch.seq_id[i][0] = seq
+    batch.logits[i] = logits
+    batch.n_tokens = i + 1
+
+
 class LlamaModel:
     def __init__(self, path: str, n_gpu_layers: int = -1, use_mmap: bool | None = None,
                  tensor_split: list[float] | None = None, main_gpu: int = 0) -> None:

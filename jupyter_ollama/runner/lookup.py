@@ -11,6 +11,21 @@ from __future__ import annotations
 NGRAM_SIZES = (3, 2)  # the longer match first: it predicts better
 
 
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many tokens two sequences share from their start (list slices compare in C: halving is fast)."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    same, differ = 0, n  # a[:same] == b[:same], a[:differ] != b[:differ]
+    while differ - same > 1:
+        mid = (same + differ) // 2
+        if a[same:mid] == b[same:mid]:
+            same = mid
+        else:
+            differ = mid
+    return same
+
+
 class NgramDrafter:
     """The tokens a sequence has read and written, indexed by the n-grams in them."""
 

@@ -47,6 +47,9 @@ class LoadConfig:
     threads_batch: int = 1  # prompt-processing threads
     kv_cache_type: str = "f16"  # or "q8_0", "q4_0" (needs flash attention, so it turns it on)
     flash_attention: bool | None = None  # None: llama.cpp decides
+    # A draft model (Modelfile DRAFT) with the model's vocabulary: it guesses tokens for greedy requests,
+    # on the CPU, with a sequence per slot (runner/draftmodel.py).
+    draft_model_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,9 @@ class RunnerHealth:
     threads_batch: int
     prompt_tokens_total: int = 0
     tokens_predicted_total: int = 0
+    tokens_drafted_total: int = 0  # tokens guessed (prompt lookup or a draft model), and those the model kept
+    tokens_draft_accepted_total: int = 0
+    draft_error: str = ""  # why a draft model the runner was given does not guess (it failed to load or to decode)
 
     @staticmethod
     def of(data: dict[str, Any]) -> RunnerHealth:

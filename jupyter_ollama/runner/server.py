@@ -84,6 +84,9 @@ class HealthHandler(RunnerHandler):
             threads_batch=self.engine.threads[1],
             prompt_tokens_total=self.engine.prompt_tokens_total,
             tokens_predicted_total=self.engine.tokens_predicted_total,
+            tokens_drafted_total=self.engine.tokens_drafted_total,
+            tokens_draft_accepted_total=self.engine.tokens_draft_accepted_total,
+            draft_error=self.engine.draft_error,
         )
         self.finish(to_json(health))
 
@@ -217,7 +220,10 @@ async def main() -> None:
         n_threads_batch=config.threads_batch,
         kv_cache_type=config.kv_cache_type,
         flash_attention=config.flash_attention,
+        draft_path=config.draft_model_path,
     )
+    if engine.draft_error:  # the model serves all the same, without guesses
+        print(f"warning: {engine.draft_error}; decoding without it", file=sys.stderr, flush=True)
     app = tornado.web.Application(
         [
             (r"/health", HealthHandler),

@@ -2,8 +2,9 @@
 
 weights (the file) + KV cache (layers x kv heads x (key + value dim) x context x
 slots x bytes per element of the cache type: 2 for f16, 34/32 for q8_0, 18/32 for
-q4_0) + a compute buffer (activations and logits for one batch). The numbers are
-estimates that err on the high side; /api/ps reports them.
+q4_0) + a compute buffer (activations and logits for one batch), and the same three for a
+draft model (Modelfile DRAFT), which the runner keeps in system memory with a sequence per
+slot. The numbers are estimates that err on the high side; /api/ps reports them.
 """
 
 from __future__ import annotations
@@ -22,19 +23,22 @@ class MemoryEstimate:
     weights: int
     kv_cache: int
     compute: int
+    draft: int = 0  # a draft model: its weights, KV cache for every slot and compute buffer, in system memory
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.compute
+        return self.weights + self.kv_cache + self.compute + self.draft
 
 
-def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 512, kv_cache_type: str = "f16") -> MemoryEstimate:
+def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 512, kv_cache_type: str = "f16",
+             draft: GGUFInfo | None = None) -> MemoryEstimate:
     layers = info.block_count or 1
     kv_heads = info.head_count_kv or info.head_count or 1
     per_token = layers * kv_heads * ((info.key_length or 0) + (info.value_length or 0)) * KV_BYTES[kv_cache_type]
     vocab = _vocab_size(info)
     compute = 4 * num_batch * (4 * (info.embedding_length or 0) + vocab)
-    return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute)
+    drafted = estimate(draft, num_ctx, num_parallel, num_batch, kv_cache_type).total if draft else 0
+    return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute, drafted)
 
 
 def layer_sizes(info: GGUFInfo, memory: MemoryEstimate) -> LayerSizes:
@@ -51,6 +55,7 @@ def layer_sizes(info: GGUFInfo, memory: MemoryEstimate) -> LayerSizes:
         # With layers left on the CPU, ggml copies their big matrices (the head first) to the GPU per batch.
         graph_partial=memory.compute + head,
         cpu_total=memory.total,
+        cpu_only=memory.draft,
     )
 
 

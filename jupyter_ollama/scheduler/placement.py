@@ -54,7 +54,8 @@ class LayerSizes:
     output: int  # the output head (token_embd when the two are tied: a GPU then gets a copy)
     graph_full: int  # compute buffer on a GPU when every layer is offloaded
     graph_partial: int  # compute buffer on a GPU when some layers stay on the CPU
-    cpu_total: int  # the whole model on the CPU: weights, KV cache, compute buffer
+    cpu_total: int  # the whole model on the CPU: weights, KV cache, compute buffer (and cpu_only)
+    cpu_only: int = 0  # in system memory wherever the layers go: a draft model
 
     @property
     def count(self) -> int:
@@ -145,7 +146,7 @@ def proportional(layers: int, weights: Sequence[int]) -> list[int]:
 
 
 def ram_part(sizes: LayerSizes, n_gpu_layers: int) -> int:
-    """What an offload leaves in system memory, as Ollama counts it: the layers not offloaded.
+    """What an offload leaves in system memory, as Ollama counts it: the layers not offloaded (and a draft model).
 
     On the CPU alone it is the whole estimate; once layers move, Ollama's total is the GPUs'
     share plus this overflow, so a full offload reads "100% GPU".
@@ -154,7 +155,7 @@ def ram_part(sizes: LayerSizes, n_gpu_layers: int) -> int:
         return sizes.cpu_total
     devices = layer_devices(sizes.count, n_gpu_layers, [n_gpu_layers])
     left = sum(size for size, device in zip(sizes.blocks, devices, strict=False) if device is None)
-    return left + (sizes.output if devices[-1] is None else 0)
+    return left + (sizes.output if devices[-1] is None else 0) + sizes.cpu_only
 
 
 def fit(sizes: LayerSizes, gpus: Sequence[Gpu], layers: int, overhead: int = 0) -> tuple[GpuShare, ...] | None:

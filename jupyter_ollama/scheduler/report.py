@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..runner.protocol import SlotState
+from ..runner.protocol import RunnerHealth
 from ..store.model import rfc3339
 from .remotes import RemoteLoaded
 from .scheduler import Loaded, Scheduler
@@ -19,13 +19,12 @@ from .scheduler import Loaded, Scheduler
 FAR_FUTURE = 292 * 365 * 86400  # Go's "forever" keep-alive, ~292 years out
 
 
-async def runner_slots(loaded: Loaded) -> list[SlotState]:
-    """Each slot's state and tokens in its KV cache; [] if the runner cannot answer right now."""
+async def runner_health(loaded: Loaded) -> RunnerHealth | None:
+    """Each slot's state and tokens in its KV cache, and its counters; None if the runner cannot answer right now."""
     try:
-        health = await asyncio.wait_for(loaded.runner.health(), timeout=5)
+        return await asyncio.wait_for(loaded.runner.health(), timeout=5)
     except Exception:  # a runner that is dying is reported without slot detail
-        return []
-    return health.slots
+        return None
 
 
 def expires_at(loaded: Loaded) -> float:
@@ -63,7 +62,21 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
         "threads": {"decode": loaded.threads.decode, "batch": loaded.threads.batch},
         "kv_cache_type": loaded.config["kv_cache_type"],
+        **draft(loaded),
     }
+
+
+def draft(loaded: Loaded, health: RunnerHealth | None = None) -> dict[str, Any]:
+    """`{"draft": ...}` for a model with a draft model (Modelfile DRAFT): its blob, its memory, how its guesses did."""
+    layer = loaded.model.draft_layer
+    if layer is None:
+        return {}
+    out: dict[str, Any] = {"digest": layer.digest, "size": loaded.memory.draft}
+    if health is not None:
+        out.update(tokens_drafted=health.tokens_drafted_total, tokens_accepted=health.tokens_draft_accepted_total)
+        if health.draft_error:
+            out["error"] = health.draft_error
+    return {"draft": out}
 
 
 def placement(loaded: Loaded) -> dict[str, Any]:
@@ -120,14 +133,14 @@ def summary(scheduler: Scheduler) -> list[dict[str, Any]]:
 async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
     """`summary` plus each slot's state and KV use, asked of the runners; remote models after local ones."""
     models = ordered(scheduler)
-    slots = await asyncio.gather(*(runner_slots(x) for x in models))
+    healths = await asyncio.gather(*(runner_health(x) for x in models))
     await scheduler.remote.prune(scheduler.store)
     return [
-        {**entry(scheduler, loaded), "slots": [
+        {**entry(scheduler, loaded), **draft(loaded, health), "slots": [
             {"id": s.id, "state": s.state, "n_ctx": loaded.config["num_ctx"], "kv_tokens": s.n_past}
-            for s in slot_states
+            for s in (health.slots if health else [])
         ]}
-        for loaded, slot_states in zip(models, slots, strict=False)
+        for loaded, health in zip(models, healths, strict=False)
     ] + [{**x, "slots": []} for x in remotes(scheduler)]
 
 

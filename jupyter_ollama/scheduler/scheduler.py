@@ -159,6 +159,7 @@ class Scheduler:
         num_parallel = 1 if embedding else max(1, int(merged.get("num_parallel") or self.settings.num_parallel))
         return {
             "model_path": str(model.model_path),
+            "draft_path": str(model.draft_path) if model.draft_path else None,
             "num_ctx": num_ctx,
             "num_parallel": num_parallel,
             "num_batch": int(merged.get("num_batch") or 512),
@@ -174,7 +175,8 @@ class Scheduler:
         info = self.store.gguf(model)
         if info is None:
             return MemoryEstimate(model.size, 0, 0)
-        return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"], config["kv_cache_type"])
+        return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"], config["kv_cache_type"],
+                        draft=self.store.draft_gguf(model))
 
     def layer_sizes(self, model: LocalModel, memory: MemoryEstimate) -> LayerSizes:
         info = self.store.gguf(model)
@@ -190,7 +192,8 @@ class Scheduler:
             "num_parallel": config["num_parallel"],
             "num_ctx": config["num_ctx"],
             "kv_cache_type": config["kv_cache_type"],
-            "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total},
+            "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total,
+                       **({"draft": memory.draft} if memory.draft else {})},
         }
 
     @property
@@ -278,6 +281,7 @@ class Scheduler:
             tensor_split=list(plan.tensor_split), main_gpu=plan.main_gpu, use_mmap=config["use_mmap"],
             threads=threads.decode, threads_batch=threads.batch,
             kv_cache_type=config["kv_cache_type"], flash_attention=config["flash_attention"],
+            draft_model_path=config["draft_path"],
         ))
         log.info("loading %s (%s slots x %s tokens, %s threads): %s", model.name.display(), config["num_parallel"],
                  config["num_ctx"], threads.decode, plan.reason)

@@ -77,14 +77,22 @@ class ModelStore:
             return None
         if verbose:
             return self._read_gguf(model, layer.digest)
+        return self._cached_gguf(model, layer.digest)
+
+    def draft_gguf(self, model: LocalModel) -> GGUFInfo | None:
+        """GGUF metadata of the model's draft model (Modelfile DRAFT), if it has one."""
+        layer = model.draft_layer
+        return self._cached_gguf(model, layer.digest) if layer else None
+
+    def _cached_gguf(self, model: LocalModel, digest: str) -> GGUFInfo:
         with self.lock:
-            info = self._gguf_cache.get(layer.digest)
+            info = self._gguf_cache.get(digest)
             if info is not None:
-                self._gguf_cache.move_to_end(layer.digest)
+                self._gguf_cache.move_to_end(digest)
                 return info
-        info = self._read_gguf(model, layer.digest, max_array_len=1024)
+        info = self._read_gguf(model, digest, max_array_len=1024)
         with self.lock:
-            self._gguf_cache[layer.digest] = info
+            self._gguf_cache[digest] = info
             while len(self._gguf_cache) > 16:
                 self._gguf_cache.popitem(last=False)
         return info

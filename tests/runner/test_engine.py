@@ -81,13 +81,6 @@ class Collector:
 
 
 @pytest.fixture(scope="module")
-def model(smollm2_gguf) -> LlamaModel:
-    loaded = LlamaModel(str(smollm2_gguf))
-    yield loaded
-    loaded.close()
-
-
-@pytest.fixture(scope="module")
 def engine(model: LlamaModel) -> RecordingEngine:
     running = RecordingEngine(model, n_slots=N_SLOTS, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
     yield running

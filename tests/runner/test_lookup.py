@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_ollama.runner.lookup import NgramDrafter
+from jupyter_ollama.runner.lookup import NgramDrafter, common_prefix
 
 
 def test_guesses_what_followed_the_newest_trigram_last_time():
@@ -21,3 +21,11 @@ def test_the_latest_occurrence_wins_and_a_bigram_is_the_fallback():
 def test_nothing_to_guess_from_new_text():
     assert NgramDrafter([1, 2, 3, 4]).propose(4) == []
     assert NgramDrafter([]).propose(4) == []
+
+
+def test_common_prefix_finds_the_first_difference_anywhere():
+    base = list(range(1000))
+    for at in (0, 1, 2, 499, 500, 998, 999):
+        assert common_prefix(base, base[:at] + [-1] + base[at + 1 :]) == at
+    assert common_prefix(base, base[:300]) == common_prefix(base[:300], base) == 300
+    assert common_prefix([], base) == 0 and common_prefix(base, base) == 1000

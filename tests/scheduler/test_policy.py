@@ -300,6 +300,28 @@ def test_kv_cache_type_from_the_environment(monkeypatch):
         assert SchedulerSettings().flash_attention is expected
 
 
+def test_a_draft_model_reaches_the_runner_and_counts_in_system_memory(store):
+    """Its weights, KV cache for every slot and compute buffer: on the CPU wherever the model's layers go."""
+    model = store.get("a")
+    ModelCreator(store, progress=lambda event: None).create(
+        {"model": "drafted", "from": "a", "draft_files": {"d.gguf": model.model_layer.digest}})
+    drafted = store.get("drafted")
+    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES)
+    plain, with_draft = scheduler.capacity(model)["memory"], scheduler.capacity(drafted)["memory"]
+    assert "draft" not in plain and with_draft["draft"] == plain["total"]  # the model drafting for itself
+    assert with_draft["total"] == 2 * plain["total"]
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(drafted, {}) as loaded:
+            [runner] = FakeRunner.started
+            assert runner.config.draft_model_path == str(drafted.draft_path)
+            assert loaded.size_vram == whole_on_one_gpu(store) and loaded.plan.ram == plain["total"]
+            assert entry(scheduler, loaded)["draft"] == {"digest": model.model_layer.digest, "size": plain["total"]}
+
+    run(store, scenario, gpus=[gpu(0, 40 * GIB)])
+    store.delete("drafted")
+
+
 # -- GPUs: the scheduler places with placement.py and tells the runner -------------------------------
 
 
