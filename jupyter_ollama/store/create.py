@@ -104,7 +104,7 @@ class ModelCreator:
         `declared`: an admin's remote model (`c.JupyterOllama.remote_models`), whose hosts need no allowlist."""
         name = ModelName.parse(request.get("model") or request.get("name") or "")
         name = self.store.manifests.find(name) or name
-        self._remote = self._remote_config(request, declared) if request.get("remote_host") else None
+        self._remote = self._remote_config(request, str(name) if declared else "") if request.get("remote_host") else None
         files = check_file_map(request.get("files") or {})
         adapters = check_file_map(request.get("adapters") or {})
         drafts = check_file_map(request.get("draft_files") or {})
@@ -183,8 +183,10 @@ class ModelCreator:
     # -- sources --------------------------------------------------------------
 
     @staticmethod
-    def _remote_config(request: dict[str, Any], declared: bool) -> dict[str, Any]:
-        """A remote model's config: Ollama's `remote_host`/`remote_model`, and (ours) every engine of a pool."""
+    def _remote_config(request: dict[str, Any], declared: str) -> dict[str, Any]:
+        """A remote model's config: Ollama's `remote_host`/`remote_model`, and (ours) every engine of a pool.
+
+        `declared`: the name an admin declared it under (its hosts then need no allowlist), else ""."""
         remote_model = request.get("from")
         if not isinstance(remote_model, str) or not remote_model.strip() or any(c.isspace() for c in remote_model):
             raise BadRequest("a remote model needs 'from': the model's name on its engines")
@@ -199,8 +201,8 @@ class ModelCreator:
                                   "model_format": "", "capabilities": ["completion"]}
         if len(engines) > 1 or any(e.api or e.api_key_env for e in engines):
             config["remote_hosts"] = [e.to_json() for e in engines]
-        if declared:
-            config["declared"] = True
+        if declared:  # under its own name only: a copy of it is a user's model, allowlist and all
+            config["declared"] = declared
         return config
 
     _existing: set[str]  # blobs present before this create began, for the status lines

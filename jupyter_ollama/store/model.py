@@ -67,8 +67,9 @@ class LocalModel:
 
     @property
     def declared(self) -> bool:
-        """A remote model an admin declared for every user (`remote.declared`), not one a user created."""
-        return bool(self.config.get("declared"))
+        """A remote model an admin declared for every user (`store.declared`), under this name: not one a
+        user created, nor a user's copy of a declared one."""
+        return self.config.get("declared") == str(self.name)
 
     @cached_property
     def template(self) -> str | None:

@@ -57,6 +57,12 @@ def test_a_declared_model_is_listed_and_used_without_creating_anything(front: Ru
     engine_state = ps["remote"]["engines"][0]
     assert engine_state["api"] == "ollama" and engine_state["state"] == "up"
     assert engine_state["signal"] == "health" and engine_state["slots_total"] == 2 and ps["slots_total"] == 2
+    # A user's copy of it is the user's model: OLLAMA_REMOTES (here the default, ollama.com) applies to it.
+    client.copy("team", "mine")
+    with pytest.raises(ollama.ResponseError) as refused:
+        client.chat(model="mine", messages=[{"role": "user", "content": "Hi"}])
+    assert refused.value.status_code == 400 and "cannot run this remote model" in refused.value.error
+    client.delete("mine")
     # keep_alive 0 "unloads" it here: its engines are no longer checked, and it leaves /api/ps.
     assert client.chat(model="team", messages=[], keep_alive=0).done_reason == "unload"
     assert httpx.get(front.url + "/api/ps").json()["models"] == []
