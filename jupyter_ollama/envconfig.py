@@ -226,6 +226,11 @@ def remote_models() -> str:
     return os.environ.get("OLLAMA_REMOTE_MODELS", "").strip()
 
 
+def remote_engine_key(variable: str) -> str:
+    """A remote engine's API key, from the variable its `api_key_env` names (chosen by whoever set the engine up)."""
+    return os.environ.get(variable, "") if variable else ""
+
+
 def remote_check_interval() -> float:
     """Ours: OLLAMA_REMOTE_CHECK_INTERVAL, seconds between health and capacity checks of each remote engine."""
     try:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 
+from .. import envconfig
 from ..errors import OllamaError
 from ..runner.protocol import CompletionEvent, CompletionRequest, Done, EmbedReply, EmbedRequest
 from ..store.remote_hosts import EngineSpec
@@ -70,7 +70,7 @@ class Engine:
 
     @property
     def headers(self) -> dict[str, str]:
-        key = os.environ.get(self.key_env, "") if self.key_env else ""
+        key = envconfig.remote_engine_key(self.key_env)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     # -- health ---------------------------------------------------------------
