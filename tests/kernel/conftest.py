@@ -75,34 +75,38 @@ class JupyterServer:
         return self.url + "ollama"
 
 
-@pytest.fixture(scope="session")
-def jupyter_server(tmp_path_factory):
-    """`jupyter server` with the extension, under a prefixed base_url, with a token."""
-    root = tmp_path_factory.mktemp("jupyter")
-    models = tmp_path_factory.mktemp("jmodels")
+def launch_jupyter_server(root: Path, models: Path, base_url: str = "/a%40b/", *args: str) -> JupyterServer:
+    """`jupyter server` with the extension under `base_url`, with a token, its config in `root/config`;
+    `args`: more command-line options. Returns once the extension answers."""
     port, token = free_port(), secrets.token_hex(16)
     env = clean_env(OLLAMA_MODELS=str(models), JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
     with open(root / "server.log", "w") as log:  # the server writes to its own copy of the handle
         process = subprocess.Popen(
             [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-             f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root}",
-             "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False"],
+             f"--IdentityProvider.token={token}", f"--ServerApp.base_url={base_url}", f"--ServerApp.root_dir={root}",
+             "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False",
+             *args],
             env=env, stdout=subprocess.DEVNULL, stderr=log,
         )
-    url = f"http://127.0.0.1:{port}/a%40b/"
+    url = f"http://127.0.0.1:{port}{base_url}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(url + "ollama/api/version", headers={"Authorization": f"token {token}"}, timeout=2).status_code == 200:
-                break
+                return JupyterServer(url, token, models, process)
         except httpx.TransportError:
             pass
         if process.poll() is not None:
             raise RuntimeError((root / "server.log").read_text())
         time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("jupyter server did not start: " + (root / "server.log").read_text())
-    yield JupyterServer(url, token, models, process)
-    process.terminate()
-    process.wait(timeout=30)
+    process.kill()
+    raise RuntimeError("jupyter server did not start: " + (root / "server.log").read_text())
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory):
+    """`jupyter server` with the extension, under a prefixed base_url, with a token."""
+    server = launch_jupyter_server(tmp_path_factory.mktemp("jupyter"), tmp_path_factory.mktemp("jmodels"))
+    yield server
+    server.process.terminate()
+    server.process.wait(timeout=30)
