@@ -65,19 +65,6 @@ export function Section(props: { title: string; extra?: React.ReactNode; childre
   );
 }
 
-// Inline: the panel's stylesheet is shared; JupyterLab's theme variables keep it right in both themes.
-const BADGE: React.CSSProperties = {
-  flex: '0 0 auto',
-  padding: '0 4px',
-  border: 'var(--jp-border-width) solid var(--jp-brand-color1)',
-  borderRadius: 'var(--jp-border-radius)',
-  color: 'var(--jp-brand-color1)',
-  fontSize: 'var(--jp-ui-font-size0)',
-  lineHeight: '14px',
-  textTransform: 'uppercase',
-  letterSpacing: '0.04em'
-};
-
 /** A model's name, marked `remote` when engines elsewhere serve it. */
 export function ModelName(props: { name: string; remote: boolean; title?: string }): JSX.Element {
   const name = (
@@ -89,9 +76,9 @@ export function ModelName(props: { name: string; remote: boolean; title?: string
     return name;
   }
   return (
-    <div style={{ display: 'flex', alignItems: 'center', gap: 6, minWidth: 0 }}>
+    <div className="jp-Ollama-nameLine">
       {name}
-      <span className="jp-Ollama-remoteBadge" style={BADGE} title="Served by engines elsewhere: no memory here">
+      <span className="jp-Ollama-remoteBadge" title="Served by engines elsewhere: no memory here">
         remote
       </span>
     </div>

@@ -7,7 +7,7 @@ import * as React from 'react';
 
 import { ModelName, Section } from './components';
 import type { PanelModel } from './model';
-import { EngineState, EngineView, runningView } from './ps';
+import { EngineView, runningView } from './ps';
 import type { RunningModel } from './wire';
 
 export function RunningModels(props: { model: PanelModel; now: number }): JSX.Element {
@@ -36,30 +36,6 @@ export function RunningModels(props: { model: PanelModel; now: number }): JSX.El
   );
 }
 
-// Inline, as the badge's: the panel's stylesheet is shared; JupyterLab's theme variables suit both themes.
-const ENGINES: React.CSSProperties = { listStyle: 'none', margin: '2px 0 0', padding: 0 };
-const ENGINE: React.CSSProperties = {
-  display: 'flex',
-  flexWrap: 'wrap',
-  alignItems: 'baseline',
-  columnGap: 6,
-  padding: '1px 0 1px 6px',
-  borderLeft: '2px solid var(--jp-border-color2)'
-};
-const STATE_COLOR: Record<EngineState, string> = {
-  up: 'var(--jp-success-color1)',
-  down: 'var(--jp-error-color1)',
-  unknown: 'var(--jp-ui-font-color3)'
-};
-const HOST: React.CSSProperties = {
-  fontFamily: 'var(--jp-code-font-family)',
-  fontSize: 'var(--jp-ui-font-size0)',
-  overflow: 'hidden',
-  textOverflow: 'ellipsis',
-  whiteSpace: 'nowrap',
-  minWidth: 0
-};
-
 function RunningRow(props: { running: RunningModel; model: PanelModel; now: number }): JSX.Element {
   const { running, model, now } = props;
   const view = runningView(running, now);
@@ -76,14 +52,13 @@ function RunningRow(props: { running: RunningModel; model: PanelModel; now: numb
         {view.facts.map((line, i) => (
           <span
             key={i}
-            className="jp-Ollama-facts"
-            style={i === 0 && view.enginesDown ? { color: STATE_COLOR.down } : undefined}
+            className={i === 0 && view.enginesDown ? 'jp-Ollama-facts jp-Ollama-enginesDown' : 'jp-Ollama-facts'}
           >
             {line}
           </span>
         ))}
         {view.remote && view.engines.length > 0 && (
-          <ul className="jp-Ollama-engines" aria-label={`Engines of ${running.name}`} style={ENGINES}>
+          <ul className="jp-Ollama-engines" aria-label={`Engines of ${running.name}`}>
             {view.engines.map((engine, i) => (
               <EngineRow key={`${i} ${engine.host}`} engine={engine} />
             ))}
@@ -110,31 +85,15 @@ function RunningRow(props: { running: RunningModel; model: PanelModel; now: numb
 
 function EngineRow(props: { engine: EngineView }): JSX.Element {
   const { engine } = props;
-  const color = STATE_COLOR[engine.state];
-  const down = engine.state === 'down';
+  // Colours by state (data-state) are in style/base.css, from JupyterLab's theme variables.
   return (
-    <li
-      className="jp-Ollama-engine"
-      data-engine={engine.host}
-      data-state={engine.state}
-      title={engine.title}
-      style={down ? { ...ENGINE, borderLeftColor: color } : ENGINE}
-    >
-      <span aria-hidden="true" style={{ color, fontSize: 'var(--jp-ui-font-size0)' }}>
+    <li className="jp-Ollama-engine" data-engine={engine.host} data-state={engine.state} title={engine.title}>
+      <span className="jp-Ollama-engineDot" aria-hidden="true">
         ●
       </span>
-      <span style={{ ...HOST, color: down ? color : undefined }}>{engine.label}</span>
-      <span className="jp-Ollama-facts" style={down ? { color, fontWeight: 600 } : undefined}>
-        {engine.text}
-      </span>
-      {engine.error && (
-        <span
-          className="jp-Ollama-facts jp-Ollama-engineError"
-          style={{ color, flexBasis: '100%', wordBreak: 'break-word' }}
-        >
-          {engine.error}
-        </span>
-      )}
+      <span className="jp-Ollama-engineHost">{engine.label}</span>
+      <span className="jp-Ollama-facts jp-Ollama-engineState">{engine.text}</span>
+      {engine.error && <span className="jp-Ollama-facts jp-Ollama-engineError">{engine.error}</span>}
     </li>
   );
 }
