@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..conftest import RunningServer, serving
+from ..remote.engines import start_llama_server
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 HANG_UP_AFTER = 3.0  # seconds: a request still running then is abandoned mid-reply
@@ -57,12 +58,17 @@ SEEDS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/embeddings", {"model": "smollm2", "input": "a"}),
     ("POST", "/v1/responses", {"model": "smollm2", "input": [{"role": "user", "content": "Hi"}], "max_output_tokens": 4}),
     ("POST", "/v1/messages", {"model": "smollm2", "max_tokens": 4, "messages": CHAT, "stream": True}),
+    # A remote model on a real llama-server (the fixture's), and creating remote models.
+    ("POST", "/api/chat", {"model": "pooled", "messages": CHAT, "options": {"num_predict": 4}, "format": "json"}),
+    ("POST", "/api/generate", {"model": "pooled", "prompt": "Hi", "raw": True, "options": {"num_predict": 4}}),
+    ("POST", "/v1/chat/completions", {"model": "pooled", "messages": CHAT, "max_tokens": 4, "stream": True}),
+    ("POST", "/api/create", {"model": "fuzz-remote", "from": "smollm2", "remote_host": ["127.0.0.1:9", {"host": "127.0.0.1:8", "api": "openai"}]}),
 ]
 # Keys worth mutating beyond a seed's own: options and fields of other routes.
 EXTRA_KEYS = [
     "model", "stream", "format", "keep_alive", "options", "think", "tools", "raw", "template", "context",
     "images", "suffix", "truncate", "dimensions", "max_tokens", "n", "stop", "temperature", "seed",
-    "response_format", "stream_options", "logprobs", "top_logprobs", "messages", "files", "from",
+    "response_format", "stream_options", "logprobs", "top_logprobs", "messages", "files", "from", "remote_host",
 ]
 OPTION_KEYS = ["num_predict", "num_ctx", "temperature", "top_k", "top_p", "seed", "stop", "num_thread", "repeat_penalty", "num_keep"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -73,7 +79,7 @@ scalars = (
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=12)
-    | st.sampled_from(["smollm2", "smollm2:latest", "nope", "", "user", "json", "-1", "1e308", "5m"])
+    | st.sampled_from(["smollm2", "smollm2:latest", "pooled", "nope", "", "user", "json", "-1", "1e308", "5m"])
 )
 json_values = st.recursive(
     scalars,
@@ -146,7 +152,9 @@ def problems_in(response_status: int, content_type: str, body: bytes, request: R
     """What is wrong with one answer, by the rules every route keeps."""
     STATUSES[response_status] += 1
     found = []
-    upstream = response_status == 502 and request.path in ("/api/pull", "/api/push")  # no network here: the registry's failure
+    # 502 is another server's failure: the registry's (no network here), or a remote model's engine's
+    # (one the fuzz created on a closed port, or the llama-server refusing what it got), in our words.
+    upstream = response_status == 502 and (request.path in ("/api/pull", "/api/push") or b"engine" in body)
     if response_status >= 500 and not upstream:
         found.append(f"{response_status} for {request.method} {request.path}: {body[:300]!r}")
     if b"Traceback" in body:
@@ -225,12 +233,16 @@ class Load:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf) -> RunningServer:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("fuzz")
+    engine = start_llama_server(smollm2_gguf, slots=2)
     running = serving(
         folder / "models", smollm2_gguf, log=folder / "server.log",
-        OLLAMA_NUM_PARALLEL="2", OLLAMA_CONTEXT_LENGTH="256", OLLAMA_PULL_RETRIES="1",
+        OLLAMA_NUM_PARALLEL="2", OLLAMA_CONTEXT_LENGTH="256", OLLAMA_PULL_RETRIES="1", OLLAMA_REMOTES="127.0.0.1",
+        OLLAMA_REMOTE_CHECK_INTERVAL="0.5",
     )
+    httpx.post(running.url + "/api/create", json={"model": "pooled", "from": "smollm2", "remote_host": engine.url}).raise_for_status()
     yield running
     running.stop()
+    engine.stop()
 
 
 @pytest.mark.timeout(120 + 2 * EXAMPLES)  # a long run on demand gets the time it needs
