@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -65,8 +64,6 @@ class Engine:
         self.in_flight_at_check = 0  # ours when its capacity was last read: the rest of what it reported is others'
         self.requests_total = 0
         self.failures_total = 0
-        self.checked_at = 0.0
-        self.changed_at = time.time()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -88,7 +85,6 @@ class Engine:
             self.mark_up()
         except (httpx.HTTPError, EngineError) as err:
             self.mark_down(str(err) or type(err).__name__)
-        self.checked_at = time.time()
 
     async def _detect(self) -> str:
         version = await self.http.get(self.url + "/api/version", timeout=CHECK_TIMEOUT, headers=self.headers)
@@ -106,13 +102,9 @@ class Engine:
             raise Unavailable(f"{self.url}{path}: HTTP {response.status_code}")
 
     def mark_up(self) -> None:
-        if self.up is not True:
-            self.changed_at = time.time()
         self.up, self.error = True, ""
 
     def mark_down(self, error: str) -> None:
-        if self.up is not False:
-            self.changed_at = time.time()
         self.up, self.error = False, error
         self.capacity = None  # what it said last no longer holds
 
@@ -123,6 +115,12 @@ class Engine:
         capacity = self.capacity
         others = max(0, capacity.busy + capacity.waiting - self.in_flight_at_check) if capacity else 0
         return self.in_flight + others
+
+    @property
+    def slots_busy(self) -> int:
+        """`busy`, capped at its slots where it says how many it has (the rest wait there)."""
+        capacity = self.capacity
+        return min(self.busy, capacity.slots) if capacity and capacity.slots else self.busy
 
     @property
     def load(self) -> float:

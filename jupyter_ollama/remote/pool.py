@@ -138,8 +138,8 @@ class RemotePool:
         for engine in self.engines:
             capacity = engine.capacity
             if engine.up and capacity and capacity.slots:
-                busy = min(engine.busy, capacity.slots)
-                slots += [SlotState(len(slots), "generating" if i < busy else "idle", 0, 0) for i in range(capacity.slots)]
+                slots += [SlotState(len(slots), "generating" if i < engine.slots_busy else "idle", 0, 0)
+                          for i in range(capacity.slots)]
             waiting += capacity.waiting if engine.up and capacity else 0
         return RunnerHealth(slots, waiting, 0, 0)
 
@@ -154,7 +154,7 @@ class RemotePool:
             "engines_up": len(up),
             "in_flight": sum(e.in_flight for e in self.engines),
             "slots_total": sum(known) if known and len(known) == len(up) else None,
-            "slots_busy": sum(min(e.busy, e.capacity.slots) if e.capacity and e.capacity.slots else e.busy for e in up),
+            "slots_busy": sum(e.slots_busy for e in up),
             "requests_waiting": sum(e.capacity.waiting for e in up if e.capacity),
             "retries_total": self.retries_total,
         }

@@ -10,10 +10,7 @@ models an admin declared (their hosts are the admin's choice).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import envconfig
 from ..remote import RemotePool
@@ -28,8 +25,6 @@ class RemoteLoaded:
 
     model: LocalModel
     runner: RemotePool
-    busy: int = 0
-    started_at: float = field(default_factory=time.time)
 
     @property
     def key(self) -> str:
@@ -56,15 +51,6 @@ class RemoteModels:
             held = RemoteLoaded(model, pool)
             self.pools[held.key] = held
             return held
-
-    @contextlib.asynccontextmanager
-    async def use(self, model: LocalModel) -> AsyncIterator[RemoteLoaded]:
-        held = await self.get(model)
-        held.busy += 1
-        try:
-            yield held
-        finally:
-            held.busy -= 1
 
     async def unload(self, model: LocalModel) -> None:
         """keep_alive 0: stop checking its engines and leave /api/ps; the next request starts the pool again."""

@@ -96,7 +96,7 @@ def remote_entry(scheduler: Scheduler, held: RemoteLoaded) -> dict[str, Any]:
     """A remote model in /api/ps: no memory here; its pool's engines, each up or down, with their capacity.
 
     `slots_total` is the engines' slots where every engine up says how many it has, else 0 (unknown);
-    `slots_busy` counts our requests in flight or what the engines report, whichever is more."""
+    `slots_busy` counts our requests in flight now plus others' as the engines last reported them."""
     model, pool = held.model, held.runner.describe()
     name = model.name.display()
     return {

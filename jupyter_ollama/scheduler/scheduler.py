@@ -214,8 +214,7 @@ class Scheduler:
 
         A remote model has no slots here: its pool routes the request to one of its engines."""
         if model.is_remote:
-            async with self.remote.use(model) as held:
-                yield held
+            yield await self.remote.get(model)
             return
         async with self._use_local(model, options, keep_alive) as loaded:
             yield loaded

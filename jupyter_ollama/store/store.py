@@ -21,7 +21,6 @@ from .model import LocalModel
 from .modelfile import render_modelfile
 from .names import ModelName
 from .options import format_parameters
-from .remote_hosts import engines_of
 
 
 def default_models_dir() -> Path:
@@ -216,10 +215,9 @@ def remote_fields(model: LocalModel) -> dict[str, Any]:
     """Ollama's `remote_model`/`remote_host` for a remote model, and (ours) every engine of its pool."""
     if not model.is_remote:
         return {}
-    engines = engines_of(model.config)
     fields: dict[str, Any] = {"remote_model": model.remote_model, "remote_host": model.config["remote_host"]}
-    if len(engines) > 1 or any(e.api or e.api_key_env for e in engines):
-        fields["remote_hosts"] = [e.to_json() for e in engines]
+    if model.config.get("remote_hosts"):  # written at create for a pool, or engines with an api or key named
+        fields["remote_hosts"] = model.config["remote_hosts"]
     return fields
 
 
