@@ -145,26 +145,19 @@ class ModelStore:
 
     def show(self, name: str, verbose: bool = False, system: str | None = None) -> dict[str, Any]:
         model = self.get(name)
-        if model.is_remote:  # its engines hold the weights and the template: there is no GGUF here to read
-            return {
-                "license": "\n".join(model.licenses), "modelfile": render_modelfile(model),
-                "parameters": format_parameters(model.parameters), "template": model.template or "",
-                "system": system if system else (model.system or ""), "details": model.details(), "model_info": {},
-                "capabilities": remote_capabilities(model), "modified_at": model.modified_at,
-                **({"messages": model.messages} if model.messages else {}), **remote_fields(model),
-            }
-        info = self.gguf(model, verbose)
-        template = self.effective_template(model)
+        # A remote model's engines hold its weights and template: there is no GGUF here to read.
+        info = None if model.is_remote else self.gguf(model, verbose)
         reply: dict[str, Any] = {
             "license": "\n".join(model.licenses),
             "modelfile": render_modelfile(model),
             "parameters": format_parameters(model.parameters),
-            "template": template,
+            "template": (model.template or "") if model.is_remote else self.effective_template(model),
             "system": system if system else (model.system or ""),
             "details": model.details(),
             "model_info": info.model_info(verbose=verbose) if info else {},
-            "capabilities": list(self.profile(model).capabilities),
+            "capabilities": remote_capabilities(model) if model.is_remote else list(self.profile(model).capabilities),
             "modified_at": model.modified_at,
+            **remote_fields(model),
         }
         if model.messages:
             reply["messages"] = model.messages
