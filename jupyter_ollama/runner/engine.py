@@ -487,16 +487,17 @@ class Engine:
         request = slot.request
         if request is None:
             return
+        events: list[dict[str, Any]] = []
         if error is not None:
-            request.on_event({"error": error})
+            events.append({"error": error})
         else:
             assert slot.text is not None
             tail = slot.text.flush()
             if tail:
-                request.on_event({"content": tail})
+                events.append({"content": tail})
             end = time.perf_counter()
             first = slot.first_token or end
-            request.on_event(
+            events.append(
                 {
                     "done": True,
                     "done_reason": reason,
@@ -509,12 +510,16 @@ class Engine:
         for chain in (slot.sampler, slot.held):
             if chain:
                 chain.close()
-        slot.sampler = slot.held = None
-        slot.drafter = None
-        slot.request = None
-        slot.pending = []
-        slot.next_token = None
-        slot.last_used = time.monotonic()
+        # The slot is free before its client hears "done": a client that asks /api/ps right after sees it idle.
+        with self.cond:
+            slot.sampler = slot.held = None
+            slot.drafter = None
+            slot.request = None
+            slot.pending = []
+            slot.next_token = None
+            slot.last_used = time.monotonic()
+        for event in events:
+            request.on_event(event)
 
     def _forget(self, slot: Slot) -> None:
         L.llama_memory_seq_rm(self.memory, slot.id, -1, -1)
