@@ -160,3 +160,11 @@ def smollm2(client, smollm2_gguf: Path) -> str:
     digest = client.create_blob(smollm2_gguf)
     client.create(model="smollm2", files={"smollm2.gguf": digest})
     return "smollm2:latest"
+
+
+@pytest.fixture(scope="session")
+def projector_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (random-weight) gemma3-kind projector for Gemma 3 270M's 640-wide embeddings (tests/projector.py)."""
+    from tests.projector import write_projector
+
+    return write_projector(tmp_path_factory.mktemp("projector") / "mmproj.gguf", text_width=640)

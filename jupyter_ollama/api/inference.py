@@ -30,8 +30,8 @@ from . import wire
 from .base import OllamaHandler
 from .prepare import (
     check_format,
+    check_images,
     check_messages,
-    check_text_only,
     check_think,
     generation_flags,
     merged,
@@ -194,10 +194,10 @@ class GenerateHandler(InferenceHandler):
         options, keep_alive = self.request_options(body)
         fmt = check_format(body.get("format"))
         remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
-        if not remote:
-            check_text_only(model, body.get("images"))
         profile = REMOTE_PROFILE if remote else await asyncio.to_thread(self.store.profile, model)
         caps = profile.capabilities
+        if not remote:
+            check_images(model, caps, body.get("images"))
         raw = bool(body.get("raw"))
         if raw and (body.get("template") or body.get("system") or body.get("context")):
             raise BadRequest("raw mode does not support template, system, or context")
@@ -214,7 +214,7 @@ class GenerateHandler(InferenceHandler):
             await self.load_only(body, model, options, keep_alive, {"response": ""})
             return None
         if raw:
-            spec = Prompt(raw=prompt)
+            spec = Prompt(raw=prompt, images=list(body.get("images") or []))
         else:
             system = body.get("system") or model.system
             messages = ([{"role": "system", "content": system}] if system else [])
@@ -253,10 +253,11 @@ class ChatHandler(InferenceHandler):
         messages = check_messages(body.get("messages") or [])
         tools = check_tools(body.get("tools"))
         remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
-        if any(m.get("images") for m in messages) and not remote:
-            check_text_only(model, True)
         profile = REMOTE_PROFILE if remote else await asyncio.to_thread(self.store.profile, model)
         caps = profile.capabilities
+        if not remote:
+            for i, message in enumerate(messages):
+                check_images(model, caps, message.get("images"), f"messages[{i}].images")
         if tools and not remote:
             require(model, caps, TOOLS)
         think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))

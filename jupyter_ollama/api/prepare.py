@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +19,7 @@ from ..errors import BadRequest
 from ..runner.protocol import Prompt
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
-from ..templates.capabilities import THINKING
+from ..templates.capabilities import THINKING, VISION
 from ..templates.profile import TemplateProfile
 from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names
 
@@ -46,9 +48,20 @@ def check_format(fmt: Any) -> Any:
     raise BadRequest(f'invalid format: {fmt!r}; expected "json" or a valid JSON Schema object')
 
 
-def check_text_only(model: LocalModel, images: Any) -> None:
-    if images:
+def check_images(model: LocalModel, capabilities: tuple[str, ...], images: Any, where: str = "images") -> None:
+    """Images go to a model with a projector only, each a base64 string (Ollama's JSON `[]byte`)."""
+    if not images:
+        return
+    if VISION not in capabilities:
         raise BadRequest(f'"{model.name.display()}" does not support images')
+    if not isinstance(images, list):
+        raise BadRequest(f"json: cannot unmarshal {where} into Go value of type []api.ImageData")
+    for i, image in enumerate(images):
+        data = image.split(",", 1)[1] if isinstance(image, str) and image.startswith("data:") else image
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError, TypeError) as err:
+            raise BadRequest(f"{where}[{i}]: illegal base64 data: {err}") from err
 
 
 def check_think(think: Any) -> bool | str | None:

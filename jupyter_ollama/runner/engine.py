@@ -33,6 +33,7 @@ from .lookup import NgramDrafter, common_prefix
 from .sampling import SamplerChain, SamplingOptions
 from .textstream import TextStream
 from .thinkfirst import ThinkFirst, Verdict
+from .vision import MediaPrompt, Vision
 
 DRAFT_NUM_PREDICT = 8  # tokens guessed per step by default (the `draft_num_predict` option; 0 turns guessing off)
 
@@ -53,6 +54,7 @@ class Completion:
     draft_max: int = DRAFT_NUM_PREDICT  # tokens guessed per step for a greedy request (0: never guess)
     logprobs: bool = False
     top_logprobs: int = 0
+    media: MediaPrompt | None = None  # a prompt with images: `tokens` are its tokens (runner/vision.py)
     cancelled: bool = False
     # filled in by the engine
     generated: list[int] = field(default_factory=list)
@@ -66,6 +68,7 @@ class Slot:
     id: int
     cached: list[int] = field(default_factory=list)  # tokens whose KV this sequence holds
     request: Completion | None = None
+    media: MediaPrompt | None = None  # images admitted, to go into the KV cache at the next step
     pending: list[int] = field(default_factory=list)  # prompt tokens still to prefill
     next_token: int | None = None  # sampled, to be decoded next step
     sampler: SamplerChain | None = None
@@ -101,8 +104,10 @@ NEAR_TIE = 0.05
 class Engine:
     def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
                  n_threads: int = 1, n_threads_batch: int | None = None, share_prefixes: bool = True,
-                 kv_cache_type: str = "f16", flash_attention: bool | None = None, draft_path: str | None = None) -> None:
+                 kv_cache_type: str = "f16", flash_attention: bool | None = None, draft_path: str | None = None,
+                 vision: Vision | None = None) -> None:
         self.model = model
+        self.vision = vision
         self.share_prefixes = share_prefixes
         self.n_slots = n_slots
         self.n_ctx_slot = n_ctx_slot
@@ -202,6 +207,8 @@ class Engine:
 
     def _drop_cancelled(self) -> None:
         for request in [r for r in self.waiting if r.cancelled]:  # never admitted: still one final event
+            if request.media is not None:
+                request.media.close()
             request.on_event({"done": True, "done_reason": "cancel", "prompt_eval_count": 0,
                               "prompt_eval_duration": 0, "eval_count": 0, "eval_duration": 0})
         self.waiting = deque(r for r in self.waiting if not r.cancelled)
@@ -220,11 +227,13 @@ class Engine:
             tokens = self._fit(request)
             prefix = {s.id: common_prefix(s.cached, tokens) for s in self.slots}  # what each slot's KV holds of it
             slot = max(free, key=lambda s: (prefix[s.id], -s.last_used))
-            held = self._take_prefix(slot, tokens, prefix, copied)
+            # Images go in whole, from position 0, at the next step (_evaluate_media); then the text after them.
+            held = self._take_prefix(slot, tokens, prefix, copied) if request.media is None else 0
             reuse = min(held, len(tokens) - 1)  # >= 1 token to evaluate
             L.llama_memory_seq_rm(self.memory, slot.id, reuse, -1)
             slot.cached = tokens[:reuse]
             slot.pending = tokens[reuse:]
+            slot.media = request.media
             slot.request = request
             slot.next_token = None
             try:
@@ -240,7 +249,7 @@ class Engine:
                 slot.request = None
                 continue
             slot.text = TextStream(request.stop)
-            greedy = slot.sampler.argmax and request.draft_max > 0
+            greedy = slot.sampler.argmax and request.draft_max > 0 and request.media is None
             slot.drafter = NgramDrafter(tokens) if greedy else None
             # The first guess is short (a wrong one costs little); it doubles while guesses hold.
             slot.draft, slot.draft_pause, slot.draft_misses, slot.draft_size = [], 0, 0, min(2, request.draft_max)
@@ -274,6 +283,8 @@ class Engine:
     def _fit(self, request: Completion) -> list[int]:
         """Keep the first num_keep tokens and the newest ones when a prompt exceeds the slot."""
         tokens = request.tokens
+        if request.media is not None:  # an image is never cut (the server refused a prompt longer than the slot)
+            return tokens
         reserve = self.n_ctx_slot // 4  # room left to generate into
         if request.num_predict > 0:
             reserve = min(reserve, request.num_predict)
@@ -284,6 +295,14 @@ class Engine:
         return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
 
     def _step(self) -> None:
+        if self.threads != self._threads_applied:
+            self._threads_applied = self.threads
+            L.llama_set_n_threads(self.ctx, *self._threads_applied)
+            if self.drafts is not None:
+                self.drafts.set_threads(self._threads_applied)
+        for slot in self.slots:
+            if slot.request is not None and slot.media is not None:
+                self._evaluate_media(slot)
         batch = self.batch
         batch.n_tokens = 0
         sample_at: list[tuple[Slot, int]] = []
@@ -322,11 +341,6 @@ class Engine:
             slot.cached.extend(chunk)
         if batch.n_tokens == 0:
             return
-        if self.threads != self._threads_applied:
-            self._threads_applied = self.threads
-            L.llama_set_n_threads(self.ctx, *self._threads_applied)
-            if self.drafts is not None:
-                self.drafts.set_threads(self._threads_applied)
         status = L.llama_decode(self.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
@@ -335,6 +349,19 @@ class Engine:
                 self._check_draft(slot, index)
             else:
                 self._sample(slot, index)
+
+    def _evaluate_media(self, slot: Slot) -> None:
+        """The slot's prompt up to its last image into its KV cache: the images encoded, the text between them."""
+        media, slot.media = slot.media, None
+        assert media is not None and self.vision is not None
+        end = media.media_end
+        try:
+            self.vision.evaluate(self.ctx, media, slot.id, self.n_batch)
+        except RuntimeError as err:
+            self._finish(slot, error=str(err))
+            self._forget(slot)
+            return
+        slot.cached, slot.pending = slot.pending[:end], slot.pending[end:]
 
     def _draft(self, slot: Slot, room: int, guess: list[int]) -> list[int]:
         """A guess at the tokens after next_token, within the batch, the context and the reply's limit.
@@ -514,6 +541,9 @@ class Engine:
         with self.cond:
             slot.sampler = slot.held = None
             slot.drafter = None
+            if slot.media is not None:
+                slot.media.close()
+                slot.media = None
             slot.request = None
             slot.pending = []
             slot.next_token = None

@@ -23,7 +23,7 @@ _errors: list[str] = []  # llama.cpp's error lines since the last load began: it
 
 
 @L.llama_log_callback
-def _quiet_log(level: int, text: bytes, user_data: Any) -> None:
+def quiet_log(level: int, text: bytes, user_data: Any) -> None:
     # llama.cpp logs every tensor at load and warns about harmless defaults: keep errors, the rest on request.
     global _keeping
     if level != _GGML_LOG_CONT:
@@ -45,7 +45,7 @@ def _load_failure_reason() -> str:
 def init_backend() -> None:
     global _backend_ready
     if not _backend_ready:
-        L.llama_log_set(_quiet_log, ctypes.c_void_p(0))
+        L.llama_log_set(quiet_log, ctypes.c_void_p(0))
         L.llama_backend_init()
         _backend_ready = True
 

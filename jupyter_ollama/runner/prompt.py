@@ -10,21 +10,31 @@ next turn (Gemma 3 270M's base GGUF in llama.cpp's gemma format: "Hello Ada! ...
 mendatanguser\n大家好!").
 When the conversation is longer than a slot's context, the oldest messages that
 are neither system prompts nor the last message are dropped until it fits.
+
+Images are tagged as Ollama tags them: each becomes `[img-N]` (N counts the
+conversation's images) at an `[img]` in its message's text, else before the text.
+A model with a projector reads each tag the rendered prompt kept as its image
+(runner/vision.py); `_debug_render_only` shows the tags.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
+from ..errors import BadRequest
 from ..templates.jinja import render_jinja
 from .llama import LlamaModel
 from .protocol import Prompt, to_json
+from .vision import MediaPrompt, Vision, decode_images
+
+IMAGE_TAG = re.compile(r"\[img-(\d+)\]")
 
 
 def render(model: LlamaModel, spec: dict[str, Any]) -> str:
     """The prompt text for a chat spec: `messages`, optional `tools`, `template`, `suffix`."""
-    messages = spec.get("messages") or []
+    messages = tagged(spec.get("messages") or [])
     template = spec.get("template")
     if template:
         from ..templates.go import render_chat
@@ -43,6 +53,33 @@ def render(model: LlamaModel, spec: dict[str, Any]) -> str:
     # Ollama's default template `{{ .Prompt }}`: the last user message, verbatim.
     users = [m.get("content", "") for m in messages if m.get("role") == "user"]
     return users[-1] if users else ""
+
+
+def tagged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with an `[img-N]` tag for each of their images (Ollama's `chatPrompt`)."""
+    out, count = [], 0
+    for message in messages:
+        images = message.get("images") or []
+        if not images:
+            out.append(message)
+            continue
+        prefix, content = "", message.get("content") or ""
+        for _ in images:
+            tag = f"[img-{count}]"
+            count += 1
+            if "[img]" in content:
+                content = content.replace("[img]", tag, 1)
+            else:
+                prefix += tag
+        out.append({**message, "content": prefix + content})
+    return out
+
+
+def images_of(prompt: Prompt) -> list[str]:
+    """The prompt's images in tag order: a raw prompt's own, else every message's."""
+    if prompt.raw is not None:
+        return list(prompt.images)
+    return [image for m in prompt.messages for image in (m.get("images") or [])]
 
 
 def jinja_think(think: bool | str | None) -> dict[str, Any]:
@@ -81,3 +118,36 @@ def prompt_tokens(model: LlamaModel, prompt: Prompt, n_ctx: int, truncate: bool 
         if not droppable:
             return text, tokens  # the engine keeps num_keep and the newest tokens
         del messages[droppable[0]]
+
+
+def media_prompt(model: LlamaModel, vision: Vision, prompt: Prompt, n_ctx: int, truncate: bool = True,
+                 before: str = "") -> tuple[str, MediaPrompt]:
+    """As `prompt_tokens`, for a prompt with images: each `[img-N]` tag left in the text reads image N.
+
+    `before`: text read first (an earlier reply's context, detokenized, as Ollama does with images)."""
+    messages = list(prompt.messages)
+    while True:
+        shown = replace(prompt, messages=messages)
+        text = before + prompt_text(model, shown)
+        media = _with_images(model, vision, text, decode_images(images_of(shown)))
+        if len(media.tokens) <= n_ctx or not truncate or prompt.raw is not None:
+            return text, media
+        droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
+        if not droppable:
+            return text, media
+        media.close()
+        del messages[droppable[0]]
+
+
+def _with_images(model: LlamaModel, vision: Vision, text: str, images: list[bytes]) -> MediaPrompt:
+    used: list[bytes] = []
+    bos = model.adds_bos and not text.startswith(model.token_text(model.bos))  # a template that writes BOS gets no second
+
+    def marker(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if index >= len(images):
+            raise BadRequest(f"invalid image index: {index}")
+        used.append(images[index])
+        return vision.marker
+
+    return vision.tokenize(IMAGE_TAG.sub(marker, text), used, add_special=bos)

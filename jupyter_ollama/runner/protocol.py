@@ -50,6 +50,8 @@ class LoadConfig:
     # A draft model (Modelfile DRAFT) with the model's vocabulary: it guesses tokens for greedy requests,
     # on the CPU, with a sequence per slot (runner/draftmodel.py).
     draft_model_path: str | None = None
+    # A multimodal projector (the model reads images through llama.cpp's libmtmd: runner/vision.py).
+    projector_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Prompt:
     tools: list[dict[str, Any]] | None = None
     suffix: str | None = None
     think: bool | str | None = None
+    images: list[str] = field(default_factory=list)  # with `raw`: base64 images, read where `[img-N]` tags stand
 
     @staticmethod
     def of(data: dict[str, Any]) -> Prompt:

@@ -22,7 +22,7 @@ import tornado.web
 from ..errors import BadRequest, OllamaError
 from .engine import DRAFT_NUM_PREDICT, Completion, Engine
 from .llama import LlamaModel
-from .prompt import prompt_text, prompt_tokens
+from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
 from .protocol import (
     CompletionRequest,
     Done,
@@ -40,6 +40,7 @@ from .protocol import (
 )
 from .sampling import SamplingOptions, grammar_for_format
 from .thinkfirst import ThinkFirst
+from .vision import IMAGE_TOKEN, MediaPrompt, Vision
 
 PROMPT_TAIL = 64  # characters of the rendered prompt the manager sees (an open think tag at its end)
 
@@ -97,11 +98,10 @@ class CompletionHandler(RunnerHandler):
     async def post(self) -> None:
         request = CompletionRequest.of(self.body())
         options = request.options
-        text, tokens = await asyncio.to_thread(
-            prompt_tokens, self.model, request.prompt, self.engine.n_ctx_slot, request.truncate
-        )
-        tokens = list(request.context) + tokens
-        if not request.shift and len(tokens) >= self.engine.n_ctx_slot:
+        text, tokens, media = await asyncio.to_thread(self.tokens, request)
+        if (not request.shift or media) and len(tokens) >= self.engine.n_ctx_slot:
+            if media:
+                media.close()
             raise BadRequest("the input length exceeds the context length")  # Ollama's, where it does not shift
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -118,6 +118,7 @@ class CompletionHandler(RunnerHandler):
             draft_max=int(options.get("draft_num_predict", DRAFT_NUM_PREDICT)),
             logprobs=request.logprobs,
             top_logprobs=request.top_logprobs,
+            media=media,
         )
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
@@ -128,8 +129,8 @@ class CompletionHandler(RunnerHandler):
             if "error" in event:
                 out = event
             elif event.get("done"):
-                out = event_to_json(from_json(Done, {
-                    **event, "tokens": tokens + self.completion.generated if request.return_tokens else None}))
+                context = [t for t in tokens if t != IMAGE_TOKEN] + self.completion.generated  # an image is not a token
+                out = event_to_json(from_json(Done, {**event, "tokens": context if request.return_tokens else None}))
             else:
                 out = event_to_json(Piece(event["content"], event.get("logprobs")))
             if not await self.send(out):
@@ -137,6 +138,25 @@ class CompletionHandler(RunnerHandler):
             if event.get("done") or "error" in event:
                 break
         self.finish()
+
+    def tokens(self, request: CompletionRequest) -> tuple[str, list[int], MediaPrompt | None]:
+        """The rendered prompt, its tokens after an earlier reply's `context`, and its images where it has any."""
+        images = images_of(request.prompt)
+        vision = self.settings["vision"]
+        if not images:
+            text, tokens = prompt_tokens(self.model, request.prompt, self.engine.n_ctx_slot, request.truncate)
+            return text, list(request.context) + tokens, None
+        if vision is None:  # Ollama's words, where a model without a projector is sent images
+            raise BadRequest("this model is missing data required for image input")
+        before = self.model.detokenize(list(request.context))
+        text, media = media_prompt(self.model, vision, request.prompt, self.engine.n_ctx_slot, request.truncate, before)
+        if media.media_end == 0:  # no tag kept: the images are not read (as Ollama's runner)
+            media.close()
+            return text, media.tokens, None
+        if media.media_end == len(media.tokens):
+            media.close()
+            raise BadRequest("the prompt ends with an image: the model needs text after it")
+        return text, media.tokens, media
 
     async def send(self, event: dict[str, Any]) -> bool:
         """Write one line; False (and the request cancelled) when the manager has hung up."""
@@ -211,6 +231,8 @@ async def main() -> None:
     config = from_json(LoadConfig, hello)
     model = LlamaModel(config.model_path, n_gpu_layers=config.num_gpu, use_mmap=config.use_mmap,
                        tensor_split=config.tensor_split, main_gpu=config.main_gpu)
+    vision = (Vision(model, config.projector_path, config.threads_batch, use_gpu=config.num_gpu != 0)
+              if config.projector_path else None)
     engine = Engine(
         model,
         n_slots=config.num_parallel,
@@ -221,6 +243,7 @@ async def main() -> None:
         kv_cache_type=config.kv_cache_type,
         flash_attention=config.flash_attention,
         draft_path=config.draft_model_path,
+        vision=vision,
     )
     if engine.draft_error:  # the model serves all the same, without guesses
         print(f"warning: {engine.draft_error}; decoding without it", file=sys.stderr, flush=True)
@@ -236,6 +259,7 @@ async def main() -> None:
         ],
         engine=engine,
         model=model,
+        vision=vision,
         secret=hello["secret"],
     )
     server = app.listen(0, address="127.0.0.1")

@@ -4,7 +4,9 @@ weights (the file) + KV cache (layers x kv heads x (key + value dim) x context x
 slots x bytes per element of the cache type: 2 for f16, 34/32 for q8_0, 18/32 for
 q4_0) + a compute buffer (activations and logits for one batch), and the same three for a
 draft model (Modelfile DRAFT), which the runner keeps in system memory with a sequence per
-slot. The numbers are estimates that err on the high side; /api/ps reports them.
+slot, + a projector (images): its weights and a compute buffer for one image through its
+vision tower, with the model's main GPU where there is one. The numbers are estimates that
+err on the high side; /api/ps reports them.
 """
 
 from __future__ import annotations
@@ -24,21 +26,34 @@ class MemoryEstimate:
     kv_cache: int
     compute: int
     draft: int = 0  # a draft model: its weights, KV cache for every slot and compute buffer, in system memory
+    projector: int = 0  # a multimodal projector: its weights and the compute of one image
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.compute + self.draft
+        return self.weights + self.kv_cache + self.compute + self.draft + self.projector
 
 
 def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 512, kv_cache_type: str = "f16",
-             draft: GGUFInfo | None = None) -> MemoryEstimate:
+             draft: GGUFInfo | None = None, projector: GGUFInfo | None = None) -> MemoryEstimate:
     layers = info.block_count or 1
     kv_heads = info.head_count_kv or info.head_count or 1
     per_token = layers * kv_heads * ((info.key_length or 0) + (info.value_length or 0)) * KV_BYTES[kv_cache_type]
     vocab = _vocab_size(info)
     compute = 4 * num_batch * (4 * (info.embedding_length or 0) + vocab)
     drafted = estimate(draft, num_ctx, num_parallel, num_batch, kv_cache_type).total if draft else 0
-    return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute, drafted)
+    return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute, drafted,
+                          projector_size(projector) if projector else 0)
+
+
+def projector_size(info: GGUFInfo) -> int:
+    """A projector's weights and the activations of one image through its vision tower (float32: patches x
+    (width x 4 for attention and norms + feed-forward width + patches for the attention scores))."""
+    kv = info.kv
+    size, patch = int(kv.get("clip.vision.image_size") or 0), int(kv.get("clip.vision.patch_size") or 1)
+    patches = (size // max(patch, 1)) ** 2 + 1
+    width, ffn = int(kv.get("clip.vision.embedding_length") or 0), int(kv.get("clip.vision.feed_forward_length") or 0)
+    heads = int(kv.get("clip.vision.attention.head_count") or 1)
+    return info.file_size + 4 * patches * (4 * width + ffn + heads * patches)
 
 
 def layer_sizes(info: GGUFInfo, memory: MemoryEstimate) -> LayerSizes:
@@ -51,9 +66,10 @@ def layer_sizes(info: GGUFInfo, memory: MemoryEstimate) -> LayerSizes:
     return LayerSizes(
         blocks=tuple(layers.get(f"blk.{i}", 0) + kv_per_block for i in range(blocks)),
         output=head,
-        graph_full=memory.compute,
+        # The projector goes with the main GPU's fixed share: mtmd opens it on the first GPU it finds.
+        graph_full=memory.compute + memory.projector,
         # With layers left on the CPU, ggml copies their big matrices (the head first) to the GPU per batch.
-        graph_partial=memory.compute + head,
+        graph_partial=memory.compute + memory.projector + head,
         cpu_total=memory.total,
         cpu_only=memory.draft,
     )

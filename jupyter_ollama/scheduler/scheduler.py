@@ -160,6 +160,7 @@ class Scheduler:
         return {
             "model_path": str(model.model_path),
             "draft_path": str(model.draft_path) if model.draft_path else None,
+            "projector_path": str(model.projector_paths[0]) if model.projector_paths else None,
             "num_ctx": num_ctx,
             "num_parallel": num_parallel,
             "num_batch": int(merged.get("num_batch") or 512),
@@ -176,7 +177,7 @@ class Scheduler:
         if info is None:
             return MemoryEstimate(model.size, 0, 0)
         return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"], config["kv_cache_type"],
-                        draft=self.store.draft_gguf(model))
+                        draft=self.store.draft_gguf(model), projector=self.store.projector_gguf(model))
 
     def layer_sizes(self, model: LocalModel, memory: MemoryEstimate) -> LayerSizes:
         info = self.store.gguf(model)
@@ -193,7 +194,8 @@ class Scheduler:
             "num_ctx": config["num_ctx"],
             "kv_cache_type": config["kv_cache_type"],
             "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total,
-                       **({"draft": memory.draft} if memory.draft else {})},
+                       **({"draft": memory.draft} if memory.draft else {}),
+                       **({"projector": memory.projector} if memory.projector else {})},
         }
 
     @property
@@ -280,7 +282,7 @@ class Scheduler:
             tensor_split=list(plan.tensor_split), main_gpu=plan.main_gpu, use_mmap=config["use_mmap"],
             threads=threads.decode, threads_batch=threads.batch,
             kv_cache_type=config["kv_cache_type"], flash_attention=config["flash_attention"],
-            draft_model_path=config["draft_path"],
+            draft_model_path=config["draft_path"], projector_path=config["projector_path"],
         ))
         log.info("loading %s (%s slots x %s tokens, %s threads): %s", model.name.display(), config["num_parallel"],
                  config["num_ctx"], threads.decode, plan.reason)

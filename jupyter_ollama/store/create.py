@@ -27,6 +27,7 @@ from .manifests import (
     MEDIA_MESSAGES,
     MEDIA_MODEL,
     MEDIA_PARAMS,
+    MEDIA_PROJECTOR,
     MEDIA_SYSTEM,
     MEDIA_TEMPLATE,
     Layer,
@@ -236,6 +237,9 @@ class ModelCreator:
                 info = read_gguf(blobs.path(digest))
             except NotGGUFError as err:
                 raise BadRequest(f"supplied file was not in GGUF format: {err.message}") from err
+            if media_type == MEDIA_MODEL and info.is_projector:  # a model's projector among its files, as in Ollama
+                layers.append(Layer(MEDIA_PROJECTOR, digest, blobs.size(digest)))
+                continue
             layers.append(Layer(media_type, digest, blobs.size(digest)))
             if media_type == MEDIA_MODEL and not config:
                 config = info.config_blob()

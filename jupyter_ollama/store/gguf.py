@@ -141,6 +141,16 @@ class GGUFInfo:
         return str(self.kv.get("general.architecture", "unknown"))
 
     @property
+    def is_projector(self) -> bool:
+        """A multimodal projector (an `mmproj` GGUF), as Ollama's `isProjectorGGUF` tells one from a model."""
+        if self.kv.get("general.type") in ("projector", "mmproj"):
+            return True
+        if not self._int("block_count") and self._int("vision.block_count"):
+            return True
+        return self.architecture == "clip" and not self._int("block_count") and bool(
+            self.kv.get("clip.has_vision_encoder") or self.kv.get("clip.has_audio_encoder"))
+
+    @property
     def parameter_count(self) -> int:
         """The sum of tensor elements: Ollama's decoder always overwrites general.parameter_count with it."""
         return sum(t.elements for t in self.tensors)

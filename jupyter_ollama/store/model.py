@@ -121,6 +121,11 @@ class LocalModel:
         return self.blobs.path(layer.digest) if layer else None
 
     @property
+    def projector_layer(self) -> Layer | None:
+        """The (first) multimodal projector, through which the model reads images, if it has one."""
+        return self.stored.manifest.layer_of(MEDIA_PROJECTOR)
+
+    @property
     def projector_paths(self) -> list[Path]:
         return [self.blobs.path(x.digest) for x in self.stored.manifest.layers_of(MEDIA_PROJECTOR)]
 

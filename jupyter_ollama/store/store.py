@@ -83,6 +83,13 @@ class ModelStore:
         layer = model.draft_layer
         return self._cached_gguf(model, layer.digest) if layer else None
 
+    def projector_gguf(self, model: LocalModel, verbose: bool = False) -> GGUFInfo | None:
+        """GGUF metadata of the model's (first) projector, through which it reads images, if it has one."""
+        layer = model.projector_layer
+        if layer is None:
+            return None
+        return self._read_gguf(model, layer.digest) if verbose else self._cached_gguf(model, layer.digest)
+
     def _cached_gguf(self, model: LocalModel, digest: str) -> GGUFInfo:
         with self.lock:
             info = self._gguf_cache.get(digest)
@@ -161,6 +168,9 @@ class ModelStore:
         }
         if model.messages:
             reply["messages"] = model.messages
+        projector = None if model.is_remote else self.projector_gguf(model, verbose)
+        if projector is not None:  # Ollama's: the projector's metadata, as model_info is the model's
+            reply["projector_info"] = projector.model_info(verbose=verbose)
         if verbose and info is not None:  # Ollama's `tensors`: each one's name, ggml type and shape
             reply["tensors"] = [{"name": t.name, "type": t.type_name, "shape": list(t.shape)} for t in info.tensors]
         return reply

@@ -21,12 +21,6 @@ def smol(smollm2_gguf) -> LlamaModel:
     model.close()
 
 
-@pytest.fixture(scope="module")
-def gemma(gemma_gguf) -> LlamaModel:
-    model = LlamaModel(str(gemma_gguf))
-    yield model
-    model.close()
-
 
 def test_smollm2_jinja_chatml(smol):
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]

@@ -285,6 +285,29 @@ def test_the_kv_cache_type_reaches_the_runner_and_the_memory_estimate(store):
     run(store, scenario, kv_cache_type="q4_0")
 
 
+def test_a_projector_reaches_the_runner_and_the_memory_estimate(store, projector_gguf):
+    digest = sha256_file(projector_gguf)
+    shutil.copyfile(projector_gguf, store.blobs.path(digest))
+    ModelCreator(store, progress=lambda event: None).create(
+        {"model": "seeing", "files": {"m.gguf": store.get("a").model_layer.digest, "mmproj.gguf": digest}})
+    seeing = store.get("seeing")
+    assert seeing.projector_paths == [store.blobs.path(digest)] and seeing.model_layer == store.get("a").model_layer
+    plain = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES).capacity(store.get("a"))
+    shown = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES).capacity(seeing)
+    # Its weights and one image's activations (17 patches of a 64-wide, one-block tower) on top of the model's.
+    assert projector_gguf.stat().st_size < shown["memory"]["projector"] < projector_gguf.stat().st_size + (1 << 20)
+    assert shown["memory"]["total"] == plain["memory"]["total"] + shown["memory"]["projector"]
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(seeing, {}):
+            pass
+        [runner] = FakeRunner.started
+        assert runner.config.projector_path == str(store.blobs.path(digest))
+
+    run(store, scenario)
+    store.delete("seeing")
+
+
 def test_a_quantized_kv_cache_needs_flash_attention(store):
     settings = SchedulerSettings(kv_cache_type="q8_0", flash_attention=False)
     assert settings.effective_kv_cache_type == "f16"  # as Ollama: without flash attention the cache stays f16
