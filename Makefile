@@ -32,6 +32,7 @@ MTMD_INSTALL = $(BIN)/python tools/build_mtmd.py --record $(VENV)/jupyter-ollama
 # jupyter_ollama/labextension/, which the wheel ships and the editable install links.
 NPM ?= npm
 LABEXT_BUILT := jupyter_ollama/labextension/package.json
+JS_CLIENT := tests/clients/js/node_modules/.package-lock.json
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-ollama
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*.tsx labextension/src/widgets/*.ts labextension/style/*) \
 	labextension/package.json labextension/tsconfig.json
@@ -43,7 +44,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup llama run serve test lint clean labextension chromium
 
-setup: $(VENV)/.installed labextension chromium
+setup: $(VENV)/.installed labextension chromium $(JS_CLIENT)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,10 @@ labextension/node_modules/.package-lock.json: labextension/package-lock.json
 $(LABEXT_BUILT): $(VENV)/.installed labextension/node_modules/.package-lock.json $(LABEXT_SOURCES)
 	cd labextension && PATH="$(CURDIR)/$(BIN):$$PATH" $(NPM) run build
 	touch $@
+
+# The official ollama-js client, which tests/api/test_ollama_js.py drives against a real server.
+$(JS_CLIENT): tests/clients/js/package-lock.json
+	cd tests/clients/js && $(NPM) ci --no-audit --no-fund
 
 # The browser test drives Debian's Chromium (Playwright's own download is not reachable).
 chromium:

@@ -1,4 +1,5 @@
-"""Images through the API and the official clients: Gemma 3 270M with a real (random-weight) projector."""
+"""Images through the API and the official clients: Gemma 3 270M with a real (random-weight) projector
+(the `seeing` model of conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,6 @@ from tests.projector import png
 
 RED, BLUE = png(40, 20, (220, 20, 20)), png(16, 16, (20, 20, 220))
 GREEDY = {"temperature": 0, "num_predict": 6}
-
-
-@pytest.fixture(scope="module")
-def seeing(server, client, gemma_gguf, projector_gguf) -> str:
-    """The model made as Ollama's create makes one from a GGUF and its projector: both in `files`."""
-    files = {"gemma.gguf": client.create_blob(gemma_gguf), "mmproj.gguf": client.create_blob(projector_gguf)}
-    client.create(model="gemma-vision", files=files)
-    yield "gemma-vision:latest"
-    client.generate(model="gemma-vision", keep_alive=0)
 
 
 def first_logprob(client, model: str, image: bytes) -> dict:  # type: ignore[no-untyped-def]
