@@ -168,3 +168,12 @@ def projector_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.projector import write_projector
 
     return write_projector(tmp_path_factory.mktemp("projector") / "mmproj.gguf", text_width=640)
+
+
+@pytest.fixture(scope="module")
+def seeing(server, client, gemma_gguf, projector_gguf) -> str:
+    """Gemma 3 270M with a projector, made as Ollama's create makes one from a GGUF and its projector: both in `files`."""
+    files = {"gemma.gguf": client.create_blob(gemma_gguf), "mmproj.gguf": client.create_blob(projector_gguf)}
+    client.create(model="gemma-vision", files=files)
+    yield "gemma-vision:latest"
+    client.generate(model="gemma-vision", keep_alive=0)

@@ -4,7 +4,8 @@ A model that is not here is pulled first, with progress. Piped input comes befor
 prompt's words (`cat notes.txt | jupyter-ollama run m summarize`). An embedding model
 prints the prompt's embedding as a JSON array. `--verbose` (or `/set verbose`) prints
 the timings after each reply, `--think` asks a thinking model to think aloud, and
-`--hidethinking` keeps its thoughts off the screen.
+`--hidethinking` keeps its thoughts off the screen. For a model that reads images, image
+files named in a prompt (`./cat.png`) are sent as images (cli/images.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any, TextIO
 from ..client import Client, ClientError
 from ..format import go_duration
 from ..store.options import parse_parameter
-from ..templates.capabilities import EMBEDDING
+from ..templates.capabilities import EMBEDDING, VISION
 from ..views import describe
+from .images import extract_images
 from .transfer import pull
 
 HELP = """Available Commands:
@@ -96,6 +98,7 @@ class ChatSession:
         self.run = run
         self.messages: list[dict[str, Any]] = []
         self.system: str | None = None
+        self.reads_images = False  # the model has a projector: image files named in a prompt go as images
 
     def body(self, **extra: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "options": self.options, **extra}
@@ -118,8 +121,14 @@ class ChatSession:
 
     def ask(self, prompt: str) -> str:
         """Send one user turn, stream the reply (and its thinking) to the terminal, keep it in the history."""
-        turn = ([{"role": "system", "content": self.system}] if self.system else []) + self.messages
-        turn.append({"role": "user", "content": prompt})
+        asked: dict[str, Any] = {"role": "user", "content": prompt}
+        if self.reads_images:
+            found = extract_images(prompt)
+            for path in found.files:
+                print(f"Added image '{path}'", file=self.err, flush=True)
+            if found.images:
+                asked = {"role": "user", "content": found.prompt, "images": found.images}
+        turn = ([{"role": "system", "content": self.system}] if self.system else []) + self.messages + [asked]
         opening, closing = self._thinking_marks()
         parts, thought, thinking, final = [], "", False, {}
         events = self.client.stream("/api/chat", self.body(messages=turn))
@@ -146,7 +155,7 @@ class ChatSession:
         if self.run.verbose and final:
             print(summary(final), file=self.err, flush=True)
         reply = "".join(parts)
-        self.messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
+        self.messages += [asked, {"role": "assistant", "content": reply}]
         return reply
 
     def command(self, line: str) -> bool:
@@ -281,6 +290,7 @@ def run(
     if EMBEDDING in (info.get("capabilities") or []):
         return embed(client, model, prompt or "", out)
     session = ChatSession(client, model, {}, run_options, out, err)
+    session.reads_images = VISION in (info.get("capabilities") or [])
     if prompt is not None:
         session.ask(prompt)
         return 0

@@ -38,6 +38,12 @@ class Reply(str):
         return f"```json\n{self}\n```" if self.is_json else str(self)
 
 
+def _markdown(text: str) -> dict[str, str]:
+    # A raw bundle, not IPython's Markdown(text): that reads `text` as a file name where one exists, so a
+    # reply that is "." failed and one that is "notes.md" would have shown the file.
+    return {"text/markdown": text, "text/plain": text}
+
+
 class PartialReply(Reply):
     """What arrived before Kernel > Interrupt: still the value (`x = %ollama run ...`), but not shown
     again as the cell's result, because the live view above keeps it in place."""
@@ -55,9 +61,9 @@ class LiveText:
         self._handle: Any = None
         self._last = 0.0
         if self.notebook:
-            from IPython.display import Markdown, display
+            from IPython.display import display
 
-            self._handle = display(Markdown(""), display_id=True)
+            self._handle = display(_markdown(""), raw=True, display_id=True)
 
     @property
     def text(self) -> str:
@@ -72,16 +78,13 @@ class LiveText:
             self._refresh()
 
     def _refresh(self) -> None:
-        from IPython.display import Markdown
-
         self._last = time.monotonic()
-        self._handle.update(Markdown(self.text))
+        self._handle.update(_markdown(self.text), raw=True)
 
     def close(self, keep: bool = False) -> None:
         """End the live view: keep the final text, or clear it because the reply is shown as the cell's value."""
         if self.notebook:
-            text = self.text if keep else ""
-            self._handle.update({"text/markdown": text, "text/plain": text}, raw=True)
+            self._handle.update(_markdown(self.text if keep else ""), raw=True)
         else:
             sys.stdout.write("\n")
             sys.stdout.flush()

@@ -1,6 +1,7 @@
 """`%ollama` and `%%ollama`: models from a notebook cell.
 
-    %ollama run MODEL PROMPT        stream an answer into the cell (the reply is the cell's value)
+    %ollama run MODEL PROMPT        stream an answer into the cell (the reply is the cell's value);
+                                    image files it names (./cat.png) go to a model that reads images
     %%ollama run MODEL              the cell body is the prompt
     %ollama chat MODEL PROMPT       a conversation kept per model in this kernel (--reset clears it)
     %ollama chat MODEL --widget     a chat widget: streaming Markdown, Stop, model picker
@@ -27,6 +28,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from ..cli.images import extract_images
 from ..cli.main import parse_interspersed
 from ..client import ClientError
 from ..discovery import Endpoint, find_server
@@ -34,6 +36,7 @@ from ..errors import BadRequest, OllamaError
 from ..format import INTERRUPTED, human_bytes
 from ..store.modelfile import parse_modelfile
 from ..store.options import parse_parameter
+from ..templates.capabilities import VISION
 from ..views import describe, models_table, running_table
 from .display import LiveText, PartialReply, Progress, Reply, Table, in_notebook
 
@@ -143,7 +146,7 @@ class OllamaMagics(Magics):
             raise UsageError(f"%ollama {args.command}: give a prompt after the model, or use %%ollama {args.command} MODEL")
         return interpolate(text, self.user_ns)
 
-    def _stream_chat(self, args: argparse.Namespace, messages: list[dict[str, str]]) -> Reply:
+    def _stream_chat(self, args: argparse.Namespace, messages: list[dict[str, Any]]) -> Reply:
         body: dict[str, Any] = {"model": args.model, "messages": messages, "options": self._options(args)}
         if args.format:
             body["format"] = args.format
@@ -170,11 +173,25 @@ class OllamaMagics(Magics):
             return PartialReply.of(live.text, is_json=bool(args.format))
         return Reply.of(live.text, is_json=bool(args.format))
 
+    def _asking(self, model: str, prompt: str) -> dict[str, Any]:
+        """The user's message: image files it names go as images where the model reads them (as `ollama run`)."""
+        found = extract_images(prompt, Path.cwd())
+        if not found.images:
+            return {"role": "user", "content": prompt}
+        with self.endpoint.client() as client:
+            capabilities = client.request("POST", "/api/show", {"model": model}).get("capabilities") or []
+        if VISION not in capabilities:
+            return {"role": "user", "content": prompt}
+        for path in found.files:
+            print(f"Added image '{path}'")
+        return {"role": "user", "content": found.prompt, "images": found.images}
+
     def do_run(self, args: argparse.Namespace, cell: str | None) -> Reply | None:
-        messages = [{"role": "system", "content": args.system}] if args.system else []
-        messages.append({"role": "user", "content": self._prompt(args, cell)})
+        messages: list[dict[str, Any]] = [{"role": "system", "content": args.system}] if args.system else []
+        prompt = self._prompt(args, cell)
         if not self._ensure_model(args.model, args.insecure):
             return None
+        messages.append(self._asking(args.model, prompt))
         return self._stream_chat(args, messages)
 
     def do_chat(self, args: argparse.Namespace, cell: str | None) -> Any:
@@ -191,8 +208,9 @@ class OllamaMagics(Magics):
         prompt = self._prompt(args, cell)
         if not self._ensure_model(args.model, args.insecure):
             return None
-        reply = self._stream_chat(args, history + [{"role": "user", "content": prompt}])
-        history += [{"role": "user", "content": prompt}, {"role": "assistant", "content": str(reply)}]
+        asked = self._asking(args.model, prompt)
+        reply = self._stream_chat(args, history + [asked])
+        history += [asked, {"role": "assistant", "content": str(reply)}]
         return reply
 
     def _chat_widget(self, args: argparse.Namespace, cell: str | None) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_ollama.kernel.display import Reply, Table
+from jupyter_ollama.kernel.display import LiveText, Reply, Table
 from jupyter_ollama.views import running_table
 
 
@@ -63,3 +63,24 @@ def test_ps_without_a_remote_model_is_unchanged():
     header, [row] = running_table([LOCAL])
     assert header == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "SLOTS", "QUEUED", "UNTIL"]
     assert row[:7] == ["smollm2:latest", "b" * 12, "270 MB", "100% CPU", "4096", "1/4", "0"]
+
+
+def test_a_live_reply_that_names_a_file_is_shown_as_text(tmp_path, monkeypatch):
+    """IPython's Markdown("notes.md") would read the file: a reply is always its own text."""
+    (tmp_path / "notes.md").write_text("# the file, not the reply")
+    monkeypatch.chdir(tmp_path)
+    shown: list[dict] = []
+
+    class Handle:
+        def update(self, bundle: dict, raw: bool = False) -> None:
+            assert raw
+            shown.append(bundle)
+
+    live = LiveText()
+    live.notebook, live._handle = True, Handle()
+    for reply in (".", "notes.md"):
+        live.parts = [reply]
+        live._refresh()
+        assert shown[-1] == {"text/markdown": reply, "text/plain": reply}
+    live.close(keep=True)
+    assert shown[-1]["text/markdown"] == "notes.md"

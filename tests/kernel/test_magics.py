@@ -115,3 +115,18 @@ def test_run_pulls_a_missing_model_with_progress_then_answers(tmp_path, server, 
     assert answer and "4" in answer[0].data["text/markdown"] and not [o for o in first if o.output_type == "error"]
     assert not [o for o in again if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]  # here now
     assert httpx.request("DELETE", server.url + "/api/delete", json={"model": name}, timeout=30).status_code == 200
+
+
+def test_run_sends_the_image_files_a_prompt_names_to_a_model_that_reads_images(tmp_path, server, seeing, smollm2):
+    from tests.projector import png
+
+    (tmp_path / "red.png").write_bytes(png(24, 24, (220, 20, 20)))
+    cells = [
+        "%load_ext jupyter_ollama",
+        f'%ollama run {seeing} "What is in ./red.png?" -o temperature=0 -o num_predict=6',
+        f'%ollama run {smollm2} "Repeat: ./red.png" -o temperature=0 -o num_predict=6',  # reads no images: text
+    ]
+    notebook, _ = run_notebook(cells, clean_env(OLLAMA_HOST=server.host), tmp_path)
+    seen, unseen = text_of(notebook.cells[1]), text_of(notebook.cells[2])
+    assert seen.startswith("Added image './red.png'\n") and len(seen) > len("Added image './red.png'\n")
+    assert "Error" not in seen and "Added image" not in unseen and "Error" not in unseen
