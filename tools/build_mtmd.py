@@ -8,7 +8,7 @@ from the same sdist, against the wheel's own libllama/libggml, and installs it b
 How: the version of llama-cpp-python installed here picks the sdist in PyPI's index (sha256 checked); the
 sources are the `add_library(mtmd ...)` list of its vendor/llama.cpp/tools/mtmd/CMakeLists.txt,
 compiled with g++ (or $CXX) on every core. The result is cached in
-${XDG_CACHE_HOME:-~/.cache}/jupyter-ollama/mtmd/<version>-<sha256[:12]>/ with the sdist, so a fresh
+${XDG_CACHE_HOME:-~/.cache}/jupyter-ollama/mtmd/<version>-<sha256[:12]>-<definitions' tag>/ with the sdist, so a fresh
 clone on the same home copies it in a second. "Installed" means byte-identical to that cached
 build, and loading: pip leaves files it did not install in place on an upgrade, so a libmtmd.so
 that merely loads may be a stale one from an older version. A wheel that ships its own libmtmd.so
@@ -48,8 +48,11 @@ LIB = "libmtmd.so"
 # What the compile reads, relative to the sdist's vendor/llama.cpp (mtmd-helper-gen.cpp includes ../src/llama-ext.h).
 NEEDED = ("tools/mtmd/", "include/", "ggml/include/", "vendor/", "src/llama-ext.h")
 # tools/mtmd/CMakeLists.txt's definitions for a shared build: LLAMA_BUILD/LLAMA_SHARED (BUILD_SHARED_LIBS, which the
-# wheel sets) and MTMD_VIDEO (on where LLAMA_SUBPROCESS is, its default outside mobile and WASM; video needs ffmpeg).
-DEFINES = ("-DLLAMA_BUILD", "-DLLAMA_SHARED", "-DMTMD_VIDEO")
+# wheel sets). Not MTMD_VIDEO: nothing here sends video, and with it every buffer that is not an image is handed to
+# an `ffprobe` subprocess (a bad image in a request spawned one and logged its failure).
+DEFINES = ("-DLLAMA_BUILD", "-DLLAMA_SHARED")
+# Builds with other definitions are cached apart (a cache entry is a version, its sdist's digest and this).
+BUILD_TAG = hashlib.sha256(" ".join(DEFINES).encode()).hexdigest()[:8]
 INCLUDES = ("tools/mtmd", ".", "vendor", "include", "ggml/include")
 
 
@@ -71,7 +74,7 @@ def lib_dir() -> Path:
 
 def cached_build(version: str) -> Path | None:
     """This version's cached libmtmd.so, looked up without the network."""
-    found = sorted(cache_root().glob(f"{version}-*/{LIB}"), key=lambda p: p.stat().st_mtime)
+    found = sorted(cache_root().glob(f"{version}-*-{BUILD_TAG}/{LIB}"), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 
 
@@ -193,7 +196,7 @@ def build(version: str, lib: Path) -> Path:
     if shutil.which(cxx) is None:
         raise Failure(f"no C++ compiler: {cxx} is not on PATH (apt-get install g++, or set CXX)")
     url, filename, digest = sdist_info(version)
-    entry = cache_root() / f"{version}-{digest[:12]}"
+    entry = cache_root() / f"{version}-{digest[:12]}-{BUILD_TAG}"
     entry.mkdir(parents=True, exist_ok=True)
     sdist = entry / filename
     download(url, sdist, digest)

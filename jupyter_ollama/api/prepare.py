@@ -57,10 +57,12 @@ def check_images(model: LocalModel, capabilities: tuple[str, ...], images: Any, 
     if not isinstance(images, list):
         raise BadRequest(f"json: cannot unmarshal {where} into Go value of type []api.ImageData")
     for i, image in enumerate(images):
-        data = image.split(",", 1)[1] if isinstance(image, str) and image.startswith("data:") else image
+        if not isinstance(image, str):
+            raise BadRequest(f"{where}[{i}]: an image is a base64-encoded string")
+        data = image.split(",", 1)[1] if image.startswith("data:") else image
         try:
             base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError, TypeError) as err:
+        except (binascii.Error, ValueError) as err:
             raise BadRequest(f"{where}[{i}]: illegal base64 data: {err}") from err
 
 

@@ -50,9 +50,11 @@ def test_no_add_library_mtmd_is_a_failure() -> None:
 def test_cache_lookup_matches_the_whole_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert build_mtmd.cached_build("0.3.3") is None
-    entry = tmp_path / "jupyter-ollama" / "mtmd" / "0.3.35-1139dbb54509"
-    entry.mkdir(parents=True)
-    (entry / "libmtmd.so").write_bytes(b"")
+    other = tmp_path / "jupyter-ollama" / "mtmd" / "0.3.35-1139dbb54509-00000000"  # built with other definitions
+    entry = tmp_path / "jupyter-ollama" / "mtmd" / f"0.3.35-1139dbb54509-{build_mtmd.BUILD_TAG}"
+    for folder in (other, entry):
+        folder.mkdir(parents=True)
+        (folder / "libmtmd.so").write_bytes(b"")
     assert build_mtmd.cached_build("0.3.3") is None
     assert build_mtmd.cached_build("0.3.35") == entry / "libmtmd.so"
 
