@@ -8,6 +8,15 @@ from datetime import datetime, timezone
 INTERRUPTED = "interrupted"  # the one line a reply or pull stopped by Kernel > Interrupt ends with
 
 
+def human_number(n: int) -> str:
+    """Ollama's format.HumanNumber: 134515008 -> "134.52M", 1_000_000_000 -> "1B"."""
+    for unit, suffix, digits in ((10**9, "B", 1), (10**6, "M", 2)):
+        if n >= unit:
+            value = n / unit
+            return f"{value:.0f}{suffix}" if value == math.floor(value) else f"{value:.{digits}f}{suffix}"
+    return f"{n / 1000:.0f}K" if n >= 1000 else str(n)
+
+
 def human_bytes(size: int) -> str:
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if size >= scale:

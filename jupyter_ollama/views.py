@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .format import human_bytes, human_time
+from .format import human_bytes, human_number, human_time
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -94,6 +94,8 @@ def describe(info: dict[str, Any]) -> str:
     ]
     sections = [("Model", [(k, str(v)) for k, v in rows if v != ""])]
     sections.append(("Capabilities", [(c, "") for c in info.get("capabilities", [])]))
+    if info.get("projector_info"):
+        sections.append(("Projector", projector_rows(info["projector_info"])))
     params = [line.split(None, 1) for line in info.get("parameters", "").splitlines() if line.strip()]
     if params:
         sections.append(("Parameters", [(p[0], p[1] if len(p) > 1 else "") for p in params]))
@@ -108,6 +110,19 @@ def describe(info: dict[str, Any]) -> str:
         out.extend(f"    {k.ljust(width)}    {v}".rstrip() for k, v in pairs)
         out.append("")
     return "\n".join(out)
+
+
+def projector_rows(projector: dict[str, Any]) -> list[tuple[str, str]]:
+    """`ollama show`'s Projector section: its kind, size, width and the width it projects to."""
+    arch = projector.get("general.architecture") or ""
+    rows = [("architecture", arch)] if arch else []
+    if isinstance(projector.get("general.parameter_count"), int):
+        rows.append(("parameters", human_number(projector["general.parameter_count"])))
+    for key, label in (("embedding_length", "embedding length"), ("projection_dim", "dimensions")):
+        value = next((projector[k] for k in (f"{arch}.vision.{key}", f"{arch}.audio.{key}") if k in projector), None)
+        if value is not None:
+            rows.append((label, str(value)))
+    return rows
 
 
 def llama_build_line(build: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest
+from ..format import human_number
 
 # Ollama's sanity limits (fs/gguf): a corrupt length must not allocate gigabytes.
 MAX_STRING_LENGTH = 16 << 20
@@ -92,15 +93,6 @@ class GGUFTensor:
             return None
         _, block, size = _TENSOR_TYPES[self.type]
         return self.elements // block * size
-
-
-def human_number(n: int) -> str:
-    """Ollama's format.HumanNumber: 134515008 -> "134.52M", 1_000_000_000 -> "1B"."""
-    for unit, suffix, digits in ((10**9, "B", 1), (10**6, "M", 2)):
-        if n >= unit:
-            value = n / unit
-            return f"{value:.0f}{suffix}" if value == math.floor(value) else f"{value:.{digits}f}{suffix}"
-    return f"{n / 1000:.0f}K" if n >= 1000 else str(n)
 
 
 def _float32(x: float) -> float:

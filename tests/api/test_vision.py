@@ -29,6 +29,8 @@ def test_a_projector_in_files_makes_a_vision_model(server, client, seeing, gemma
     assert shown["projector_info"]["clip.projector_type"] == "gemma3"
     assert shown["modelfile"].count("\nFROM ") == 2  # the model, then its projector (as Ollama writes it)
     assert shown["model_info"]["general.architecture"] == "gemma3"
+    described = server.cli("show", seeing).stdout  # `ollama show`'s Projector section
+    assert "  Projector\n    architecture        clip\n" in described and "dimensions          640" in described
     listed = next(m for m in client.list().models if m.model == seeing)
     assert listed.size > gemma_gguf.stat().st_size  # the projector's layer counts too
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.store.gguf import GGUFInfo, NotGGUFError, SkippedArray, human_number, read_gguf
+from jupyter_ollama.store.gguf import GGUFInfo, NotGGUFError, SkippedArray, read_gguf
 
 
 @pytest.fixture(scope="module")
@@ -256,11 +256,3 @@ def test_synthetic_every_type(tmp_path: Path) -> None:
     assert info.model_info(verbose=True)["tiny.nested"] == [["a", "é"], [[True, False]]]
     json.dumps(info.model_info(verbose=True))
 
-
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [(999, "999"), (1_500, "2K"), (134_515_008, "134.52M"), (7_000_000, "7M"), (8_030_261_248, "8.0B"),
-     (3_000_000_000, "3B"), (3_212_749_888, "3.2B")],
-)  # fmt: skip
-def test_human_number(n: int, text: str) -> None:
-    assert human_number(n) == text
