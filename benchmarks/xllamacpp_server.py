@@ -6,6 +6,7 @@ then only waits. The load generator talks to it over HTTP like any other server,
 so all three targets are measured the same way. Exits when stdin closes.
 
     python benchmarks/xllamacpp_server.py MODEL PORT --slots 8 --ctx 1024 [--threads N] [--api-key K] [--metrics]
+                                          [--mmproj PROJECTOR]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--api-key", help="require this bearer token (as llama-server --api-key)")
     parser.add_argument("--metrics", action="store_true", help="serve Prometheus /metrics (as llama-server --metrics)")
     parser.add_argument("--no-slots", action="store_true", help="no /slots endpoint (as llama-server --no-slots)")
+    parser.add_argument("--mmproj", help="a multimodal projector: the model reads images (as llama-server --mmproj)")
     args = parser.parse_args()
 
     params = xlc.CommonParams()
@@ -43,6 +45,9 @@ def main() -> None:
         params.api_keys = [args.api_key]
     params.endpoint_metrics = args.metrics
     params.endpoint_slots = not args.no_slots
+    if args.mmproj:
+        params.mmproj.path = args.mmproj
+        params.mmproj_use_gpu = False
     server = xlc.Server(params)
     print(server.listening_address, flush=True)
     sys.stdin.read()  # until the load generator closes our stdin (or dies)

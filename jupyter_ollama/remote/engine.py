@@ -172,7 +172,7 @@ class Engine:
         """Pieces then Done; `Unavailable` only before the first Piece."""
         api = ollama_api if self.api == "ollama" else openai_api
         path, body = api.completion_body(job, self.model)
-        reader = openai_api.StreamReader()
+        reader = openai_api.StreamReader(job.top_logprobs)
         started = False
         self.in_flight += 1
         self.requests_total += 1

@@ -54,8 +54,8 @@ def completion_body(job: CompletionRequest, model: str) -> tuple[str, dict[str, 
         if job.logprobs:
             body["logprobs"] = max(job.top_logprobs, 1)
         return "/v1/completions", {**body, "prompt": prompt.raw}
-    if job.logprobs:
-        body.update(logprobs=True, top_logprobs=job.top_logprobs)
+    if job.logprobs:  # llama-server gives no logprobs at all for top_logprobs 0: ask for one, drop it (StreamReader)
+        body.update(logprobs=True, top_logprobs=max(job.top_logprobs, 1))
     if isinstance(prompt.think, str):
         body["reasoning_effort"] = prompt.think
     elif prompt.think is False:
@@ -66,13 +66,16 @@ def completion_body(job: CompletionRequest, model: str) -> tuple[str, dict[str, 
     return "/v1/chat/completions", body
 
 
-def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """OpenAI's chat logprobs are Ollama's shape already; a completion's are parallel arrays."""
+def _logprobs(choice: dict[str, Any], top: int) -> list[dict[str, Any]] | None:
+    """OpenAI's chat logprobs are Ollama's shape already, with `top` alternatives each; a completion's are
+    parallel arrays."""
     logprobs = choice.get("logprobs")
     if not isinstance(logprobs, dict):
         return None
     if isinstance(logprobs.get("content"), list):
-        return logprobs["content"] or None
+        entries = [e for e in logprobs["content"] if isinstance(e, dict)]
+        return [{k: v for k, v in e.items() if k != "top_logprobs"} | (
+            {"top_logprobs": (e.get("top_logprobs") or [])[:top]} if top else {}) for e in entries] or None
     tokens = logprobs.get("tokens") or []
     values = logprobs.get("token_logprobs") or []
     return [{"token": t, "logprob": v} for t, v in zip(tokens, values, strict=False)] or None
@@ -81,7 +84,8 @@ def _logprobs(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
 class StreamReader:
     """Reads one streamed completion's SSE lines into Pieces, then one Done with timings we measured."""
 
-    def __init__(self) -> None:
+    def __init__(self, top_logprobs: int = 0) -> None:
+        self.top_logprobs = top_logprobs  # alternatives per token the client asked for
         self.started = time.perf_counter_ns()
         self.first = 0
         self.calls: dict[int, dict[str, Any]] = {}
@@ -117,7 +121,7 @@ class StreamReader:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
             calls = self._finished_calls() if self.finish_reason else None
-            logprobs = _logprobs(choice)
+            logprobs = _logprobs(choice, self.top_logprobs)
             if content or thinking or calls or logprobs:
                 self.first = self.first or time.perf_counter_ns()
                 self.pieces += 1

@@ -5,6 +5,7 @@ Also: the Modelfile's REMOTE lines through the CLI, and models an admin declares
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,27 @@ def test_a_modelfile_with_remote_lines_through_the_cli(tmp_path: Path, engine: R
         assert refused.returncode != 0 and "this server cannot run this remote model" in refused.stderr
     finally:
         running.stop()
+
+
+def test_images_reach_a_remote_engine_that_reads_them(tmp_path: Path, server: RunningServer, seeing: str) -> None:
+    """The engine is the session's server with a projector model; the front passes images on, natively and from /v1."""
+    from tests.projector import png
+
+    image = png(24, 24, (220, 20, 20))
+    front = start_server(tmp_path / "front", OLLAMA_REMOTES="127.0.0.1")
+    try:
+        client = ollama.Client(host=front.url)
+        created = httpx.post(front.url + "/api/create", timeout=60, json={  # ollama-python's create has no remote_host
+            "model": "far-sight", "from": seeing, "remote_host": server.url, "stream": False})
+        assert created.status_code == 200, created.text
+        asked = [{"role": "user", "content": "What is this?", "images": [image]}]
+        remote = client.chat(model="far-sight", messages=asked, options=SHORT)
+        direct = ollama.Client(host=server.url).chat(model=seeing, messages=asked, options=SHORT)
+        assert (remote.message.content, remote.prompt_eval_count) == (direct.message.content, direct.prompt_eval_count)
+        url = "data:image/png;base64," + base64.b64encode(image).decode()
+        body = {"model": "far-sight", "max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": url}}]}]}
+        reply = httpx.post(front.url + "/v1/chat/completions", json=body, timeout=60)
+        assert reply.status_code == 200 and reply.json()["usage"]["prompt_tokens"] > 0, reply.text
+    finally:
+        front.stop()

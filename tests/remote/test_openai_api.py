@@ -65,3 +65,16 @@ def test_an_ollama_stream_is_read_with_its_own_timings() -> None:
         CompletionRequest(Prompt(messages=[{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
                                  template="{{ .Prompt }}", suffix="end")), "m")
     assert path == "/api/generate" and body["prompt"] == "u" and body["system"] == "s" and body["suffix"] == "end"
+
+
+def test_logprobs_without_alternatives_ask_the_engine_for_one_and_drop_it() -> None:
+    """llama-server answers `top_logprobs: 0` with no logprobs at all; OpenAI and Ollama give the chosen token's."""
+    job = CompletionRequest(Prompt(messages=[{"role": "user", "content": "hi"}]), logprobs=True)
+    assert openai_api.completion_body(job, "m")[1]["top_logprobs"] == 1
+    alternatives = [{"token": t, "logprob": -i - 1.0} for i, t in enumerate("abc")]
+    line = sse({"choices": [{"delta": {"content": "a"}, "logprobs": {"content": [
+        {"token": "a", "logprob": -1.0, "bytes": [97], "top_logprobs": alternatives}]}}]})
+    [piece] = openai_api.StreamReader(0).line(line)  # type: ignore[misc]
+    assert isinstance(piece, Piece) and piece.logprobs == [{"token": "a", "logprob": -1.0, "bytes": [97]}]
+    [piece] = openai_api.StreamReader(2).line(line)  # type: ignore[misc]
+    assert isinstance(piece, Piece) and piece.logprobs and piece.logprobs[0]["top_logprobs"] == alternatives[:2]

@@ -202,3 +202,25 @@ def test_an_engine_with_an_api_key_and_metrics(serve: RunningServer, smollm2_ggu
         assert refused.status_code == 502 and "answered 401" in refused.json()["error"]
     finally:
         locked.stop()
+
+
+def test_images_reach_an_openai_engine_that_reads_them(serve: RunningServer, gemma_gguf: Path, projector_gguf: Path) -> None:
+    """Images in Ollama's shape go to llama-server as OpenAI `image_url` parts, which its own libmtmd reads."""
+    from tests.projector import png
+
+    seeing = start_llama_server(gemma_gguf, 1, None, "--mmproj", str(projector_gguf))
+    try:
+        created = httpx.post(serve.url + "/api/create", timeout=30, json={
+            "model": "far-gemma", "from": "gemma", "remote_host": [{"host": seeing.url, "api": "openai"}], "stream": False})
+        assert created.status_code == 200, created.text
+        client = ollama.Client(host=serve.url)
+        ask = "Describe the picture."
+        plain = client.chat(model="far-gemma", messages=[{"role": "user", "content": ask}], options=SHORT)
+        red, blue = ([{"role": "user", "content": ask, "images": [png(24, 24, rgb)]}] for rgb in ((220, 20, 20), (20, 20, 220)))
+        seen = client.chat(model="far-gemma", messages=red, options=SHORT, logprobs=True)
+        assert seen.prompt_eval_count > plain.prompt_eval_count  # the image's embeddings were read too
+        other = client.chat(model="far-gemma", messages=blue, options=SHORT, logprobs=True)
+        assert seen.logprobs and other.logprobs and not seen.logprobs[0].top_logprobs  # none asked for, none given
+        assert seen.logprobs[0].logprob != other.logprobs[0].logprob or seen.logprobs[0].token != other.logprobs[0].token
+    finally:
+        seeing.stop()
