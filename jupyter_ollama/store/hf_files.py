@@ -4,7 +4,8 @@
 case-insensitive) or a file name (`model-Q8_0.gguf`); `latest` (no tag) means
 Q4_K_M when the repo has it, else the first quantization of a preference list,
 else the repo's only (or first) GGUF. Projector files (`mmproj…`) are never the
-model. Split GGUFs (`…-00001-of-00003.gguf`) are refused with a clear message.
+model: a repo that has one gets it as the model's projector, as hf.co's registry adds it
+(F16 first where there are several). Split GGUFs (`…-00001-of-00003.gguf`) are refused with a clear message.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class RepoFile:
         return self.name.lower().endswith(".gguf") and "mmproj" not in self.basename.lower()
 
     @property
+    def is_projector(self) -> bool:
+        return self.name.lower().endswith(".gguf") and "mmproj" in self.basename.lower()
+
+    @property
     def split(self) -> tuple[int, int] | None:
         match = SPLIT.search(self.name)
         return (int(match.group(1)), int(match.group(2))) if match else None
@@ -79,6 +84,16 @@ def pick_gguf(files: list[RepoFile], tag: str, repo_id: str) -> RepoFile:
             "merge the parts with `llama-gguf-split --merge` and create the model from the merged file"
         )
     return min(whole, key=lambda f: (len(f.basename), f.name))
+
+
+PROJECTOR_PREFERENCE = ("F16", "BF16", "Q8_0", "F32")
+
+
+def pick_projector(files: list[RepoFile]) -> RepoFile | None:
+    """The repo's multimodal projector, if it has one: F16 (then BF16, Q8_0, F32) where it has several."""
+    found = sorted((f for f in files if f.is_projector and f.split is None), key=lambda f: (len(f.basename), f.name))
+    rank = {q: i for i, q in enumerate(PROJECTOR_PREFERENCE)}
+    return min(found, key=lambda f: rank.get(f.quant or "", len(rank)), default=None)
 
 
 def side_files(files: list[RepoFile]) -> list[RepoFile]:

@@ -27,8 +27,17 @@ from ..errors import BadRequest, OllamaError
 from .blobs import TEMP_PREFIX, BlobStore, sha256_file
 from .commit import commit_manifest
 from .gguf import NotGGUFError, read_gguf
-from .hf_files import RepoFile, cached_listing, pick_gguf, side_files
-from .manifests import CONFIG_MEDIA_TYPE, MEDIA_MODEL, MEDIA_PARAMS, MEDIA_SYSTEM, MEDIA_TEMPLATE, Layer, Manifest
+from .hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
+from .manifests import (
+    CONFIG_MEDIA_TYPE,
+    MEDIA_MODEL,
+    MEDIA_PARAMS,
+    MEDIA_PROJECTOR,
+    MEDIA_SYSTEM,
+    MEDIA_TEMPLATE,
+    Layer,
+    Manifest,
+)
 from .names import ModelName
 from .progress import Progress, Throttle, check_cancel, layer_line, status
 from .registry import OFFLINE_HINT
@@ -61,7 +70,9 @@ def pull_huggingface(store: ModelStore, name: ModelName, progress: Progress, can
             progress(layer_line("pulling", digest, size, size))
     announced = digest is not None
 
-    extra = [side_layer(store, repo_id, f, revision, progress, cancel) for f in side_files(files)]
+    projector = pick_projector(files)
+    extra = [projector_layer(store, repo_id, projector, revision, progress, cancel)] if projector else []
+    extra += [side_layer(store, repo_id, f, revision, progress, cancel) for f in side_files(files)]
 
     progress(status("verifying sha256 digest"))
     if source is not None:
@@ -141,6 +152,25 @@ def download(
         raise OllamaError(f"{repo_id}/{file.name} is not in the Hugging Face cache and the Hub cannot be reached: {_first_line(err)}") from None
     except HfHubHTTPError as err:
         raise OllamaError(f"download {repo_id}/{file.name}: {_first_line(err)}") from None
+
+
+def projector_layer(
+    store: ModelStore, repo_id: str, file: RepoFile, revision: str | None, progress: Progress, cancel: threading.Event | None
+) -> Layer:
+    """A repo's `mmproj…gguf` as the model's projector layer (the model then reads images)."""
+    digest = f"sha256:{file.sha256}" if file.sha256 else None
+    if digest is None or not store.blobs.exists(digest):
+        source = Path(os.path.realpath(download(repo_id, file, revision, progress, digest, cancel)))
+        digest = import_blob(store.blobs, source, digest)
+    size = store.blobs.size(digest)
+    progress(layer_line("pulling", digest, size, size))
+    try:
+        projector = read_gguf(store.blobs.path(digest), max_array_len=0).is_projector
+    except NotGGUFError as err:
+        raise OllamaError(f"{file.name} is not a usable GGUF file: {err.message}") from None
+    if not projector:
+        raise OllamaError(f"{file.name} is named as a projector but is not one (no vision or audio encoder)")
+    return Layer(MEDIA_PROJECTOR, digest, size)
 
 
 def side_layer(

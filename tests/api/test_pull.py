@@ -297,3 +297,22 @@ def test_no_network_is_one_line_with_what_to_do(client, tmp_path):
         assert "cannot reach http://nonexistent.invalid" in info.value.error and "no network?" in info.value.error
     finally:
         offline.stop()
+
+
+def test_hf_repo_with_a_projector_pulls_a_model_that_reads_images(hub, hf_puller, smollm2_gguf, tmp_path):
+    """As hf.co's registry serves a vision repo: the model and its `mmproj` file (F16 where there are several)."""
+    from tests.projector import png, write_projector
+
+    f16, q8 = (write_projector(tmp_path / f"{name}.gguf", text_width=576, seed=seed)
+               for name, seed in (("f16", 1), ("q8", 2)))
+    hub.add_repo("tester/SmolVLM-GGUF", {"SmolVLM-Q4_K_M.gguf": smollm2_gguf, "mmproj-SmolVLM-Q8_0.gguf": q8,
+                                         "mmproj-SmolVLM-F16.gguf": f16})
+    client = ollama.Client(host=hf_puller.url)
+    events = list(client.pull("hf.co/tester/SmolVLM-GGUF", stream=True))
+    assert any(e.digest == file_digest(f16) for e in events) and not any(e.digest == file_digest(q8) for e in events)
+    shown = show(hf_puller, "hf.co/tester/SmolVLM-GGUF")
+    assert "vision" in shown["capabilities"] and shown["projector_info"]["clip.vision.projection_dim"] == 576
+    seen = client.chat(model="hf.co/tester/SmolVLM-GGUF", options={"num_predict": 3},
+                       messages=[{"role": "user", "content": "What is this?", "images": [png(16, 16, (9, 9, 9))]}])
+    assert seen.done and seen.prompt_eval_count > 4
+    client.generate(model="hf.co/tester/SmolVLM-GGUF", keep_alive=0)

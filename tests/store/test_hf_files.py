@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_ollama.errors import OllamaError
-from jupyter_ollama.store.hf_files import RepoFile, cached_listing, pick_gguf, side_files
+from jupyter_ollama.store.hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
 
 REPO = [
     RepoFile("README.md"),
@@ -90,3 +90,12 @@ def test_cached_listing_without_a_main_ref(tmp_path):
     snapshot.mkdir(parents=True)
     (snapshot / "m.gguf").write_bytes(b"x")
     assert cached_listing(tmp_path, "user/repo") == ("def456", [RepoFile("m.gguf")])
+
+
+def test_the_projector_of_a_vision_repo() -> None:
+    files = [RepoFile(n) for n in ("gemma-3-4b-it-Q4_K_M.gguf", "mmproj-model-Q8_0.gguf", "mmproj-model-f16.gguf",
+                                   "mmproj-model-bf16.gguf", "README.md")]
+    assert pick_projector(files) == RepoFile("mmproj-model-f16.gguf")  # F16 first, as hf.co picks it
+    assert pick_projector(files[:2]) == RepoFile("mmproj-model-Q8_0.gguf")
+    assert pick_projector([files[0], files[4]]) is None
+    assert pick_gguf(files, "latest", "r") == files[0]  # a projector is never the model
