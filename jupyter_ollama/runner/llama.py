@@ -42,6 +42,14 @@ def _load_failure_reason() -> str:
     return _errors[0].split(": ", 1)[-1] if _errors else "see the server log (OLLAMA_DEBUG=1 for llama.cpp's own)"
 
 
+def logged_errors(clear: bool = False) -> list[str]:
+    """llama.cpp's error lines since the last clear (its reasons for refusing a file); `clear`: start afresh."""
+    lines = list(_errors)
+    if clear:
+        _errors.clear()
+    return lines
+
+
 def init_backend() -> None:
     global _backend_ready
     if not _backend_ready:

@@ -23,7 +23,7 @@ from typing import Any
 import llama_cpp as L
 
 from ..errors import BadRequest
-from .llama import LlamaModel, quiet_log
+from .llama import LlamaModel, logged_errors, quiet_log
 
 IMAGE_TOKEN = -1
 
@@ -84,10 +84,11 @@ class Vision:
         params.use_gpu = use_gpu
         params.n_threads = max(threads, 1)
         params.print_timings = False
+        logged_errors(clear=True)
         self.ctx = self.mtmd.mtmd_init_from_file(projector_path.encode(), model.ptr, params)
-        if not self.ctx:
-            raise BadRequest("llama.cpp refused the projector (its kind, or its width against the model's): "
-                             "see the server log")
+        if not self.ctx:  # llama.cpp's own reason: `mtmd_init_from_file: error: mismatch between text model ...`
+            reasons = [line.split("error: ", 1)[1].splitlines()[0] for line in logged_errors() if "error: " in line]
+            raise BadRequest(f"llama.cpp refused the projector: {reasons[0] if reasons else 'see the server log'}")
         if not self.mtmd.mtmd_support_vision(self.ctx):
             self.close()
             raise BadRequest("the projector has no vision encoder")

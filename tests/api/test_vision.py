@@ -92,3 +92,12 @@ def test_a_modelfile_with_the_projector_as_a_second_from(server, client, gemma_g
     assert created.returncode == 0, created.stderr
     assert "vision" in client.show("gemma-vision-cli").capabilities
     client.delete("gemma-vision-cli")
+
+
+
+def test_another_models_projector_is_refused_at_create(server, client, smollm2_gguf, projector_gguf):
+    files = {"smol.gguf": client.create_blob(smollm2_gguf), "mmproj.gguf": client.create_blob(projector_gguf)}
+    refused = httpx.post(server.url + "/api/create", json={"model": "smol-sees", "files": files, "stream": False})
+    assert (refused.status_code, refused.json()["error"]) == (
+        400, "the projector writes embeddings 640 wide and the model reads 576: it is another model's projector")
+    assert "smol-sees:latest" not in [m.model for m in client.list().models]

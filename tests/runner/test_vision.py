@@ -101,3 +101,9 @@ def test_bad_images_are_400s(gemma, vision):
         media_prompt(gemma, vision, asking(base64.b64encode(b"GIF89a, or so it says").decode()), 256)
     with pytest.raises(BadRequest, match="invalid image index: 3"):
         media_prompt(gemma, vision, Prompt(raw="look: [img-3]", images=[RED]), 256)
+
+
+def test_another_models_projector_is_refused_with_llamacpps_reason(model, projector_gguf):
+    with pytest.raises(BadRequest, match=r"refused the projector: mismatch between text model \(n_embd = 576\) "
+                                         r"and mmproj \(n_embd = 640\)$"):
+        Vision(model, str(projector_gguf), threads=1, use_gpu=False)
