@@ -147,7 +147,7 @@ class CompletionHandler(RunnerHandler):
             text, tokens = prompt_tokens(self.model, request.prompt, self.engine.n_ctx_slot, request.truncate)
             return text, list(request.context) + tokens, None
         if vision is None:  # Ollama's words, where a model without a projector is sent images
-            raise BadRequest("this model is missing data required for image input")
+            raise BadRequest(self.settings["vision_error"] or "this model is missing data required for image input")
         before = self.model.detokenize(list(request.context))
         text, media = media_prompt(self.model, vision, request.prompt, self.engine.n_ctx_slot, request.truncate, before)
         if media.media_end == 0:  # no tag kept: the images are not read (as Ollama's runner)
@@ -231,8 +231,13 @@ async def main() -> None:
     config = from_json(LoadConfig, hello)
     model = LlamaModel(config.model_path, n_gpu_layers=config.num_gpu, use_mmap=config.use_mmap,
                        tensor_split=config.tensor_split, main_gpu=config.main_gpu)
-    vision = (Vision(model, config.projector_path, config.threads_batch, use_gpu=config.num_gpu != 0)
-              if config.projector_path else None)
+    vision, vision_error = None, ""
+    if config.projector_path:
+        try:
+            vision = Vision(model, config.projector_path, config.threads_batch, use_gpu=config.num_gpu != 0)
+        except BadRequest as err:  # the model serves text all the same; images get this reason
+            vision_error = err.message
+            print(f"warning: {vision_error}; the model reads no images", file=sys.stderr, flush=True)
     engine = Engine(
         model,
         n_slots=config.num_parallel,
@@ -260,6 +265,7 @@ async def main() -> None:
         engine=engine,
         model=model,
         vision=vision,
+        vision_error=vision_error,
         secret=hello["secret"],
     )
     server = app.listen(0, address="127.0.0.1")

@@ -132,3 +132,21 @@ def test_bad_model_path_reports_an_error(tmp_path, kind):
         assert not runner.alive
 
     run(scenario(), timeout=60)
+
+
+def test_a_projector_that_does_not_load_leaves_the_model_serving_text(smollm2_gguf, projector_gguf):
+    """Gemma's projector on SmolLM2 (640 against 576 wide): text as ever, images refused with llama.cpp's reason."""
+    async def scenario() -> None:
+        runner = RunnerProcess(config(smollm2_gguf, projector_path=str(projector_gguf)))
+        await runner.start()
+        try:
+            said = [e async for e in runner.completion(CompletionRequest(
+                Prompt(messages=[{"role": "user", "content": "Hi"}]), options={"num_predict": 3}))]
+            assert isinstance(said[-1], Done) and said[-1].eval_count == 3
+            looking = CompletionRequest(Prompt(messages=[{"role": "user", "content": "Hi", "images": ["aGk="]}]))
+            with pytest.raises(OllamaError, match=r"refused the projector: mismatch between text model"):
+                [e async for e in runner.completion(looking)]
+        finally:
+            await runner.stop()
+
+    run(scenario())
