@@ -285,7 +285,10 @@ def test_the_kv_cache_type_reaches_the_runner_and_the_memory_estimate(store):
     run(store, scenario, kv_cache_type="q4_0")
 
 
-def test_a_projector_reaches_the_runner_and_the_memory_estimate(store, projector_gguf):
+def test_a_projector_reaches_the_runner_and_the_memory_estimate(store, tmp_path):
+    from tests.projector import write_projector
+
+    projector_gguf = write_projector(tmp_path / "mmproj.gguf", text_width=576)  # SmolLM2's width
     digest = sha256_file(projector_gguf)
     shutil.copyfile(projector_gguf, store.blobs.path(digest))
     ModelCreator(store, progress=lambda event: None).create(
