@@ -10,13 +10,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import BadRequest
-from ..runner.protocol import Prompt
+from ..runner.protocol import Prompt, image_bytes
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
 from ..templates.capabilities import THINKING, VISION
@@ -57,13 +55,7 @@ def check_images(model: LocalModel, capabilities: tuple[str, ...], images: Any, 
     if not isinstance(images, list):
         raise BadRequest(f"json: cannot unmarshal {where} into Go value of type []api.ImageData")
     for i, image in enumerate(images):
-        if not isinstance(image, str):
-            raise BadRequest(f"{where}[{i}]: an image is a base64-encoded string")
-        data = image.split(",", 1)[1] if image.startswith("data:") else image
-        try:
-            base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise BadRequest(f"{where}[{i}]: illegal base64 data: {err}") from err
+        image_bytes(image, f"{where}[{i}]")
 
 
 def check_think(think: Any) -> bool | str | None:

@@ -20,16 +20,18 @@ A model with a projector reads each tag the rendered prompt kept as its image
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import BadRequest
 from ..templates.jinja import render_jinja
 from .llama import LlamaModel
-from .protocol import Prompt, to_json
-from .vision import MediaPrompt, Vision, decode_images
+from .protocol import Prompt, image_bytes, to_json
+from .vision import MediaPrompt, Vision
 
 IMAGE_TAG = re.compile(r"\[img-(\d+)\]")
+Read = TypeVar("Read")
 
 
 def render(model: LlamaModel, spec: dict[str, Any]) -> str:
@@ -104,20 +106,28 @@ def prompt_text(model: LlamaModel, prompt: Prompt) -> str:
     return prompt.raw if prompt.raw is not None else render(model, to_json(prompt))
 
 
-def prompt_tokens(model: LlamaModel, prompt: Prompt, n_ctx: int, truncate: bool = True) -> tuple[str, list[int]]:
-    """The text the model reads and its tokens: `raw` as is, or the conversation rendered (see `render`)."""
-    if prompt.raw is not None:
-        return prompt.raw, tokenize(model, prompt.raw)
+def _fitted(prompt: Prompt, n_ctx: int, truncate: bool, read: Callable[[Prompt], Read], length: Callable[[Read], int],
+            drop: Callable[[Read], None] = lambda _: None) -> Read:
+    """`read` of the prompt; while that is longer than `n_ctx`, of the prompt without its oldest message that is
+    neither a system prompt nor the last (a raw prompt is read as it is). `drop`: what a longer reading leaves."""
     messages = list(prompt.messages)
     while True:
-        text = prompt_text(model, replace(prompt, messages=messages))
-        tokens = tokenize(model, text)
-        if len(tokens) <= n_ctx or not truncate:
-            return text, tokens
+        reading = read(replace(prompt, messages=messages))
         droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
-        if not droppable:
-            return text, tokens  # the engine keeps num_keep and the newest tokens
+        if length(reading) <= n_ctx or not truncate or prompt.raw is not None or not droppable:
+            return reading  # too long still: the engine keeps num_keep and the newest tokens
+        drop(reading)
         del messages[droppable[0]]
+
+
+def prompt_tokens(model: LlamaModel, prompt: Prompt, n_ctx: int, truncate: bool = True) -> tuple[str, list[int]]:
+    """The text the model reads and its tokens: `raw` as is, or the conversation rendered (see `render`)."""
+
+    def read(shown: Prompt) -> tuple[str, list[int]]:
+        text = prompt_text(model, shown)
+        return text, tokenize(model, text)
+
+    return _fitted(prompt, n_ctx, truncate, read, lambda r: len(r[1]))
 
 
 def media_prompt(model: LlamaModel, vision: Vision, prompt: Prompt, n_ctx: int, truncate: bool = True,
@@ -125,18 +135,13 @@ def media_prompt(model: LlamaModel, vision: Vision, prompt: Prompt, n_ctx: int, 
     """As `prompt_tokens`, for a prompt with images: each `[img-N]` tag left in the text reads image N.
 
     `before`: text read first (an earlier reply's context, detokenized, as Ollama does with images)."""
-    messages = list(prompt.messages)
-    while True:
-        shown = replace(prompt, messages=messages)
+
+    def read(shown: Prompt) -> tuple[str, MediaPrompt]:
         text = before + prompt_text(model, shown)
-        media = _with_images(model, vision, text, decode_images(images_of(shown)))
-        if len(media.tokens) <= n_ctx or not truncate or prompt.raw is not None:
-            return text, media
-        droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
-        if not droppable:
-            return text, media
-        media.close()
-        del messages[droppable[0]]
+        images = [image_bytes(image, f"images[{i}]") for i, image in enumerate(images_of(shown))]
+        return text, _with_images(model, vision, text, images)
+
+    return _fitted(prompt, n_ctx, truncate, read, lambda r: len(r[1].tokens), lambda r: r[1].close())
 
 
 def _with_images(model: LlamaModel, vision: Vision, text: str, images: list[bytes]) -> MediaPrompt:

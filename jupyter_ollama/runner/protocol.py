@@ -10,12 +10,28 @@ This module imports nothing heavy: the manager loads it without llama.cpp.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from ..errors import BadRequest
+
 T = TypeVar("T")
+
+
+def image_bytes(image: Any, where: str) -> bytes:
+    """An image as requests carry it (base64, Ollama's JSON `[]byte`; a data URL's prefix is allowed); 400 otherwise.
+    `where`: the image's place in the request, for the error (`messages[0].images[1]`)."""
+    if not isinstance(image, str):
+        raise BadRequest(f"{where}: an image is a base64-encoded string")
+    data = image.split(",", 1)[1] if image.startswith("data:") else image
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest(f"{where}: illegal base64 data: {err}") from err
 
 
 def to_json(shape: Any) -> dict[str, Any]:

@@ -13,8 +13,6 @@ a prefix shared with another request stops before the first image.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ctypes
 import threading
 from dataclasses import dataclass, field
@@ -40,20 +38,6 @@ def _library() -> Any:
     mtmd.mtmd_log_set(quiet_log, ctypes.c_void_p(0))
     mtmd.mtmd_helper_log_set(quiet_log, ctypes.c_void_p(0))
     return mtmd
-
-
-def decode_images(images: list[Any]) -> list[bytes]:
-    """A request's base64 images as bytes (a data URL's prefix is allowed); 400 for anything else."""
-    out = []
-    for i, image in enumerate(images):
-        if not isinstance(image, str):
-            raise BadRequest(f"images[{i}]: an image is a base64 string")
-        data = image.split(",", 1)[1] if image.startswith("data:") else image
-        try:
-            out.append(base64.b64decode(data, validate=True))
-        except (binascii.Error, ValueError) as err:
-            raise BadRequest(f"images[{i}]: illegal base64 data ({err})") from err
-    return out
 
 
 @dataclass

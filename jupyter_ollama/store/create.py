@@ -229,7 +229,7 @@ class ModelCreator:
         blobs = self.store.blobs
         layers: list[Layer] = []
         config: dict[str, Any] = {}
-        widths: dict[str, int] = {}  # the model's embedding width, and the one the projector writes
+        model_width = projector_width = 0  # the embeddings the model reads, and those its projector writes
         for digest in files.values():
             if not blobs.exists(digest):
                 raise BadRequest(f'blob "{digest}" not found: upload it with POST /api/blobs/{digest} first')
@@ -240,15 +240,15 @@ class ModelCreator:
                 raise BadRequest(f"supplied file was not in GGUF format: {err.message}") from err
             if media_type == MEDIA_MODEL and info.is_projector:  # a model's projector among its files, as in Ollama
                 layers.append(Layer(MEDIA_PROJECTOR, digest, blobs.size(digest)))
-                widths.setdefault("projector", int(info.kv.get("clip.vision.projection_dim") or 0))
+                projector_width = projector_width or int(info.kv.get("clip.vision.projection_dim") or 0)
                 continue
             layers.append(Layer(media_type, digest, blobs.size(digest)))
             if media_type == MEDIA_MODEL and not config:
                 config = info.config_blob()
-                widths["model"] = info.embedding_length or 0
-        if all(widths.get(k) for k in ("model", "projector")) and widths["model"] != widths["projector"]:
-            raise BadRequest(f"the projector writes embeddings {widths['projector']} wide and the model reads "
-                             f"{widths['model']}: it is another model's projector")
+                model_width = info.embedding_length or 0
+        if model_width and projector_width and model_width != projector_width:
+            raise BadRequest(f"the projector writes embeddings {projector_width} wide and the model reads "
+                             f"{model_width}: it is another model's projector")
         return layers, config
 
     def _with_draft(self, layers: list[Layer], config: dict[str, Any], drafts: dict[str, str]) -> list[Layer]:
