@@ -27,7 +27,9 @@ async def in_terminal(server, command: str, timeout: float = 60) -> str:  # type
         ws = await websocket_connect(HTTPRequest(ws_url, headers=auth))
         try:
             # The marker is echoed as typed; only its printed form (after `echo`) has no quote in it.
-            ws.write_message(json.dumps(["stdin", f"{command}; echo '{END[:4]}''{END[4:]}' $?\r"]))
+            # The first `echo` ends the prompt's line: when the keys arrive before it, sh (SHELL unset)
+            # prints its prompt after their echo, and the command's first line would follow "# ".
+            ws.write_message(json.dumps(["stdin", f"echo; {command}; echo '{END[:4]}''{END[4:]}' $?\r"]))
             shown = ""
             while END not in shown:
                 msg = await asyncio.wait_for(ws.read_message(), timeout=timeout)
