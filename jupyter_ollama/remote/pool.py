@@ -17,8 +17,6 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-import httpx
-
 from ..errors import BadRequest
 from ..runner.protocol import (
     CompletionEvent,
@@ -32,6 +30,7 @@ from ..runner.protocol import (
 )
 from ..store.remote_hosts import EngineSpec
 from .engine import Engine, EngineError, Unavailable
+from .transport import engine_client
 
 log = logging.getLogger("jupyter_ollama")
 
@@ -41,7 +40,7 @@ class RemotePool:
 
     def __init__(self, remote_model: str, engines: list[EngineSpec], check_interval: float = 5.0) -> None:
         self.remote_model = remote_model
-        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        self.http = engine_client()
         self.engines = [Engine(spec, remote_model, self.http) for spec in engines]
         self.check_interval = check_interval
         self.retries_total = 0

@@ -104,6 +104,26 @@ def test_eight_concurrent_requests_use_both_engines(serve: RunningServer, pool: 
     assert all(e["state"] == "up" and e["api"] == "openai" and e["signal"] == "slots" for e in entry["remote"]["engines"])
 
 
+def test_requests_never_fail_on_a_connection_the_engine_closed(serve: RunningServer, engines: list[LlamaServer]) -> None:
+    """llama-server closes a kept-alive connection after a streamed reply: the next request, sent on it
+    within a millisecond (streams that end together, their clients asking again at once), is sent again
+    on a fresh connection, not counted a failure of the engine nor retried elsewhere."""
+    assert create(serve.url, "single", [engines[0].url]).status_code == 200
+    client = ollama.Client(host=serve.url)
+
+    def ask(worker: int) -> None:
+        for i in range(8):
+            parts = list(client.chat(model="single", messages=[{"role": "user", "content": f"Hi {worker} {i}"}],
+                                     options={"num_predict": 2, "temperature": 0}, stream=True))
+            assert parts[-1].done
+
+    with ThreadPoolExecutor(4) as workers:
+        list(workers.map(ask, range(4)))
+    entry = next(m for m in httpx.get(serve.url + "/api/ps").json()["models"] if m["name"] == "single:latest")
+    assert entry["remote"]["retries_total"] == 0
+    assert [(e["state"], e["failures_total"]) for e in entry["remote"]["engines"]] == [("up", 0)]
+
+
 def test_an_engine_killed_between_and_during_requests(serve: RunningServer, smollm2_gguf: Path) -> None:
     """Its own two engines, so that killing one leaves the shared pool alone."""
     first, second = (start_llama_server(smollm2_gguf, slots=2) for _ in range(2))
