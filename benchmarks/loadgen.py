@@ -103,6 +103,10 @@ class Sample:
     tokens: int  # the server's own count (eval_count, usage), else the text chunks
     chunks: int
 
+    @property
+    def decode_tps(self) -> float:  # tokens after the first / time after the first
+        return (self.tokens - 1) / self.decode
+
 
 @dataclass
 class Level:
@@ -129,7 +133,7 @@ class Level:
 
     @property
     def decode_tps(self) -> float:  # per stream: tokens after the first / time after the first; median
-        return statistics.median((s.tokens - 1) / s.decode for s in self.samples if s.decode > 0)
+        return statistics.median(s.decode_tps for s in self.samples if s.decode > 0)
 
     @property
     def aggregate_tps(self) -> float:

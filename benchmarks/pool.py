@@ -29,7 +29,6 @@ import signal
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,23 +117,15 @@ class Pairs:
     @property
     def decode_ratio(self) -> float:
         """The median of each pair's ratio of decode rates (tokens after the first per second)."""
-        return statistics.median(rate(r) / rate(d) for d, r in zip(self.direct, self.routed, strict=True))
+        return statistics.median(r.decode_tps / d.decode_tps for d, r in zip(self.direct, self.routed, strict=True))
 
     def medians(self) -> str:
-        def p50(samples: list[Sample], value: Callable[[Sample], float]) -> float:
-            return statistics.median(value(s) for s in samples)
+        def p50(samples: list[Sample]) -> tuple[float, float]:
+            return statistics.median(s.ttft for s in samples) * 1e3, statistics.median(s.decode_tps for s in samples)
 
-        return (f"{len(self.direct)} pairs: p50 direct {p50(self.direct, ttft_ms):.0f} ms, "
-                f"{p50(self.direct, rate):.1f} tok/s; routed {p50(self.routed, ttft_ms):.0f} ms, "
-                f"{p50(self.routed, rate):.1f} tok/s")
-
-
-def rate(sample: Sample) -> float:
-    return (sample.tokens - 1) / sample.decode
-
-
-def ttft_ms(sample: Sample) -> float:
-    return sample.ttft * 1e3
+        (direct_ms, direct_tps), (routed_ms, routed_tps) = p50(self.direct), p50(self.routed)
+        return (f"{len(self.direct)} pairs: p50 direct {direct_ms:.0f} ms, {direct_tps:.1f} tok/s; "
+                f"routed {routed_ms:.0f} ms, {routed_tps:.1f} tok/s")
 
 
 async def taking_turns(cfg: Config, logdir: Path, pairs: int) -> Pairs:
