@@ -211,6 +211,12 @@ def max_body_size() -> int:
     return max(1024, _int("OLLAMA_MAX_BODY_SIZE", MAX_BODY_SIZE))
 
 
+def model_aliases() -> str:
+    """Ours: OLLAMA_MODEL_ALIASES, names answered by local models (`claude-*=qwen3-coder,gpt-4o=llama3.2`, or JSON);
+    `store.aliases` parses it."""
+    return os.environ.get("OLLAMA_MODEL_ALIASES", "")
+
+
 # -- remote engines -----------------------------------------------------------------
 
 

@@ -25,6 +25,20 @@ class BadRequest(OllamaError):
     status = 400
 
 
+# Ollama's words (llm/llama_server.go) for a prompt that does not fit, where it does not shift.
+PROMPT_TOO_LONG = ("the prompt is longer than the context length currently available to the model; shorten the prompt, "
+                   "adjust the context length in settings, or use a model with a longer context length")
+
+
+class PromptTooLong(BadRequest):
+    """A prompt of `tokens` tokens for a slot of `limit`: refused, never cut in silence. Each route words it
+    its own way (OpenAI's `context_length_exceeded`, Anthropic's "prompt is too long")."""
+
+    def __init__(self, tokens: int, limit: int) -> None:
+        super().__init__(f"{PROMPT_TOO_LONG} ({tokens} tokens > {limit})")
+        self.tokens, self.limit = tokens, limit
+
+
 class Forbidden(OllamaError):
     status = 403
 

@@ -31,6 +31,7 @@ from .envconfig import TOKEN_ENV, URL_ENV
 from .scheduler.durations import default_keep_alive, parse_keep_alive_setting
 from .scheduler.scheduler import Scheduler
 from .scheduler.settings import SchedulerSettings, parse_budget
+from .store.aliases import ModelAliases
 from .store.declared import parse_declared, sync_declared
 from .store.store import ModelStore, default_models_dir
 
@@ -38,6 +39,10 @@ AUTH_RESOURCE = "ollama"
 
 
 async def _jupyter_prepare(self: Any) -> None:
+    # Anthropic's clients send their key as x-api-key: Jupyter reads tokens from Authorization only.
+    key = self.request.headers.get("x-api-key")
+    if key and "Authorization" not in self.request.headers:
+        self.request.headers["Authorization"] = f"token {key}"
     # JupyterHandler.prepare authenticates, then hands back the wrapped handler's own prepare.
     result = await JupyterHandler.prepare(self)
     if inspect.isawaitable(result):
@@ -94,6 +99,8 @@ class JupyterOllama(ExtensionApp):
     max_queue = Int(help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
     memory_budget = Unicode(help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or cpu=8GiB,gpu0=20GiB").tag(config=True)
     num_thread = Int(help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server may use").tag(config=True)
+    model_aliases = Dict(help="Names answered by local models (OLLAMA_MODEL_ALIASES): pattern -> model, e.g. "
+                              '{"claude-*": "qwen3-coder"}; shell-style patterns, first match wins').tag(config=True)
     remote_models = Dict(help="Remote models every user gets (OLLAMA_REMOTE_MODELS): name -> create request, e.g. "
                               '{"team": {"from": "llama3.1:70b", "remote_host": ["http://vllm:8000"]}}; see docs/deployment.md'
                          ).tag(config=True)
@@ -130,6 +137,14 @@ class JupyterOllama(ExtensionApp):
     def _num_thread(self) -> int:
         return envconfig.num_thread()
 
+    @default("model_aliases")
+    def _model_aliases(self) -> dict[str, str]:
+        try:
+            return dict(ModelAliases.from_env().rules)
+        except ValueError as err:
+            self.log.error("%s", err)
+            return {}
+
     @default("remote_models")
     def _remote_models(self) -> dict[str, Any]:
         try:
@@ -155,7 +170,7 @@ class JupyterOllama(ExtensionApp):
         )
 
     def initialize_settings(self) -> None:
-        store = ModelStore(Path(self.models_dir))
+        store = ModelStore(Path(self.models_dir), ModelAliases.of(self.model_aliases))
         self.scheduler = Scheduler(store, self.scheduler_settings())
         self.settings.update(ollama_store=store, ollama_scheduler=self.scheduler)
         sync_declared(store, self.remote_models)  # and those no longer declared go

@@ -140,8 +140,11 @@ def wait_for(predicate, timeout: float = 60):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    """One standalone server for the session, on loopback, with its own models folder."""
-    running = start_server(tmp_path_factory.mktemp("models"))
+    """One standalone server for the session, on loopback, with its own models folder.
+
+    Claude's names are answered by SmolLM2 with a tools template (the API tests create it), as an admin maps
+    them for Claude Code (store/aliases.py)."""
+    running = start_server(tmp_path_factory.mktemp("models"), OLLAMA_MODEL_ALIASES="claude-*=smollm2-tools")
     yield running
     running.stop()
 

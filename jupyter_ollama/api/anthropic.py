@@ -1,4 +1,4 @@
-"""`POST /v1/messages`: Anthropic's Messages API on the native chat path.
+"""`POST /v1/messages` and `/v1/messages/count_tokens`: Anthropic's Messages API on the native chat path.
 
 As in Ollama (middleware/anthropic.go) the request becomes an `/api/chat` body
 (`anthropic_wire.chat_request`), so templates, tools and thinking work as there;
@@ -7,6 +7,8 @@ the reply is one `message`, or with `stream: true` Anthropic's events (`event:
 cannot think is dropped rather than refused. A `tool_choice` of "any" or a named
 tool constrains the output to a call (see `tools.choice`). Errors, before or
 during a stream, are Anthropic's `{"type": "error", "error": {...}}`.
+`count_tokens` renders the same prompt and counts its tokens with the model's own
+tokenizer. Claude Code adds `?beta=true` to both paths: the query is not read.
 """
 
 from __future__ import annotations
@@ -14,27 +16,36 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..errors import OllamaError, PromptTooLong
 from ..templates.capabilities import THINKING
+from ..tools import check_tools, forced_call_schema
 from . import anthropic_wire as aw
 from .inference import ChatHandler
 from .sse import Chunks, SSEHandler, chat_chunks
 
 
-class MessagesHandler(SSEHandler, ChatHandler):
+class AnthropicHandler(SSEHandler, ChatHandler):
     named_events = True
     end_marker = None
 
-    def error_body(self, status_code: int, message: str) -> dict[str, Any]:
+    def error_body(self, status_code: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
+        if isinstance(err, PromptTooLong):  # Anthropic's words, which Claude Code reads to compact the conversation
+            message = f"prompt is too long: {err.tokens} tokens > {err.limit} maximum"
         return aw.error_body(status_code, message)
 
+    async def relax_think(self, native: dict[str, Any]) -> None:
+        """Claude Code asks every model to think: one that cannot answers without thinking, as from Ollama."""
+        if native["think"]:
+            profile = await asyncio.to_thread(self.store.profile, self.find_model(native["model"]))
+            if THINKING not in profile.capabilities:
+                native["think"] = None
+
+
+class MessagesHandler(AnthropicHandler):
     async def post(self) -> None:
         body = self.json_body(aw.MESSAGES)
         native, choice = aw.chat_request(body)
-        model = self.find_model(native["model"])
-        if native["think"]:
-            profile = await asyncio.to_thread(self.store.profile, model)
-            if THINKING not in profile.capabilities:
-                native["think"] = None
+        await self.relax_think(native)
         chunks = await chat_chunks(self, native, choice)
         if chunks is None:
             return
@@ -53,5 +64,20 @@ async def _events(chunks: Chunks, stream: aw.MessageStream) -> Chunks:
             yield event
 
 
+class CountTokensHandler(AnthropicHandler):
+    """The tokens the prompt of a Messages request takes, as the model reads it: `{"input_tokens": N}`."""
+
+    async def post(self) -> None:
+        native, choice = aw.count_request(self.json_body(aw.COUNT_TOKENS))
+        await self.relax_think(native)
+        tools = check_tools(native.get("tools"))
+        prepared = await self.prepare_chat(native, forced_call_schema(tools, choice) if tools else None)
+        if prepared is None:  # no turn to read: answered already
+            return
+        async with self.scheduler.use(prepared.model, prepared.options, prepared.keep_alive) as loaded:
+            tokens = await loaded.runner.count_tokens(prepared.job.prompt)
+        self.write_json({"input_tokens": tokens})
+
+
 def anthropic_routes() -> list[tuple[str, type, dict[str, Any]]]:
-    return [(r"v1/messages", MessagesHandler, {})]
+    return [(r"v1/messages", MessagesHandler, {}), (r"v1/messages/count_tokens", CountTokensHandler, {})]

@@ -1,13 +1,22 @@
 """The Anthropic Messages API (`POST /v1/messages`): its request, reply, stream events and errors.
 
 After Ollama's `anthropic/anthropic.go`. `system` (a string or text blocks) becomes a
-system message; content blocks become native messages: text and base64 images,
-`tool_use` blocks tool calls, `tool_result` blocks tool messages (before the user's
-text, as Ollama orders them), `thinking` blocks the turn's thinking. `max_tokens`
+system message, joined in order with the system-role messages that clients such as
+Claude Code put inside `messages`; content blocks become native messages: text,
+base64 images and `document` blocks with text sources (inlined as text), `tool_use`
+blocks tool calls, `tool_result` blocks tool messages (before the user's text, as
+Ollama orders them), `thinking` blocks the turn's thinking, and the history of
+server tools (`server_tool_use`, `web_search_tool_result`) text. `max_tokens`
 (required) is `num_predict`, `stop_sequences` `stop`; `thinking.type` enabled or
 disabled is `think`, and `output_config.effort` a think level when `thinking` is
-absent; `tool_choice` auto/any/tool/none is read as OpenAI's auto/required/a
-function/none. Errors are `{"type": "error", "error": {"type", "message"}}`.
+absent; `output_config.format` (a JSON schema) is `format`; `tool_choice`
+auto/any/tool/none is read as OpenAI's auto/required/a function/none.
+
+Tools of every type are taken: custom tools as functions, Anthropic's client tools
+(`bash_*`, `text_editor_*`, `memory_*`) as functions with their published inputs;
+server tools this server cannot run (`web_search_*`, `code_execution_*`, ...) and
+deferred ones (`defer_loading`) are left out of the prompt and named in the log.
+Errors are `{"type": "error", "error": {"type", "message"}}`.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -23,14 +33,20 @@ from ..gojson import json_type
 from .openai_wire import MAX_TOKENS
 from .wire import Shape
 
+log = logging.getLogger("jupyter_ollama")
+
 MESSAGES = Shape(
     "MessagesRequest",
     {
         "model": "string", "max_tokens": "int", "messages": "array", "system": "any", "stream": "bool",
         "temperature": "number", "top_p": "number", "top_k": "int", "stop_sequences": "array",
         "tools": "array", "tool_choice": "object", "thinking": "object", "metadata": "object",
-        "output_config": "object",
+        "output_config": "object", "context_management": "object", "service_tier": "string",
     },
+)
+COUNT_TOKENS = Shape(
+    "CountTokensRequest",
+    {"model": "string", "messages": "array", "system": "any", "tools": "array", "tool_choice": "object", "thinking": "object"},
 )
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -52,13 +68,44 @@ def new_id(prefix: str) -> str:
 # -- request ---------------------------------------------------------------------
 
 
-def _system(system: Any) -> str:
+def _system(system: Any, where: str = "system") -> str:
     if isinstance(system, str):
         return system
     if isinstance(system, list) and all(isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
                                         for b in system):
         return "".join(b["text"] for b in system)
-    raise BadRequest("system must be a string or an array of text blocks")
+    raise BadRequest(f"{where} must be a string or an array of text blocks")
+
+
+def _document(block: dict[str, Any], where: str) -> str:
+    """A document block as the text the model reads: its title and context, then its text."""
+    given = block.get("source")
+    source: dict[str, Any] = given if isinstance(given, dict) else {}
+    kind = source.get("type")
+    if kind == "text" and isinstance(source.get("data"), str):
+        text: str = source["data"]
+    elif kind == "content" and isinstance(source.get("content"), (str, list)):
+        text = _system(source["content"], f"{where}.source.content")
+    else:
+        raise BadRequest(f"{where}: a document is read from a text source (type \"text\" or \"content\"), not {kind!r}; "
+                         "PDFs and URLs are not supported: send the document's text")
+    head = [f"{label}: {block[key]}" for key, label in (("title", "Document"), ("context", "Context"))
+            if isinstance(block.get(key), str) and block[key]]
+    return "\n".join([*head, text]) if head else text
+
+
+def _search_results(content: Any) -> str:
+    """A web_search_tool_result's content as text, as Ollama writes it: one `- title: url` line per result."""
+    if isinstance(content, str):
+        return content
+    items = content if isinstance(content, list) else [content]
+    lines = []
+    for item in items:
+        if isinstance(item, dict) and item.get("type") == "web_search_result":
+            lines.append(f"- {item.get('title', '')}: {item.get('url', '')}")
+        elif isinstance(item, dict) and str(item.get("type", "")).endswith("_error"):
+            return f"web search error: {item.get('error_code') or 'unknown'}"
+    return "\n".join(lines)
 
 
 def _image(block: dict[str, Any], where: str) -> str:
@@ -102,7 +149,7 @@ def _result(block: dict[str, Any], names: dict[str, str], where: str) -> dict[st
 def _message(message: Any, names: dict[str, str], where: str) -> list[dict[str, Any]]:
     """One Anthropic message as native messages: tool results first, then the turn itself."""
     if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-        raise BadRequest(f'{where}.role must be "user" or "assistant"')
+        raise BadRequest(f'{where}.role must be "user", "assistant" or "system"')
     role, content = message["role"], message.get("content")
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
     if not isinstance(blocks, list):
@@ -130,8 +177,16 @@ def _message(message: Any, names: dict[str, str], where: str) -> list[dict[str, 
             results.append(_result(block, names, at))
         elif kind == "thinking" and isinstance(block.get("thinking"), str):
             thinking = block["thinking"]
-        elif kind != "redacted_thinking":
-            raise BadRequest(f"{at}: unsupported content block type: {kind!r}")
+        elif kind == "document":  # text blocks join with nothing between them (as Ollama joins them): these end a line
+            text.append(_document(block, at) + "\n\n")
+        elif kind == "server_tool_use":  # a server tool ran here before: its call, as text
+            text.append(f"[{block.get('name', 'server tool')}: {json.dumps(block.get('input') or {}, ensure_ascii=False)}]\n")
+        elif kind == "web_search_tool_result":
+            text.append(_search_results(block.get("content")) + "\n")
+        elif kind is None:
+            raise BadRequest(f"{at}: a content block needs a type")
+        elif kind != "redacted_thinking":  # a block of a newer API, such as a container upload: nothing to read
+            log.info("messages: %s: a %r block is not read", at, kind)
     out: list[dict[str, Any]] = []
     if text or images or calls or thinking:
         turn: dict[str, Any] = {"role": role, "content": "".join(text)}
@@ -142,20 +197,50 @@ def _message(message: Any, names: dict[str, str], where: str) -> list[dict[str, 
     return results + out if role == "user" else out + results
 
 
-def _tools(tools: list[Any]) -> list[dict[str, Any]]:
-    out = []
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type", "custom") not in ("custom", None):
-            kind = tool.get("type") if isinstance(tool, dict) else json_type(tool)
-            raise BadRequest(f"tools.{i}: only custom tools (name, description, input_schema) are supported, not {kind!r}")
-        if not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise BadRequest(f"tools.{i}.name: Field required")
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+_STRING, _INT = {"type": "string"}, {"type": "integer"}
+# Anthropic's client tools (the client runs them; their inputs are published, not sent): type prefix -> description, schema.
+_CLIENT_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "bash_": ("Run a command in a bash shell.", _object({"command": _STRING, "restart": {"type": "boolean"}}, [])),
+    "text_editor_": ("View, create and edit text files.", _object({
+        "command": {"type": "string", "enum": ["view", "create", "str_replace", "insert", "undo_edit"]}, "path": _STRING,
+        "file_text": _STRING, "old_str": _STRING, "new_str": _STRING, "insert_line": _INT,
+        "view_range": {"type": "array", "items": _INT}}, ["command", "path"])),
+    "memory_": ("Read and write files in the /memories directory.", _object({
+        "command": {"type": "string", "enum": ["view", "create", "str_replace", "insert", "delete", "rename"]},
+        "path": _STRING, "file_text": _STRING, "old_str": _STRING, "new_str": _STRING, "insert_line": _INT,
+        "insert_text": _STRING, "old_path": _STRING, "new_path": _STRING}, ["command"])),
+}
+
+
+def _tool(tool: Any, where: str) -> dict[str, Any] | None:
+    """One tool as a native function; None for one this server leaves out (a server tool, a deferred one)."""
+    if not isinstance(tool, dict):
+        raise BadRequest(f"{where} must be an object, not {json_type(tool)}")
+    kind, name = tool.get("type") or "custom", tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f"{where}.name: Field required")
+    if tool.get("defer_loading") is True:  # loaded by a tool search, as the API does: not in the prompt
+        log.info("messages: tool %r is deferred (defer_loading): left out of the prompt", name)
+        return None
+    if kind == "custom":
         schema = tool.get("input_schema")
         if schema is not None and not isinstance(schema, dict):
-            raise BadRequest(f"tools.{i}.input_schema must be an object")
-        function = {"name": tool["name"], "description": tool.get("description") or "", "parameters": schema or {"type": "object"}}
-        out.append({"type": "function", "function": function})
-    return out
+            raise BadRequest(f"{where}.input_schema must be an object")
+        function = {"name": name, "description": tool.get("description") or "", "parameters": schema or {"type": "object"}}
+        return {"type": "function", "function": function}
+    client = next((v for prefix, v in _CLIENT_TOOLS.items() if isinstance(kind, str) and kind.startswith(prefix)), None)
+    if client is not None:
+        return {"type": "function", "function": {"name": name, "description": client[0], "parameters": client[1]}}
+    log.info("messages: tool %r (%s) runs on Anthropic's servers, which this server cannot do: left out of the prompt", name, kind)
+    return None
+
+
+def _tools(tools: list[Any]) -> list[dict[str, Any]]:
+    return [t for i, tool in enumerate(tools) if (t := _tool(tool, f"tools.{i}")) is not None]
 
 
 def _tool_choice(choice: dict[str, Any]) -> Any:
@@ -180,6 +265,33 @@ def _think(body: dict[str, Any]) -> bool | str | None:
     return effort if effort in _EFFORTS else None
 
 
+def _format(body: dict[str, Any]) -> Any:
+    """`output_config.format`: a JSON schema the reply must follow (structured outputs)."""
+    fmt = (body.get("output_config") or {}).get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        raise BadRequest('output_config.format must be {"type": "json_schema", "schema": {...}}')
+    return fmt["schema"]
+
+
+def messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation as native messages: one system prompt (`system`, then the system-role messages in
+    order, as Claude Code sends them inside `messages`), then the turns."""
+    if not body.get("messages"):
+        raise BadRequest("messages is required")
+    system = [_system(body["system"])] if body.get("system") else []
+    turns: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # tool_use ids -> names, for the results that answer them
+    for i, message in enumerate(body["messages"]):
+        if isinstance(message, dict) and message.get("role") == "system":
+            system.append(_system(message.get("content"), f"messages.{i}.content"))
+        else:
+            turns += _message(message, names, f"messages.{i}")
+    system = [s for s in system if s]
+    return ([{"role": "system", "content": "\n\n".join(system)}] if system else []) + turns
+
+
 def chat_request(body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """The `/api/chat` body for a Messages request, and its tool_choice in OpenAI's shape."""
     if not body.get("model"):
@@ -187,24 +299,28 @@ def chat_request(body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     max_tokens = body.get("max_tokens")
     if max_tokens is None or not 1 <= max_tokens <= MAX_TOKENS:
         raise BadRequest("max_tokens is required and must be positive")
-    if not body.get("messages"):
-        raise BadRequest("messages is required")
-    messages = [{"role": "system", "content": _system(body["system"])}] if body.get("system") else []
-    names: dict[str, str] = {}  # tool_use ids -> names, for the results that answer them
-    for i, message in enumerate(body["messages"]):
-        messages += _message(message, names, f"messages.{i}")
+    native_messages = messages(body)
     options: dict[str, Any] = {"num_predict": max_tokens}
     for key, option in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("stop_sequences", "stop")):
         if body.get(key) is not None:
             options[option] = body[key]
     if not all(isinstance(s, str) for s in options.get("stop", [])):
         raise BadRequest("stop_sequences must be an array of strings")
-    native: dict[str, Any] = {"model": body["model"], "messages": messages, "options": options,
+    native: dict[str, Any] = {"model": body["model"], "messages": native_messages, "options": options,
                               "stream": bool(body.get("stream")), "think": _think(body)}
+    fmt = _format(body)
+    if fmt is not None:
+        native["format"] = fmt
     choice = _tool_choice(body["tool_choice"]) if body.get("tool_choice") else None
-    if body.get("tools") and choice != "none":
-        native["tools"] = _tools(body["tools"])
+    tools = _tools(body["tools"]) if body.get("tools") and choice != "none" else []
+    if tools:
+        native["tools"] = tools
     return native, choice
+
+
+def count_request(body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The `/api/chat` body whose prompt a count_tokens request counts (no `max_tokens` there)."""
+    return chat_request({**body, "max_tokens": 1})
 
 
 # -- reply -----------------------------------------------------------------------

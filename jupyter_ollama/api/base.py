@@ -19,6 +19,7 @@ from ..errors import BadRequest, Forbidden, OllamaError, TooLarge
 from ..format import human_bytes_binary
 from ..scheduler.scheduler import Scheduler
 from ..store.store import ModelStore
+from .encoding import decoded
 from .origins import ALLOW_HEADERS, ALLOW_METHODS, BrowserGuard, host_allowed
 from .wire import Shape
 
@@ -108,7 +109,11 @@ class OllamaHandler(tornado.web.RequestHandler):
     def json_body(self, shape: Shape) -> dict[str, Any]:
         if self._body_limit < 0:
             raise self._too_large()
-        body = bytes(self._body or b"")
+        body: bytes | None = bytes(self._body or b"")
+        if encoding := self.request.headers.get("Content-Encoding", ""):  # the cap holds for the decoded body too
+            body = decoded(body or b"", encoding, self._body_limit)
+            if body is None:
+                raise self._too_large()
         if not body or not body.strip():
             raise BadRequest("missing request body")
         try:
@@ -133,10 +138,11 @@ class OllamaHandler(tornado.web.RequestHandler):
         else:
             message = self._reason.lower() if status_code < 500 else "internal server error"
         self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(self.error_body(status_code, message)))
+        self.finish(json.dumps(self.error_body(status_code, message, exc if isinstance(exc, OllamaError) else None)))
 
-    def error_body(self, status_code: int, message: str) -> dict[str, Any]:
-        """Ollama's error shape; the OpenAI routes override this with OpenAI's."""
+    def error_body(self, status_code: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
+        """Ollama's error shape; the OpenAI and Anthropic routes override this with theirs. `err`: the error, where
+        one was raised, for a route that words some errors its own way (a prompt too long)."""
         return {"error": message}
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]

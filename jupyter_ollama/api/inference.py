@@ -77,13 +77,20 @@ def with_logprobs(body: dict[str, Any], logprobs: list[dict[str, Any]]) -> dict[
 
 
 class InferenceHandler(OllamaHandler):
+    # The OpenAI and Anthropic routes' 404 says how an agent's model name (`claude-*`) reaches a local model.
+    alias_hint = False
+
     def find_model(self, name: str | None, embedding: bool = False) -> LocalModel:
-        """The model a request names; 404 in Ollama's words, which differ between its generate/chat and embed."""
+        """The model a request names, or its alias; 404 in Ollama's words, which differ between its generate/chat and embed."""
         if not name:
             raise BadRequest("model is required")
-        model = self.store.find(name)
+        model = self.store.find_or_alias(name)
         if model is None:
-            raise NotFound(f'model "{name}" not found, try pulling it first' if embedding else f"model '{name}' not found")
+            message = f'model "{name}" not found, try pulling it first' if embedding else f"model '{name}' not found"
+            if self.alias_hint:
+                message += (f"; to answer it with a local model, map the name in OLLAMA_MODEL_ALIASES "
+                            f"(c.JupyterOllama.model_aliases), e.g. {name}=<model>")
+            raise NotFound(message)
         return model
 
     def request_options(self, body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -130,10 +137,12 @@ class InferenceHandler(OllamaHandler):
                     yield event
                     continue
                 end = time.perf_counter()
-                self.scheduler.stats_for(model).record(
-                    event.prompt_eval_count, event.prompt_eval_duration,
-                    event.eval_count, event.eval_duration, int((end - started) * 1e9),
-                )
+                stats = self.scheduler.stats_for(model)
+                stats.record(event.prompt_eval_count, event.prompt_eval_duration, event.eval_count, event.eval_duration,
+                             int((end - started) * 1e9))
+                if event.prompt_dropped:
+                    stats.prompts_cut_total += 1
+                    stats.prompt_tokens_dropped_total += event.prompt_dropped
                 yield {
                     "done_reason": event.done_reason,
                     "total_duration": int((end - started) * 1e9),

@@ -72,6 +72,10 @@ class SchedulerCollector(Collector):
         yield _family(counter, "ollama_model_loads", "Loads per model.", ["model"], per_model("loads_total"))
         yield _family(counter, "ollama_model_evictions", "Evictions to make room, per model.", ["model"],
                       per_model("evictions_total"))
+        yield _family(counter, "ollama_prompts_cut", "Prompts longer than the context, cut because the request asked to shift.",
+                      ["model"], per_model("prompts_cut_total"))
+        yield _family(counter, "ollama_prompt_tokens_dropped", "Prompt tokens dropped from prompts that were cut.", ["model"],
+                      per_model("prompt_tokens_dropped_total"))
         yield from remote_families([(m, x["remote"]) for m, x in loaded if "remote" in x])
         durations = HistogramMetricFamily("ollama_request_duration_seconds", "Time per generate/chat request.",
                                           labels=["model"])

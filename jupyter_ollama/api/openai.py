@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..errors import OllamaError, PromptTooLong
 from . import openai_wire as ow
 from .inference import ChatHandler, GenerateHandler, embed, truncate_dims
 from .prepare import merged
@@ -24,15 +25,20 @@ from .sse import SSEHandler, chat_chunks
 _ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
 
 
-def error_body(status: int, message: str) -> dict[str, Any]:
+def error_body(status: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
+    if isinstance(err, PromptTooLong):  # OpenAI's words and code, which clients look for to shorten the conversation
+        message = (f"This model's maximum context length is {err.limit} tokens. However, your messages resulted in "
+                   f"{err.tokens} tokens. Please reduce the length of the messages. ({err.message})")
+        return {"error": {"message": message, "type": "invalid_request_error", "param": "messages",
+                          "code": "context_length_exceeded"}}
     return {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": None, "code": None}}
 
 
 class OpenAIHandler(SSEHandler):
     """OpenAI's error shape, and SSE streaming."""
 
-    def error_body(self, status_code: int, message: str) -> dict[str, Any]:
-        return error_body(status_code, message)
+    def error_body(self, status_code: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
+        return error_body(status_code, message, err)
 
 
 def _envelope(rid: str, kind: str, created: int, model: str, choices: list[dict[str, Any]]) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from ..templates.profile import TemplateProfile
 from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names
 
 THINK_LEVELS = ("high", "medium", "low", "max")
+# A Modelfile's MESSAGE roles, and OpenAI's `developer`, which Ollama passes to the template as it is.
+CHAT_ROLES = (*MESSAGE_ROLES, "developer")
 
 
 MAX_TOP_LOGPROBS = 20
@@ -35,6 +37,7 @@ def generation_flags(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "truncate": body.get("truncate", True),
         "shift": body.get("shift", True),
+        "cut_prompt": body.get("shift") is True,  # asked for: a prompt longer than the context is cut, not refused
         "logprobs": bool(body.get("logprobs")) or top > 0,
         "top_logprobs": top,
     }
@@ -95,8 +98,8 @@ def check_messages(messages: list[Any]) -> list[dict[str, Any]]:
         if not isinstance(message, dict):
             raise BadRequest("json: cannot unmarshal into Go struct field ChatRequest.messages of type api.Message")
         role = str(message.get("role", "")).lower()
-        if role not in MESSAGE_ROLES:
-            raise BadRequest(f'invalid role "{message.get("role")}": must be one of system, user, assistant, tool')
+        if role not in CHAT_ROLES:
+            raise BadRequest(f'invalid role "{message.get("role")}": must be one of {", ".join(CHAT_ROLES)}')
         content = message.get("content") or ""
         if not isinstance(content, str):
             raise BadRequest("json: cannot unmarshal into Go struct field Message.messages.content of type string")

@@ -30,15 +30,16 @@ class ResponsesHandler(OpenAIHandler, ChatHandler):
 
     async def post(self) -> None:
         body = self.json_body(rw.RESPONSES)
-        chat = rw.chat_body(body)
+        table = rw.tool_table(body.get("tools"))
+        chat = rw.chat_body(body, table)
         native = ow.chat_request(chat)
         chunks = await chat_chunks(self, native, chat.get("tool_choice"))
         if chunks is None:
             return
         rid = rw.new_id("resp")
-        events = self.events = rw.ResponseStream(rid, body)
+        events = self.events = rw.ResponseStream(rid, body, table)
         await self.answer(chunks, native["stream"],
-                          lambda final: rw.response_object(rid, body, "completed", rw.final_output(final), final),
+                          lambda final: rw.response_object(rid, body, "completed", rw.final_output(final, table), final),
                           lambda c: _sse(c, events))
 
 

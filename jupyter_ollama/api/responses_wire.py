@@ -3,24 +3,38 @@
 After Ollama's `openai/responses.go`. A request is rewritten as a chat completion
 body (`chat_body`), which `openai_wire.chat_request` turns into `/api/chat`'s:
 `input` (a string, or items: messages with content parts, `function_call`,
-`function_call_output`, `reasoning`) becomes messages, `instructions` a leading
-system message, flat function tools nested ones, `text.format` the
-`response_format`, `reasoning.effort` the think level, `max_output_tokens`
-`max_tokens`. Native chunks come back as one `response` object, or as the
-Responses stream events (`ResponseStream`). Nothing is stored: no
-`previous_response_id`, no `background`.
+`function_call_output`, `custom_tool_call`, `custom_tool_call_output`,
+`reasoning`) becomes messages, `instructions` a leading system message, flat
+function tools nested ones, `text.format` the `response_format`,
+`reasoning.effort` the think level, `max_output_tokens` `max_tokens`. Native
+chunks come back as one `response` object, or as the Responses stream events
+(`ResponseStream`). Nothing is stored: no `previous_response_id`, no `background`.
+
+Tools as Codex sends them (`ToolTable`): a `namespace` tool's members become
+functions named `<namespace>.<name>`, as Ollama flattens them, and their calls go
+back as `function_call` items with the `namespace` beside the `name`; a `custom`
+tool (free-form text input) becomes a function of one string, `input`, and its
+calls go back as `custom_tool_call` items. Hosted tools this server cannot run
+(`web_search`, `file_search`, `code_interpreter`, `image_generation`, ...) are
+left out of the prompt and named in the log, as are history items of kinds that
+carry nothing the model reads (a `web_search_call`, an `item_reference`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
 from ..gojson import json_type
 from .openai_wire import MAX_TOKENS, openai_tool_calls
 from .wire import Shape
+
+log = logging.getLogger("jupyter_ollama")
 
 RESPONSES = Shape(
     "ResponsesRequest",
@@ -29,7 +43,8 @@ RESPONSES = Shape(
         "reasoning": "object", "temperature": "number", "top_p": "number", "text": "object",
         "tools": "array", "tool_choice": "any", "stream": "bool", "truncation": "string",
         "previous_response_id": "string", "background": "bool", "store": "bool", "metadata": "object",
-        "parallel_tool_calls": "bool", "conversation": "any", "include": "array",
+        "parallel_tool_calls": "bool", "conversation": "any", "include": "array", "prompt_cache_key": "string",
+        "client_metadata": "any", "service_tier": "string",
     },
 )
 
@@ -76,7 +91,22 @@ def _output_text(output: Any, where: str) -> str:
     return "".join(p.get("text", "") for p in parts if isinstance(p, dict))
 
 
-def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _call(messages: list[dict[str, Any]], call: dict[str, Any]) -> None:
+    """An earlier call joins the assistant turn before it, or starts one."""
+    last = messages[-1] if messages else None
+    if last is not None and last["role"] == "assistant":
+        last.setdefault("tool_calls", []).append(call)
+    else:
+        messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+
+
+# History items that carry nothing the model reads here: a hosted tool's call, a reference to a stored item.
+_SKIPPED_ITEMS = ("web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call",
+                  "computer_call", "computer_call_output", "item_reference", "mcp_list_tools", "mcp_approval_request",
+                  "mcp_approval_response", "compaction", "local_shell_call", "local_shell_call_output")
+
+
+def _messages(body: dict[str, Any], table: ToolTable) -> list[dict[str, Any]]:
     """Chat messages for the request's `instructions` and `input`."""
     messages: list[dict[str, Any]] = []
     if body.get("instructions"):
@@ -94,7 +124,6 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise BadRequest(f"{where} must be an object, not {json_type(item)}")
         kind = item.get("type") or ("message" if "role" in item else None)
-        last = messages[-1] if messages else None
         if kind == "message":
             role = item.get("role")
             if role not in ("user", "assistant", "system", "developer"):
@@ -103,24 +132,26 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
             if role == "assistant" and thinking:
                 message["reasoning"], thinking = thinking, ""
             messages.append(message)
-        elif kind == "function_call":
-            if not isinstance(item.get("name"), str) or not isinstance(item.get("arguments", ""), str):
-                raise BadRequest(f"{where}: a function_call needs a name and arguments (a JSON string)")
-            call = {"id": item.get("call_id") or "", "type": "function",
-                    "function": {"name": item["name"], "arguments": item.get("arguments") or "{}"}}
-            if last is not None and last["role"] == "assistant":
-                last.setdefault("tool_calls", []).append(call)
-            else:
-                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        elif kind in ("function_call", "custom_tool_call"):
+            custom = kind == "custom_tool_call"
+            value = item.get("input" if custom else "arguments", "")
+            if not isinstance(item.get("name"), str) or not isinstance(value, str):
+                raise BadRequest(f"{where}: a {kind} needs a name and " + ("its input (a string)" if custom else
+                                                                            "arguments (a JSON string)"))
+            arguments = json.dumps({CUSTOM_INPUT: value}) if custom else value or "{}"
+            _call(messages, {"id": item.get("call_id") or "", "type": "function",
+                             "function": {"name": table.flat(item["name"], item.get("namespace")), "arguments": arguments}})
             if thinking:
                 messages[-1]["reasoning"], thinking = thinking, ""
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             messages.append({"role": "tool", "tool_call_id": item.get("call_id") or "",
                              "content": _output_text(item.get("output", ""), where)})
         elif kind == "reasoning":
             summary: list[Any] = item["summary"] if isinstance(item.get("summary"), list) else []
             thinking = item.get("encrypted_content") or "".join(
                 s.get("text", "") for s in summary if isinstance(s, dict) and isinstance(s.get("text"), str))
+        elif kind in _SKIPPED_ITEMS:
+            log.info("responses: %s: a %s item carries nothing this server reads: left out", where, kind)
         else:
             raise BadRequest(f"{where}: unknown input item type: {kind!r}" if kind else f"{where} is missing its 'type'")
     if thinking:
@@ -128,15 +159,76 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _tools(tools: list[Any]) -> list[dict[str, Any]]:
-    out = []
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            kind = tool.get("type") if isinstance(tool, dict) else json_type(tool)
-            raise BadRequest(f"tools[{i}]: only function tools are supported, not {kind!r}")
-        function = {k: tool[k] for k in ("name", "description", "parameters") if tool.get(k) is not None}
-        out.append({"type": "function", "function": function})
-    return out
+CUSTOM_INPUT = "input"  # the one argument of a custom tool's function: its free-form text
+
+
+@dataclass
+class ToolTable:
+    """The request's tools as the model sees them (functions), and how its calls go back to the client."""
+
+    functions: list[dict[str, Any]] = field(default_factory=list)
+    members: dict[str, tuple[str, str]] = field(default_factory=dict)  # "ns.fn" -> ("ns", "fn")
+    custom: set[str] = field(default_factory=set)  # names of custom (free-form) tools
+
+    def add(self, tool: Any, where: str, namespace: str = "") -> None:
+        if not isinstance(tool, dict):
+            raise BadRequest(f"{where} must be an object, not {json_type(tool)}")
+        kind, name = tool.get("type") or "function", tool.get("name")
+        if kind == "namespace":
+            members = tool.get("tools")
+            if not isinstance(name, str) or not name or not isinstance(members, list):
+                raise BadRequest(f"{where}: a namespace tool needs a name and its tools")
+            for i, member in enumerate(members):
+                self.add(member, f"{where}.tools[{i}]", name)
+            return
+        if kind not in ("function", "custom"):  # hosted by OpenAI: nothing here can run it
+            log.info("responses: %s tool %s runs on OpenAI's servers, which this server cannot do: left out of the prompt",
+                     kind, name or "")
+            return
+        if not isinstance(name, str) or not name:
+            raise BadRequest(f"{where}: a {kind} tool needs a name")
+        flat = name if not namespace or name.startswith(namespace + ".") else f"{namespace}.{name}"
+        if namespace:
+            self.members[flat] = (namespace, name)
+        if kind == "custom":
+            self.custom.add(flat)
+            described = tool.get("description") or ""
+            syntax = (tool.get("format") or {}).get("definition") if isinstance(tool.get("format"), dict) else None
+            text = {"type": "string", "description": "the tool's input, as free-form text" +
+                    (f" following this grammar:\n{syntax}" if syntax else "")}
+            function = {"name": flat, "description": described,
+                        "parameters": {"type": "object", "properties": {CUSTOM_INPUT: text}, "required": [CUSTOM_INPUT]}}
+        else:
+            function = {"name": flat, **{k: tool[k] for k in ("description", "parameters") if tool.get(k) is not None}}
+        self.functions.append({"type": "function", "function": function})
+
+    def flat(self, name: str, namespace: Any) -> str:
+        """A call's name as the prompt knows it, from an item that may carry its namespace apart."""
+        return f"{namespace}.{name}" if isinstance(namespace, str) and namespace and not name.startswith(namespace + ".") else name
+
+    def item(self, call: dict[str, Any]) -> dict[str, Any]:
+        """A call (OpenAI's chat shape) as the Responses output item the client runs."""
+        name, arguments = call["function"]["name"], call["function"]["arguments"]
+        if name in self.custom:
+            try:
+                parsed = json.loads(arguments)
+            except ValueError:
+                parsed = None
+            text = parsed.get(CUSTOM_INPUT) if isinstance(parsed, dict) else None
+            return {"id": new_id("ctc"), "type": "custom_tool_call", "status": "completed", "call_id": call["id"],
+                    "name": self.members.get(name, ("", name))[1], "input": text if isinstance(text, str) else arguments}
+        item = {"id": new_id("fc"), "type": "function_call", "status": "completed", "call_id": call["id"],
+                "name": name, "arguments": arguments}
+        if name in self.members:
+            item["namespace"], item["name"] = self.members[name]
+        return item
+
+
+def tool_table(tools: Any) -> ToolTable:
+    table = ToolTable()
+    for i, tool in enumerate(tools or []):
+        table.add(tool, f"tools[{i}]")
+    return table
 
 
 def _tool_choice(choice: Any) -> Any:
@@ -161,15 +253,15 @@ def _response_format(text: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": fmt["type"]}
 
 
-def chat_body(body: dict[str, Any]) -> dict[str, Any]:
-    """The chat completion request that asks what `body` asks."""
+def chat_body(body: dict[str, Any], table: ToolTable) -> dict[str, Any]:
+    """The chat completion request that asks what `body` asks, with `table` (the request's tools) as its tools."""
     for unsupported in ("previous_response_id", "conversation"):
         if body.get(unsupported):
             raise BadRequest(f"{unsupported} is not supported: responses are not stored, send the whole conversation as input")
     if body.get("background"):
         raise BadRequest("background responses are not supported")
-    messages = _messages(body)
-    if not any(m["role"] != "system" for m in messages):
+    messages = _messages(body, table)
+    if not any(m["role"] not in ("system", "developer") for m in messages):
         raise BadRequest("input is required")
     chat: dict[str, Any] = {"model": body.get("model"), "messages": messages, "stream": bool(body.get("stream"))}
     for key in ("temperature", "top_p"):
@@ -184,8 +276,8 @@ def chat_body(body: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(effort, str):
             raise BadRequest(f"reasoning.effort must be a string, not {json_type(effort)}")
         chat["reasoning"] = {"effort": effort}
-    if body.get("tools"):
-        chat["tools"] = _tools(body["tools"])
+    if table.functions:
+        chat["tools"] = table.functions
         chat["tool_choice"] = _tool_choice(body.get("tool_choice"))
     response_format = _response_format(body.get("text") or {})
     if response_format:
@@ -210,9 +302,8 @@ def reasoning_item(item_id: str, thinking: str) -> dict[str, Any]:
             "encrypted_content": thinking}
 
 
-def call_items(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"id": new_id("fc"), "type": "function_call", "status": "completed", "call_id": c["id"],
-             "name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in openai_tool_calls(calls)]
+def call_items(calls: list[dict[str, Any]], table: ToolTable) -> list[dict[str, Any]]:
+    return [table.item(c) for c in openai_tool_calls(calls)]
 
 
 def usage(final: dict[str, Any]) -> dict[str, Any]:
@@ -246,14 +337,14 @@ def response_object(rid: str, body: dict[str, Any], status: str, output: list[di
     }
 
 
-def final_output(final: dict[str, Any]) -> list[dict[str, Any]]:
+def final_output(final: dict[str, Any], table: ToolTable) -> list[dict[str, Any]]:
     """The output items of a finished (merged) chat reply: reasoning, the message, the calls."""
     msg = final["message"]
     calls = msg.get("tool_calls") or []
     output = [reasoning_item(new_id("rs"), msg["thinking"])] if msg.get("thinking") else []
     if msg.get("content") or not (calls or output):  # as streamed: a message when there is text, or nothing else
         output.append(message_item(new_id("msg"), msg.get("content", "")))
-    return output + call_items(calls)
+    return output + call_items(calls, table)
 
 
 class ResponseStream:
@@ -264,8 +355,8 @@ class ResponseStream:
     the whole response (its status "incomplete" at max_output_tokens).
     """
 
-    def __init__(self, rid: str, body: dict[str, Any]) -> None:
-        self.rid, self.body = rid, body
+    def __init__(self, rid: str, body: dict[str, Any], table: ToolTable) -> None:
+        self.rid, self.body, self.table = rid, body, table
         self.sequence = 0
         self.output: list[dict[str, Any]] = []  # the items done so far
         self.open: dict[str, Any] | None = None  # the item being written: reasoning or message
@@ -342,15 +433,15 @@ class ResponseStream:
 
     def _calls(self, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         events = []
-        for item in call_items(calls):
+        for item in call_items(calls, self.table):
             index = len(self.output)
+            field, kind = ("input", "custom_tool_call_input") if item["type"] == "custom_tool_call" else \
+                ("arguments", "function_call_arguments")
             events += [
                 self.event("response.output_item.added", output_index=index,
-                           item={**item, "status": "in_progress", "arguments": ""}),
-                self.event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
-                           delta=item["arguments"]),
-                self.event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
-                           arguments=item["arguments"]),
+                           item={**item, "status": "in_progress", field: ""}),
+                self.event(f"response.{kind}.delta", item_id=item["id"], output_index=index, delta=item[field]),
+                self.event(f"response.{kind}.done", item_id=item["id"], output_index=index, **{field: item[field]}),
                 self.event("response.output_item.done", output_index=index, item=item),
             ]
             self.output.append(item)

@@ -41,14 +41,22 @@ def own_verbs(handler: type) -> list[str]:
     return [v for v in HTTP_VERBS if getattr(handler, v) is not getattr(tornado.web.RequestHandler, v)]
 
 
+def request_token(headers: Any) -> str | None:
+    """The token a request shows: `Authorization: Bearer|token <t>`, or Anthropic's `x-api-key: <t>`."""
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.strip():
+        return value.strip()
+    return headers.get("x-api-key") or None
+
+
 def token_protected(token: str) -> Callable[[type[RequestHandler]], type[RequestHandler]]:
-    """A wrapper that makes every request show `Authorization: Bearer|token <token>` (kernel-side server)."""
+    """A wrapper that makes every request show `token` (kernel-side server): see `request_token`."""
 
     def wrap(handler: type[RequestHandler]) -> type[RequestHandler]:
         class Protected(handler):  # type: ignore[misc, valid-type]
             def _check_token(self) -> None:
-                scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
-                if scheme.lower() not in ("bearer", "token") or not hmac.compare_digest(value.strip(), token):
+                shown = request_token(self.request.headers)
+                if shown is None or not hmac.compare_digest(shown, token):
                     raise tornado.web.HTTPError(401, "unauthorized")
 
         # Checked before the handler's own prepare, whatever it does (a streamed upload starts in prepare).
@@ -69,4 +77,4 @@ def token_protected(token: str) -> Callable[[type[RequestHandler]], type[Request
     return wrap
 
 
-__all__ = ["all_routes", "mounted", "own_verbs", "token_protected"]
+__all__ = ["all_routes", "mounted", "own_verbs", "request_token", "token_protected"]

@@ -28,6 +28,7 @@ log = logging.getLogger("jupyter_ollama")
 
 
 class SSEHandler(InferenceHandler):
+    alias_hint = True
     named_events = False  # write `event: <type>` before each `data:` line
     end_marker: str | None = "data: [DONE]\n\n"
 

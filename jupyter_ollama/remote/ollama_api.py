@@ -26,6 +26,8 @@ def completion_body(job: CompletionRequest, model: str) -> tuple[str, dict[str, 
         body["truncate"] = False
     if not job.shift:
         body["shift"] = False
+    elif job.cut_prompt:
+        body["shift"] = True
     if prompt.raw is not None:
         return "/api/generate", {**body, "prompt": prompt.raw, "raw": True}
     if prompt.think is not None:

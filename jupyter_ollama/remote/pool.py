@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -124,6 +125,11 @@ class RemotePool:
 
     async def render(self, prompt: Prompt) -> str:
         raise BadRequest("a remote model's prompt is rendered by its engine; _debug_render_only needs a local model")
+
+    async def count_tokens(self, prompt: Prompt) -> int:
+        """An estimate, as Ollama makes one for count_tokens: a token per four characters of the conversation."""
+        text = prompt.raw if prompt.raw is not None else json.dumps(prompt.messages) + json.dumps(prompt.tools or [])
+        return max(1, len(text) // 4)
 
     async def set_threads(self, decode: int, batch: int) -> None:
         """The engines choose their own threads."""

@@ -17,6 +17,7 @@ from the grammar: its slot swaps sampler chains in place (`thinkfirst.py`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -35,6 +36,8 @@ from .textstream import TextStream
 from .thinkfirst import ThinkFirst, Verdict
 from .vision import MediaPrompt, Vision
 
+log = logging.getLogger("jupyter_ollama.runner")
+
 DRAFT_NUM_PREDICT = 8  # tokens guessed per step by default (the `draft_num_predict` option; 0 turns guessing off)
 
 
@@ -51,6 +54,7 @@ class Completion:
     num_predict: int = -1
     num_keep: int = 4
     shift: bool = True  # False: stop at the end of the slot's context instead of shifting
+    cut_prompt: bool = False  # a prompt longer than the slot is cut (the server refuses it otherwise)
     draft_max: int = DRAFT_NUM_PREDICT  # tokens guessed per step for a greedy request (0: never guess)
     logprobs: bool = False
     top_logprobs: int = 0
@@ -58,6 +62,7 @@ class Completion:
     cancelled: bool = False
     # filled in by the engine
     generated: list[int] = field(default_factory=list)
+    dropped: int = 0  # prompt tokens cut to fit the slot
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -224,7 +229,7 @@ class Engine:
             if not free:
                 return
             request = self.waiting.popleft()
-            tokens = self._fit(request)
+            tokens = request.tokens = self._fit(request)
             prefix = {s.id: common_prefix(s.cached, tokens) for s in self.slots}  # what each slot's KV holds of it
             slot = max(free, key=lambda s: (prefix[s.id], -s.last_used))
             # Images go in whole, from position 0, at the next step (_evaluate_media); then the text after them.
@@ -281,18 +286,19 @@ class Engine:
         return shared
 
     def _fit(self, request: Completion) -> list[int]:
-        """Keep the first num_keep tokens and the newest ones when a prompt exceeds the slot."""
-        tokens = request.tokens
-        if request.media is not None:  # an image is never cut (the server refused a prompt longer than the slot)
+        """A prompt that fits the slot, as it is. One that does not was asked to be cut (the server refused it
+        otherwise): as Ollama cuts it, keep the first num_keep tokens, then the newest ones, leaving about half
+        of the rest of the slot to generate into."""
+        tokens, n_ctx = request.tokens, self.n_ctx_slot
+        if len(tokens) < n_ctx or request.media is not None or not request.cut_prompt:
             return tokens
-        reserve = self.n_ctx_slot // 4  # room left to generate into
-        if request.num_predict > 0:
-            reserve = min(reserve, request.num_predict)
-        limit = max(self.n_ctx_slot - reserve, 1)
-        if len(tokens) <= limit or not request.shift:  # without shifting, a prompt is never cut (the server refused longer ones)
-            return tokens
-        keep = min(max(request.num_keep, 0), limit // 2)
-        return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
+        keep = min(max(request.num_keep, 0), n_ctx - 1)
+        limit = n_ctx - max((n_ctx - keep) // 2, 1)
+        cut = tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
+        request.dropped = len(tokens) - len(cut)
+        log.warning("truncating input prompt: %d tokens for a slot of %d, kept the first %d and the last %d (%d dropped)",
+                    len(tokens), n_ctx, keep, limit - keep, request.dropped)
+        return cut
 
     def _step(self) -> None:
         if self.threads != self._threads_applied:
@@ -529,6 +535,7 @@ class Engine:
                     "done": True,
                     "done_reason": reason,
                     "prompt_eval_count": len(request.tokens),
+                    "prompt_dropped": request.dropped,
                     "prompt_eval_duration": int((first - slot.started) * 1e9),
                     "eval_count": len(request.generated),
                     "eval_duration": int((end - first) * 1e9),

@@ -104,6 +104,9 @@ class CompletionRequest:
     truncate: bool = True
     return_tokens: bool = False  # the final event carries the whole token list (Ollama's `context`)
     shift: bool = True  # at the context's end, drop old tokens and go on; False: stop there ("length")
+    # A prompt longer than the slot: cut as Ollama cuts it (keep num_keep, drop the oldest) when the request
+    # asked for shifting (`shift: true`); refused otherwise (errors.PromptTooLong), never cut in silence.
+    cut_prompt: bool = False
     logprobs: bool = False  # each Piece carries its tokens' log probabilities
     top_logprobs: int = 0  # and that many most likely alternatives for each
 
@@ -142,6 +145,7 @@ class Done:
     eval_count: int
     eval_duration: int  # nanoseconds
     tokens: list[int] | None = None  # with `return_tokens`
+    prompt_dropped: int = 0  # prompt tokens cut to fit the slot (`cut_prompt`); prompt_eval_count counts those read
 
 
 CompletionEvent = Started | Piece | Done
@@ -226,6 +230,9 @@ class Runner(Protocol):
 
     async def render(self, prompt: Prompt) -> str:
         """The prompt text the model would read (Ollama's `_debug_render_only`)."""
+
+    async def count_tokens(self, prompt: Prompt) -> int:
+        """How many tokens the model would read for `prompt`, nothing dropped (`/v1/messages/count_tokens`)."""
 
     async def embed(self, request: EmbedRequest) -> EmbedReply: ...
 

@@ -19,7 +19,7 @@ from typing import Any
 import tornado.iostream
 import tornado.web
 
-from ..errors import BadRequest, OllamaError
+from ..errors import BadRequest, OllamaError, PromptTooLong
 from .engine import DRAFT_NUM_PREDICT, Completion, Engine
 from .llama import LlamaModel
 from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
@@ -65,7 +65,8 @@ class RunnerHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = exc.message if isinstance(exc, OllamaError) else self._reason
-        self.finish({"error": message})
+        counts = {"prompt_tokens": exc.tokens, "context_length": exc.limit} if isinstance(exc, PromptTooLong) else {}
+        self.finish({"error": message, **counts})
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -99,10 +100,10 @@ class CompletionHandler(RunnerHandler):
         request = CompletionRequest.of(self.body())
         options = request.options
         text, tokens, media = await asyncio.to_thread(self.tokens, request)
-        if (not request.shift or media) and len(tokens) >= self.engine.n_ctx_slot:
+        if len(tokens) >= self.engine.n_ctx_slot and (media or not request.cut_prompt):  # never cut in silence
             if media:
                 media.close()
-            raise BadRequest("the input length exceeds the context length")  # Ollama's, where it does not shift
+            raise PromptTooLong(len(tokens), self.engine.n_ctx_slot)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.completion = Completion(
@@ -115,6 +116,7 @@ class CompletionHandler(RunnerHandler):
             num_predict=int(options.get("num_predict", -1)),
             num_keep=int(options.get("num_keep", 4)),
             shift=request.shift,
+            cut_prompt=request.cut_prompt,
             draft_max=int(options.get("draft_num_predict", DRAFT_NUM_PREDICT)),
             logprobs=request.logprobs,
             top_logprobs=request.top_logprobs,
@@ -192,6 +194,14 @@ class RenderHandler(RunnerHandler):
         self.finish({"prompt": prompt_text(self.model, Prompt.of(self.body().get("prompt") or {}))})
 
 
+class CountHandler(RunnerHandler):
+    """The tokens a spec renders to, the whole conversation (nothing dropped to fit a slot)."""
+
+    def post(self) -> None:
+        _, tokens = prompt_tokens(self.model, Prompt.of(self.body().get("prompt") or {}), self.engine.n_ctx_slot, truncate=False)
+        self.finish({"tokens": len(tokens)})
+
+
 class TokenizeHandler(RunnerHandler):
     def post(self) -> None:
         self.finish({"tokens": self.model.tokenize(self.body().get("content", ""), special=True, add_bos=False)})
@@ -257,6 +267,7 @@ async def main() -> None:
             (r"/health", HealthHandler),
             (r"/completion", CompletionHandler),
             (r"/render", RenderHandler),
+            (r"/count", CountHandler),
             (r"/tokenize", TokenizeHandler),
             (r"/detokenize", DetokenizeHandler),
             (r"/embed", EmbedHandler),

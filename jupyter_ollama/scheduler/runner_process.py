@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import OllamaError
+from ..errors import OllamaError, PromptTooLong
 from ..runner.protocol import (
     CompletionEvent,
     CompletionRequest,
@@ -29,6 +29,14 @@ from ..runner.protocol import (
     from_json,
     to_json,
 )
+
+
+def runner_error(data: dict[str, Any], status: int) -> OllamaError:
+    """The error a runner answered with, as the manager raises it (a prompt too long keeps its counts)."""
+    if "prompt_tokens" in data:
+        return PromptTooLong(int(data["prompt_tokens"]), int(data.get("context_length") or 0))
+    return OllamaError(data.get("error", "runner error"), status)
+
 
 RUNNER_STOPPED = "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error"
 
@@ -104,6 +112,9 @@ class RunnerProcess:
     async def render(self, prompt: Prompt) -> str:
         return str((await self.request("POST", "/render", {"prompt": to_json(prompt)}))["prompt"])
 
+    async def count_tokens(self, prompt: Prompt) -> int:
+        return int((await self.request("POST", "/count", {"prompt": to_json(prompt)}))["tokens"])
+
     async def embed(self, request: EmbedRequest) -> EmbedReply:
         return from_json(EmbedReply, await self.request("POST", "/embed", to_json(request)))
 
@@ -115,7 +126,7 @@ class RunnerProcess:
             raise RunnerError(RUNNER_STOPPED) from err
         data = response.json()
         if response.status_code >= 400:
-            raise OllamaError(data.get("error", "runner error"), response.status_code)
+            raise runner_error(data, response.status_code)
         return data
 
     async def stream(self, path: str, body: Any) -> AsyncIterator[dict[str, Any]]:
@@ -124,8 +135,7 @@ class RunnerProcess:
         try:
             async with self.http.stream("POST", path, json=body) as response:
                 if response.status_code >= 400:
-                    data = json.loads(await response.aread())
-                    raise OllamaError(data.get("error", "runner error"), response.status_code)
+                    raise runner_error(json.loads(await response.aread()), response.status_code)
                 async for line in response.aiter_lines():
                     if line:
                         event = json.loads(line)

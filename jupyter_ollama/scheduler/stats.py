@@ -18,6 +18,8 @@ class ModelStats:
     tokens_predicted_seconds_total: float = 0.0
     loads_total: int = 0
     evictions_total: int = 0
+    prompts_cut_total: int = 0  # prompts longer than the slot, cut because the request asked to shift
+    prompt_tokens_dropped_total: int = 0
     duration_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
     # (tokens, seconds) of the last requests, for a "recent tokens/s" that moves with load.

@@ -6,6 +6,7 @@ hashing) in a worker thread so the server's IOLoop never blocks on disk.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from .. import envconfig
 from ..errors import BadRequest, NotFound, OllamaError
 from ..templates.profile import ProfileCache, TemplateProfile
+from .aliases import ModelAliases
 from .blobs import BlobStore
 from .gguf import GGUFInfo, NotGGUFError, read_gguf
 from .manifests import ManifestStore
@@ -21,6 +23,8 @@ from .model import LocalModel
 from .modelfile import render_modelfile
 from .names import ModelName
 from .options import format_parameters
+
+log = logging.getLogger("jupyter_ollama")
 
 
 def default_models_dir() -> Path:
@@ -32,9 +36,18 @@ def default_models_dir() -> Path:
     return Path(jupyter_data_dir()) / "ollama" / "models"
 
 
+def _env_aliases() -> ModelAliases:
+    try:
+        return ModelAliases.from_env()
+    except ValueError as err:  # reported; the server still serves
+        log.error("%s", err)
+        return ModelAliases()
+
+
 class ModelStore:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, aliases: ModelAliases | None = None) -> None:
         self.root = Path(root) if root is not None else default_models_dir()
+        self.aliases = aliases if aliases is not None else _env_aliases()
         self.blobs = BlobStore(self.root / "blobs")
         self.manifests = ManifestStore(self.root / "manifests")
         self.blobs.sweep_temporary()
@@ -51,6 +64,13 @@ class ModelStore:
         found = self.manifests.find(parsed)
         stored = self.manifests.read(found) if found else None
         return LocalModel(stored, self.blobs) if stored else None
+
+    def find_or_alias(self, name: str) -> LocalModel | None:
+        """The model called `name`, else the one an alias maps it to (`aliases`)."""
+        model = self.find(name)
+        if model is None and (target := self.aliases.target(name)) is not None:
+            model = self.find(target)
+        return model
 
     def get(self, name: str) -> LocalModel:
         """The model called `name`; 400 for an invalid name, 404 (Ollama's wording) if absent."""

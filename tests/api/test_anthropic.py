@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import copy
+import gzip
 import json
 
 import anthropic
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 from .templates import THINKING, TOOLS, create_variant
+from .test_agent_wire import recorded
 
 # The newest SDK no longer takes sampling settings (Claude's newest models refuse them); older clients send them.
 T0 = {"extra_body": {"temperature": 0}}
@@ -179,18 +182,25 @@ def test_thinking(claude, models, smollm2):
     ({"model": "smollm2", "max_tokens": 0, "messages": ASK}, 400, "invalid_request_error", "max_tokens is required"),
     ({"model": "smollm2", "max_tokens": 8}, 400, "invalid_request_error", "messages is required"),
     ({"model": "smollm2", "max_tokens": "8", "messages": ASK}, 400, "invalid_request_error", "MessagesRequest.max_tokens"),
-    ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "system", "content": "x"}]}, 400, "invalid_request_error",
-     'role must be "user" or "assistant"'),
+    ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "tool", "content": "x"}]}, 400, "invalid_request_error",
+     'role must be "user", "assistant" or "system"'),
     ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": [{"type": "document"}]}]}, 400,
-     "invalid_request_error", "unsupported content block type"),
+     "invalid_request_error", "a document is read from a text source"),
+    ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": [{"type": "document", "source": {
+        "type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}]}]}, 400, "invalid_request_error", "PDFs"),
+    ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": [{"text": "x"}]}]}, 400,
+     "invalid_request_error", "a content block needs a type"),
+    ({"model": "smollm2", "max_tokens": 8, "messages": ASK, "output_config": {"format": {"type": "json"}}}, 400,
+     "invalid_request_error", "output_config.format"),
+    ({"model": "gpt-nope", "max_tokens": 8, "messages": ASK}, 404, "not_found_error", "OLLAMA_MODEL_ALIASES"),
     ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]}]}, 400, "invalid_request_error",
      "Only base64 images are supported"),
     ({"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]}]}, 400,
      "invalid_request_error", "does not support images"),
-    ({"model": "smollm2", "max_tokens": 8, "messages": ASK, "tools": [{"type": "web_search_20250305", "name": "web_search"}]},
-     400, "invalid_request_error", "only custom tools"),
+    ({"model": "smollm2", "max_tokens": 8, "messages": ASK, "tools": [{"type": "custom"}]}, 400, "invalid_request_error",
+     "tools.0.name: Field required"),
     ({"model": "smollm2", "max_tokens": 8, "messages": ASK, "thinking": {"type": "sometimes"}}, 400,
      "invalid_request_error", "thinking.type"),
 ])
@@ -210,3 +220,80 @@ def test_errors_through_the_sdk(server, claude, smollm2):
             {"type": "tool_use", "id": "", "name": "x", "input": {}}]}])
     wrong = httpx.get(server.url + "/v1/messages", timeout=10)
     assert wrong.status_code == 405 and wrong.json()["error"]["message"] == "method not allowed"
+
+
+# -- what Claude Code sends ------------------------------------------------------------
+
+
+def claude_code_turn(name: str, model: str, keep_tools: tuple[str, ...] | None = None) -> tuple[dict, dict]:
+    """A recorded Claude Code request for `model`; with `keep_tools`, only those tools and the inline system message
+    (the recorded prompt is 27k tokens: this keeps it inside SmolLM2's 4,096-token slot)."""
+    request = recorded(name)
+    body = copy.deepcopy(request["body"])
+    body.update(model=model, max_tokens=8, temperature=0)
+    if keep_tools is not None:
+        body["tools"] = [t for t in body["tools"] if t["name"] in keep_tools]
+        body["system"] = body["system"][:2]
+        for message in body["messages"]:
+            if message["role"] == "system":
+                message["content"] = [{"type": "text", "text": "Primary working directory: /tmp"}]
+            elif isinstance(message["content"], list):
+                message["content"] = [b for b in message["content"] if not str(b.get("text", "")).startswith("<system-reminder>")]
+    headers = {k: v for k, v in request["headers"].items() if k.startswith("anthropic-")}
+    return body, headers
+
+
+def stream_events(server, path: str, body: dict, headers: dict) -> list[dict]:
+    with httpx.stream("POST", server.url + path, json=body, headers=headers, timeout=120) as reply:
+        assert reply.status_code == 200, reply.read()
+        text = reply.read().decode()
+    return [json.loads(frame.split("data: ", 1)[1]) for frame in text.split("\n\n") if "data: " in frame]
+
+
+def test_claude_code_turns_are_answered(server, models):
+    """The recorded first turn (a system-role message inside `messages`, tools with a deferred one, adaptive thinking,
+    `?beta=true`), and the turn after a tool call, reach the model and stream an answer."""
+    for name in ("claude_code_first_turn", "claude_code_tool_turn"):
+        body, headers = claude_code_turn(name, models["tools"], keep_tools=("Bash", "Read", "DeferredToolPlaceholder"))
+        events = stream_events(server, "/v1/messages?beta=true", body, headers)
+        assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+        assert events[-2]["delta"]["stop_reason"] in ("end_turn", "max_tokens", "tool_use")
+        assert events[-2]["usage"]["input_tokens"] > 100  # the system prompt and the tools were read
+
+
+def test_claude_code_whole_prompt_is_too_long_for_the_slot(server, claude, smollm2, models):
+    """The whole recorded prompt (11.6k tokens for SmolLM2) in a 4,096-token slot: Anthropic's "prompt is too long", never a cut,
+    whether asked by the model's name or by a Claude name an alias maps to it (OLLAMA_MODEL_ALIASES, conftest)."""
+    for model in (models["tools"], "claude-sonnet-4-5"):
+        body, headers = claude_code_turn("claude_code_first_turn", model)
+        reply = httpx.post(server.url + "/v1/messages?beta=true", json=body, headers=headers, timeout=120)
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        tokens, limit = (int(x) for x in error["message"].removeprefix("prompt is too long: ").removesuffix(" maximum").split(" tokens > "))
+        counted = httpx.post(server.url + "/v1/messages/count_tokens?beta=true", json=body, headers=headers, timeout=120)
+        assert limit == 4096 and tokens == counted.json()["input_tokens"] > 10_000
+
+
+def test_count_tokens_is_what_the_model_reads(server, claude, models):
+    ask = {"model": models["tools"], "system": "Be brief.", "messages": [{"role": "user", "content": "What is 2+2?"}],
+           "tools": [WEATHER]}
+    counted = claude.messages.count_tokens(**ask)
+    reply = claude.messages.create(**ask, **GREEDY)
+    assert counted.input_tokens == reply.usage.input_tokens > 0
+    # The same through x-api-key and `?beta=true`, as Claude Code sends it; a Claude name through its alias.
+    raw = httpx.post(server.url + "/v1/messages/count_tokens?beta=true", headers={"x-api-key": "ollama"}, timeout=60,
+                     json={**ask, "model": "claude-haiku-4-5"})
+    assert raw.status_code == 200 and raw.json() == {"input_tokens": counted.input_tokens}
+    missing = httpx.post(server.url + "/v1/messages/count_tokens", json={"model": "smollm2"}, timeout=60)
+    assert missing.status_code == 400 and missing.json()["error"]["message"] == "messages is required"
+
+
+def test_structured_output_and_compressed_bodies(server, claude, smollm2):
+    schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
+    body = {"model": "smollm2", "max_tokens": 40, "temperature": 0, "messages": [{"role": "user", "content": "Name a color."}],
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}}
+    reply = httpx.post(server.url + "/v1/messages", content=gzip.compress(json.dumps(body).encode()), timeout=60,
+                       headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert reply.status_code == 200, reply.text
+    assert isinstance(json.loads(reply.json()["content"][0]["text"])["color"], str)

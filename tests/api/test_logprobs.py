@@ -70,4 +70,4 @@ def test_shift_false_stops_at_the_context_instead_of_shifting(server, smollm2):
 def test_shift_false_refuses_a_prompt_longer_than_the_context(server, smollm2):
     response = generate(server, model=smollm2, prompt="word " * 300, options={"num_ctx": 128}, shift=False)
     assert response.status_code == 400
-    assert response.json() == {"error": "the input length exceeds the context length"}
+    assert response.json()["error"].startswith("the prompt is longer than the context length currently available")

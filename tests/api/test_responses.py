@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import copy
+import gzip
 import json
+import zlib
 
 import httpx
 import openai
 import pytest
+import zstandard
 
 from .templates import THINKING, TOOLS, create_variant
+from .test_agent_wire import recorded
 
 GREEDY = {"temperature": 0, "max_output_tokens": 24}
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the current weather in a city",
@@ -180,10 +185,14 @@ def test_reasoning(oai, models, smollm2):
     ({"model": "smollm2", "input": 5}, 400, "input must be a string or an array"),
     ({"model": "smollm2", "input": "Hi", "temperature": "hot"}, 400, "ResponsesRequest.temperature"),
     ({"model": "smollm2", "input": "Hi", "max_output_tokens": 0}, 400, "max_output_tokens must be"),
-    ({"model": "smollm2", "input": [{"type": "web_search_call"}]}, 400, "unknown input item type"),
+    ({"model": "smollm2", "input": [{"type": "no_such_item"}]}, 400, "unknown input item type"),
+    ({"model": "smollm2", "input": [{"content": "Hi"}]}, 400, "is missing its 'type'"),
     ({"model": "smollm2", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, 400, "file inputs"),
     ({"model": "smollm2", "input": "Hi", "previous_response_id": "resp_1"}, 400, "previous_response_id is not supported"),
-    ({"model": "smollm2", "input": "Hi", "tools": [{"type": "web_search"}]}, 400, "only function tools"),
+    ({"model": "smollm2", "input": "Hi", "tools": [{"type": "namespace", "name": "ns"}]}, 400, "a namespace tool needs"),
+    ({"model": "smollm2", "input": "Hi", "tools": [{"type": "custom"}]}, 400, "a custom tool needs a name"),
+    ({"model": "smollm2", "input": [{"type": "custom_tool_call", "call_id": "c", "name": "f", "input": {}}]}, 400,
+     "its input (a string)"),
     ({"model": "smollm2", "input": ""}, 400, "input is required"),
     ({"model": "nope", "input": "Hi", "stream": True}, 404, "not found"),
     ({"model": "smollm2", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": PNG}]}]}, 400,
@@ -210,3 +219,65 @@ def test_errors_through_the_client(oai, smollm2):
     with pytest.raises(openai.BadRequestError, match="unknown content type"):
         oai.responses.create(model="smollm2", input=[{"role": "user", "content": [{"type": "bogus"}]}])
     assert httpx.get(str(oai.base_url.join("responses")), timeout=10).json()["error"]["message"] == "method not allowed"
+
+
+# -- what Codex sends --------------------------------------------------------------------
+
+
+def codex_turn(name: str, model: str, whole: bool = False) -> dict:
+    """A recorded Codex request for `model`; unless `whole`, its long developer instructions shortened (the recorded
+    prompt does not fit SmolLM2's 4,096-token slot) and its tool descriptions dropped, every tool kept."""
+    body = copy.deepcopy(recorded(name)["body"])
+    body.update(model=model, max_output_tokens=8, temperature=0)
+    if not whole:
+        for item in body["input"]:
+            if item.get("role") == "developer":
+                item["content"] = [{"type": "input_text", "text": "You are a coding agent."}]
+            elif item.get("role") == "user" and "environment_context" in item["content"][0]["text"]:
+                item["content"] = [{"type": "input_text", "text": "<cwd>/tmp</cwd>"}]
+        for tool in body["tools"]:
+            for member in [tool, *tool.get("tools", [])]:
+                member.pop("description", None)
+    return body
+
+
+def sse(reply: httpx.Response) -> list[dict]:
+    return [json.loads(frame.split("data: ", 1)[1]) for frame in reply.text.split("\n\n") if "data: " in frame]
+
+
+def test_codex_turns_are_answered(server, models):
+    """The recorded turns (developer messages, a namespace tool, a hosted web_search tool, a function_call and its
+    output) stream an answer, ending in response.completed."""
+    for name in ("codex_first_turn", "codex_tool_turn"):
+        reply = httpx.post(server.url + "/v1/responses", json=codex_turn(name, models["tools"]), timeout=120)
+        assert reply.status_code == 200, reply.text
+        events = sse(reply)
+        assert events[0]["type"] == "response.created" and events[-1]["type"] == "response.completed"
+        assert events[-1]["response"]["usage"]["input_tokens"] > 100
+
+
+def test_codex_whole_prompt_is_too_long_for_the_slot(server, models):
+    reply = httpx.post(server.url + "/v1/responses", json=codex_turn("codex_first_turn", models["tools"], whole=True), timeout=120)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["type"] == "invalid_request_error"
+    assert "maximum context length is 4096 tokens" in error["message"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd"])
+def test_compressed_request_bodies(server, models, encoding):
+    body = json.dumps(codex_turn("codex_tool_turn", models["tools"])).encode()
+    packed = {"gzip": gzip.compress, "deflate": zlib.compress, "zstd": zstandard.ZstdCompressor().compress}[encoding](body)
+    reply = httpx.post(server.url + "/v1/responses", content=packed, timeout=120,
+                       headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+    assert reply.status_code == 200 and sse(reply)[-1]["type"] == "response.completed"
+
+
+def test_a_compressed_bomb_is_413(server, smollm2):
+    bomb = gzip.compress(b" " * (80 << 20))  # 80 MiB of spaces: past the 64 MiB cap once decoded
+    reply = httpx.post(server.url + "/v1/responses", content=bomb, timeout=60,
+                       headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert reply.status_code == 413 and "request body too large" in reply.json()["error"]["message"]
+    damaged = httpx.post(server.url + "/v1/responses", content=gzip.compress(b'{"model": "smollm2"}')[:-8], timeout=60,
+                         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert damaged.status_code == 400 and "not valid gzip data" in damaged.json()["error"]["message"]

@@ -349,16 +349,19 @@ def test_cancel_while_waiting_for_a_slot(engine, model):
         assert c.wait()["done_reason"] == "cancel"
 
 
-def test_prompt_longer_than_the_slot_is_truncated(engine, model):
+def test_prompt_longer_than_the_slot_is_cut_only_when_asked(engine, model):
     tokens = model.tokenize("The quick brown fox jumps over the lazy dog. " * 120, add_bos=False)
     assert len(tokens) > N_CTX_SLOT
-    completion, collector, final = complete(engine, tokens, num_predict=8)
+    # Asked (a request with `shift: true`): cut as Ollama cuts it, num_keep and the newest, half the rest left free.
+    completion, collector, final = complete(engine, tokens, num_predict=8, cut_prompt=True)
     assert final["done_reason"] == "length" and final["eval_count"] == 8
+    read = N_CTX_SLOT - (N_CTX_SLOT - 4) // 2
+    assert final["prompt_eval_count"] == read and final["prompt_dropped"] == len(tokens) - read
     slot, reused, pending = engine.admission_of(completion)
-    assert reused + pending <= N_CTX_SLOT - 8
+    assert reused + pending == read
     kept = engine.slots[slot].cached
     assert kept[:4] == tokens[:4]  # num_keep: the start of the prompt survives
-    assert kept[reused + pending - 8 : reused + pending] == tokens[-8:]  # and so does its end
+    assert kept[read - 8 : read] == tokens[-8:]  # and so does its end
 
 
 def test_utf8_pieces_are_whole_characters(engine, model):

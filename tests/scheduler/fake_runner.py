@@ -71,6 +71,9 @@ class FakeRunner:
     async def render(self, prompt: Prompt) -> str:
         return prompt.raw or ""
 
+    async def count_tokens(self, prompt: Prompt) -> int:
+        return len((prompt.raw or "").split())
+
     async def embed(self, request: EmbedRequest) -> EmbedReply:
         return EmbedReply([[1.0] for _ in request.inputs], len(request.inputs))
 
