@@ -277,6 +277,60 @@ def pull_retry_delay() -> float:
     return float(os.environ.get("OLLAMA_PULL_RETRY_DELAY") or 1.0)
 
 
+# -- JupyterHub ---------------------------------------------------------------------
+
+HUB_ADMIN_GROUP = "ollama-admins"
+
+
+def hub_admin_group() -> str:
+    """Ours: OLLAMA_HUB_ADMIN_GROUP, the Hub group whose members (besides Hub admins) pull, create, copy, delete
+    and push models on the shared service."""
+    return os.environ.get("OLLAMA_HUB_ADMIN_GROUP", "").strip() or HUB_ADMIN_GROUP
+
+
+@dataclass(frozen=True)
+class HubServiceEnv:
+    """What JupyterHub tells a service it manages (an admin sets the same for an external one)."""
+
+    name: str  # JUPYTERHUB_SERVICE_NAME
+    url: str  # JUPYTERHUB_SERVICE_URL: where to listen
+    prefix: str  # JUPYTERHUB_SERVICE_PREFIX: the path the Hub's proxy forwards, e.g. /services/ollama/
+
+
+def hub_service_env() -> HubServiceEnv | None:
+    """The Hub's service variables, when `serve` runs as a Hub service (needs JUPYTERHUB_API_TOKEN too)."""
+    name = os.environ.get("JUPYTERHUB_SERVICE_NAME", "").strip()
+    if not name or not os.environ.get("JUPYTERHUB_API_TOKEN"):
+        return None
+    base = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/")
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"{base}/services/{name}/"
+    return HubServiceEnv(name, os.environ.get("JUPYTERHUB_SERVICE_URL", "").strip(), prefix.rstrip("/") + "/")
+
+
+@dataclass(frozen=True)
+class HubServerEnv:
+    """What JupyterHub tells a user's server: its Hub, its token (the user's scopes) and its user."""
+
+    api_url: str  # JUPYTERHUB_API_URL, e.g. http://127.0.0.1:8081/hub/api
+    api_token: str  # JUPYTERHUB_API_TOKEN
+    base_url: str  # JUPYTERHUB_BASE_URL, the Hub's base path ("/")
+    user: str  # JUPYTERHUB_USER
+
+
+def hub_server_env() -> HubServerEnv | None:
+    api_url, token = os.environ.get("JUPYTERHUB_API_URL", ""), os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    if not (api_url and token):
+        return None
+    return HubServerEnv(api_url.rstrip("/"), token, os.environ.get("JUPYTERHUB_BASE_URL", "/") or "/",
+                        os.environ.get("JUPYTERHUB_USER", ""))
+
+
+def hub_service() -> str:
+    """Ours: JUPYTER_OLLAMA_HUB_SERVICE, set in a user server's environment by the hub admin: the name of the
+    Hub service to use instead of a model manager of its own (or that service's URL)."""
+    return os.environ.get("JUPYTER_OLLAMA_HUB_SERVICE", "").strip()
+
+
 # -- clients, kernels, logs -----------------------------------------------------------
 
 # Through these the server extension tells the kernels it starts where it is.

@@ -39,6 +39,10 @@ class PromptTooLong(BadRequest):
         self.tokens, self.limit = tokens, limit
 
 
+class Unauthorized(OllamaError):
+    status = 401
+
+
 class Forbidden(OllamaError):
     status = 403
 

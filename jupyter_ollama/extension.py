@@ -5,6 +5,11 @@ authenticates (token header or login cookie, with XSRF for browsers), every verb
 is `@web.authenticated` and `@authorized` on the resource `ollama`, and errors
 keep Ollama's shape. The extension exports its URL and token into the
 environment, so kernels it starts find it (see `discovery/`).
+
+Under JupyterHub with `hub_service` set, the server has no manager of its own: the
+same routes forward to the hub's model service, as this server's user (`hub/forward.py`).
+Model traffic is the server's activity (`current_activity`, `ollama_last_activity`):
+an idle culler never stops a server in the middle of a chat or a pull.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from __future__ import annotations
 import inspect
 import os
 import shlex
+import signal
 import sys
+import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +30,35 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
+from tornado.ioloop import PeriodicCallback
 from tornado.web import RequestHandler
 from traitlets import Dict, Int, Unicode, default
 
 from . import envconfig
 from .api.routes import mounted, own_verbs
-from .envconfig import TOKEN_ENV, URL_ENV
+from .envconfig import TOKEN_ENV, URL_ENV, hub_server_env
+from .hub.forward import ForwardHandler, Forwarding
 from .scheduler.durations import default_keep_alive, parse_keep_alive_setting
+from .scheduler.manager import build_manager
 from .scheduler.scheduler import Scheduler
 from .scheduler.settings import SchedulerSettings, parse_budget
 from .store.aliases import ModelAliases
-from .store.declared import parse_declared, sync_declared
-from .store.store import ModelStore, default_models_dir
+from .store.declared import parse_declared
+from .store.store import default_models_dir
 
 AUTH_RESOURCE = "ollama"
 
 
+ACTIVITY = "ollama_last_activity"  # jupyter_server counts every `*_last_activity` setting as the server's activity
+ACTIVITY_EVERY = 15.0  # seconds between activity marks while model work goes on
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 async def _jupyter_prepare(self: Any) -> None:
+    self.settings[ACTIVITY] = utcnow()
     # Anthropic's clients send their key as x-api-key: Jupyter reads tokens from Authorization only.
     key = self.request.headers.get("x-api-key")
     if key and "Authorization" not in self.request.headers:
@@ -86,6 +106,14 @@ def terminal_shell(command: list[str], scripts: str) -> list[str]:
     return [command[0], "-l", "-c", f'PATH={shlex.quote(scripts)}:"$PATH"; export PATH; exec {shell} -i']
 
 
+def graceful_interrupt(serverapp: Any) -> None:
+    """SIGINT stops the server as SIGTERM does, with its cleanup, where jupyter_server left it as Python's
+    KeyboardInterrupt (no terminal to confirm on): JupyterHub stops a user's server with SIGINT first, and
+    without cleanup the streams this server carries would end as cut connections, not with a word."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, serverapp._signal_stop)
+
+
 class JupyterOllama(ExtensionApp):
     name = "jupyter_ollama"
     # No templates or static files of its own: the sidebar is a labextension.
@@ -101,6 +129,9 @@ class JupyterOllama(ExtensionApp):
     num_thread = Int(help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server may use").tag(config=True)
     model_aliases = Dict(help="Names answered by local models (OLLAMA_MODEL_ALIASES): pattern -> model, e.g. "
                               '{"claude-*": "qwen3-coder"}; shell-style patterns, first match wins').tag(config=True)
+    hub_service = Unicode(help="Under JupyterHub: the Hub service (its name, or its URL) whose model manager this server "
+                               "uses instead of one of its own (JUPYTER_OLLAMA_HUB_SERVICE); see docs/jupyterhub.md"
+                          ).tag(config=True)
     remote_models = Dict(help="Remote models every user gets (OLLAMA_REMOTE_MODELS): name -> create request, e.g. "
                               '{"team": {"from": "llama3.1:70b", "remote_host": ["http://vllm:8000"]}}; see docs/deployment.md'
                          ).tag(config=True)
@@ -137,6 +168,10 @@ class JupyterOllama(ExtensionApp):
     def _num_thread(self) -> int:
         return envconfig.num_thread()
 
+    @default("hub_service")
+    def _hub_service(self) -> str:
+        return envconfig.hub_service()
+
     @default("model_aliases")
     def _model_aliases(self) -> dict[str, str]:
         try:
@@ -169,20 +204,51 @@ class JupyterOllama(ExtensionApp):
             num_thread=max(self.num_thread, 0),
         )
 
+    scheduler: Scheduler | None = None
+    forwarding: Forwarding | None = None
+
     def initialize_settings(self) -> None:
-        store = ModelStore(Path(self.models_dir), ModelAliases.of(self.model_aliases))
-        self.scheduler = Scheduler(store, self.scheduler_settings())
-        self.settings.update(ollama_store=store, ollama_scheduler=self.scheduler)
-        sync_declared(store, self.remote_models)  # and those no longer declared go
+        hub = hub_server_env()
+        if self.hub_service and hub is not None:  # the hub's manager serves this server's user: none here
+            self.forwarding = Forwarding(self.hub_service, hub, self.record_activity)
+            self.settings.update(ollama_forwarding=self.forwarding)
+            return
+        if self.hub_service:
+            self.log.error("JupyterOllama.hub_service is %r, but this server is not started by JupyterHub "
+                           "(no JUPYTERHUB_API_URL and JUPYTERHUB_API_TOKEN): it runs a model manager of its own", self.hub_service)
+        manager = build_manager(Path(self.models_dir), self.scheduler_settings(), ModelAliases.of(self.model_aliases),
+                                declared=self.remote_models)  # and those no longer declared go
+        self.scheduler = manager.scheduler
+        self.settings.update(ollama_store=manager.store, ollama_scheduler=manager.scheduler)
 
     def initialize_handlers(self) -> None:
+        if self.forwarding is not None:
+            self.handlers.append((r"ollama/?(.*)", jupyter_handler(ForwardHandler), {}))
+            return
         # `mounted` builds absolute patterns; ExtensionApp joins them with base_url, so strip the slash.
         self.handlers.extend((pattern.lstrip("/"), handler, kwargs) for pattern, handler, kwargs in mounted("/ollama/", jupyter_handler))
+
+    def record_activity(self) -> None:
+        if self.serverapp is not None:
+            self.serverapp.web_app.settings[ACTIVITY] = utcnow()
+
+    def current_activity(self) -> bool:
+        """Model work in flight: a request holding or waiting for a slot, a load, a forwarded stream or pull."""
+        if self.forwarding is not None:
+            return bool(self.forwarding.in_flight)
+        scheduler = self.scheduler
+        return scheduler is not None and bool(scheduler.pending or any(not x.idle for x in scheduler.loaded.values()))
+
+    def _mark_while_busy(self) -> None:
+        if self.current_activity():
+            self.record_activity()
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # Kernels and terminals inherit the server's environment: tell them where the API is and how to get in.
         os.environ[URL_ENV] = url_path_join(serverapp.connection_url, "ollama")
-        token = getattr(serverapp.identity_provider, "token", "") or ""
+        # Under JupyterHub the server's own Hub token (its user's scopes) is what kernels show it.
+        hub = hub_server_env()
+        token = getattr(serverapp.identity_provider, "token", "") or (hub.api_token if hub else "")
         if token:
             os.environ[TOKEN_ENV] = token
         # `jupyter-ollama` in a terminal: this Python's scripts folder on PATH, even when the server
@@ -192,7 +258,16 @@ class JupyterOllama(ExtensionApp):
         manager = serverapp.web_app.settings.get("terminal_manager")
         if manager is not None:
             manager.shell_command = terminal_shell(list(manager.shell_command), scripts)
-        self.log.info("jupyter-ollama API at %s (models in %s)", os.environ[URL_ENV], self.models_dir)
+        self.activity = PeriodicCallback(self._mark_while_busy, ACTIVITY_EVERY * 1000)
+        self.activity.start()
+        graceful_interrupt(serverapp)
+        where = f"the hub service {self.hub_service!r}" if self.forwarding else f"models in {self.models_dir}"
+        self.log.info("jupyter-ollama API at %s (%s)", os.environ[URL_ENV], where)
 
     async def stop_extension(self) -> None:
-        await self.scheduler.shutdown()  # every runner goes, with its memory
+        if getattr(self, "activity", None) is not None:
+            self.activity.stop()
+        if self.forwarding is not None:
+            await self.forwarding.stop()  # forwarded streams end with "the server is shutting down"
+        if self.scheduler is not None:
+            await self.scheduler.shutdown()  # every runner goes, with its memory

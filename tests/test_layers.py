@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"remote"},
     {"scheduler"},
     {"api"},
+    {"hub"},
     {"client"},
     {"server"},
     {"cli"},

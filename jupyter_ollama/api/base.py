@@ -39,6 +39,9 @@ class OllamaHandler(tornado.web.RequestHandler):
 
     _body: bytearray | None = None
     _body_limit = 0
+    # What the handler's changing verbs do to the model store ("pull", "create", ...): where users are told apart
+    # (a Hub service), those belong to admins. "" for a handler that only reads or runs models.
+    manages_store = ""
 
     @property
     def store(self) -> ModelStore:

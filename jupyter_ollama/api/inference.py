@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import BadRequest, NotFound
 from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
 from ..scheduler.durations import parse_keep_alive
-from ..scheduler.scheduler import Loaded, RemoteLoaded
+from ..scheduler.scheduler import Loaded, RemoteLoaded, RunnerError, ShuttingDown
 from ..store.model import LocalModel, rfc3339
 from ..store.options import validate_parameters
 from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
@@ -132,7 +132,7 @@ class InferenceHandler(OllamaHandler):
         merged = {**model.parameters, **options}
         async with self.scheduler.use(model, options, keep_alive) as loaded:
             loaded_at = time.perf_counter()
-            async for event in loaded.runner.completion(replace(job, options=merged)):
+            async for event in self.stopping_aware(loaded.runner.completion(replace(job, options=merged))):
                 if not isinstance(event, Done):
                     yield event
                     continue
@@ -153,6 +153,16 @@ class InferenceHandler(OllamaHandler):
                     "eval_duration": event.eval_duration,
                     **({"context": event.tokens} if event.tokens is not None else {}),
                 }
+
+    async def stopping_aware(self, events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """`events`, where a runner stopped because the server is stopping says that, not a runner failure."""
+        try:
+            async for event in events:
+                yield event
+        except RunnerError:
+            if self.scheduler.closing:
+                raise ShuttingDown() from None
+            raise
 
     async def chunks(self, p: Prepared, field: str) -> AsyncIterator[dict[str, Any]]:
         """Ollama's chunks for a generation: thinking, content and each tool call as soon as it is parsed."""

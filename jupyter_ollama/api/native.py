@@ -58,6 +58,8 @@ class ShowHandler(OllamaHandler):
 
 
 class CopyHandler(OllamaHandler):
+    manages_store = "copy"
+
     async def post(self) -> None:
         body = self.json_body(wire.COPY)
         await asyncio.to_thread(self.store.copy, body.get("source", ""), body.get("destination", ""))
@@ -65,6 +67,8 @@ class CopyHandler(OllamaHandler):
 
 
 class DeleteHandler(OllamaHandler):
+    manages_store = "delete"
+
     async def delete(self) -> None:
         body = self.json_body(wire.DELETE)
         await asyncio.to_thread(self.store.delete, body.get("model") or body.get("name") or "")
@@ -72,6 +76,8 @@ class DeleteHandler(OllamaHandler):
 
 
 class CreateHandler(OllamaHandler):
+    manages_store = "create"
+
     async def post(self) -> None:
         body = self.json_body(wire.CREATE)
         creator = lambda progress: ModelCreator(self.store, progress).create(body)  # noqa: E731
@@ -81,6 +87,8 @@ class CreateHandler(OllamaHandler):
 @tornado.web.stream_request_body
 class BlobHandler(OllamaHandler):
     """HEAD answers whether a blob exists; POST streams an upload to disk, verifying its digest."""
+
+    manages_store = "upload blobs for"
 
     # GGUF files are many GB; the body streams to disk in chunks, never into memory.
     MAX_UPLOAD = 1 << 40

@@ -38,6 +38,8 @@ class _TransferHandler(OllamaHandler):
 
 
 class PullHandler(_TransferHandler):
+    manages_store = "pull"
+
     async def post(self) -> None:
         body = self.json_body(PULL)
         name = ModelName.parse(body.get("model") or body.get("name") or "")  # 400 invalid model name
@@ -48,6 +50,8 @@ class PullHandler(_TransferHandler):
 
 
 class PushHandler(_TransferHandler):
+    manages_store = "push"
+
     async def post(self) -> None:
         body = self.json_body(PUSH)
         text = body.get("model") or body.get("name")

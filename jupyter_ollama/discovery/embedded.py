@@ -16,9 +16,9 @@ from tornado.httpserver import HTTPServer
 
 from ..api.origins import BrowserGuard
 from ..api.routes import mounted, token_protected
+from ..scheduler.manager import build_manager
 from ..scheduler.scheduler import Scheduler
 from ..server import make_app
-from ..store.store import ModelStore
 
 
 class EmbeddedServer:
@@ -45,9 +45,9 @@ class EmbeddedServer:
         asyncio.set_event_loop(loop)
         self._loop = loop
         try:
-            store = ModelStore()
-            self._scheduler = Scheduler(store)
-            app = make_app(store, self._scheduler, mounted("/", token_protected(self.token)),
+            manager = build_manager()
+            self._scheduler = manager.scheduler
+            app = make_app(manager.store, self._scheduler, mounted("/", token_protected(self.token)),
                            guard=BrowserGuard.for_bind_address("127.0.0.1"))
             app.settings["log_function"] = lambda handler: None  # no access log in the notebook's stderr
             self._http = app.listen(0, address="127.0.0.1", max_body_size=1 << 40)

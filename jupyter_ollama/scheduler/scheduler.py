@@ -38,6 +38,14 @@ from .stats import ModelStats
 log = logging.getLogger("jupyter_ollama")
 
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
+SHUTTING_DOWN = "the server is shutting down"
+
+
+class ShuttingDown(Busy):
+    """What a request hears when the server stops under it: never a runner failure."""
+
+    def __init__(self) -> None:
+        super().__init__(SHUTTING_DOWN)
 
 
 LOAD_KEYS = ("num_ctx", "num_parallel", "num_batch", "num_gpu", "main_gpu", "num_thread", "use_mmap", "kv_cache_type",
@@ -143,6 +151,8 @@ class Scheduler:
         self.stats: dict[str, ModelStats] = {}
         self.evictions: deque[Eviction] = deque(maxlen=32)  # the latest, newest last
         self.remote = RemoteModels()  # models served by engines elsewhere: no memory, no slots of ours
+        self.closing = False  # shutting down: requests in flight end with ShuttingDown, new ones are refused
+        self.running = 0  # requests holding a slot, whichever model (one unloaded under them included)
         self._load_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
 
@@ -223,6 +233,8 @@ class Scheduler:
 
     @contextlib.asynccontextmanager
     async def _use_local(self, model: LocalModel, options: dict[str, Any], keep_alive: Any) -> AsyncIterator[Loaded]:
+        if self.closing:
+            raise ShuttingDown()
         if self.pending >= self.settings.max_queue:
             raise Busy(BUSY)
         self.pending += 1
@@ -237,6 +249,7 @@ class Scheduler:
         finally:
             self.pending -= 1
         loaded.busy += 1
+        self.running += 1
         if loaded.busy == 1:
             self._share_threads()
         try:
@@ -244,6 +257,7 @@ class Scheduler:
         finally:
             loaded.slots.release()
             loaded.busy -= 1
+            self.running -= 1
             if loaded.busy == 0:
                 self._share_threads()
             self._after_use(loaded)
@@ -481,10 +495,17 @@ class Scheduler:
             async with self._load_lock:
                 await self._unload(loaded)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, grace: float = 3.0) -> None:
+        """Stop every runner. Requests in flight end with "the server is shutting down" (their handlers see
+        `closing`); up to `grace` seconds go to letting them write it before the server goes."""
+        self.closing = True
         for loaded in list(self.loaded.values()):
             await self._unload(loaded)
         await self.remote.shutdown()
+        deadline = time.monotonic() + grace
+        while (self.pending or self.running) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # their last lines, written: out to the sockets before the loop stops
 
 
 def _expiry(loaded: Loaded) -> tuple[float, float]:
@@ -492,4 +513,4 @@ def _expiry(loaded: Loaded) -> tuple[float, float]:
     return (loaded.expires_at or float("inf"), loaded.loaded_at)
 
 
-__all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RemoteLoaded", "RunnerError", "BUSY"]
+__all__ = ["Scheduler", "SchedulerSettings", "Loaded", "RemoteLoaded", "RunnerError", "BUSY", "SHUTTING_DOWN", "ShuttingDown"]
