@@ -1,0 +1,72 @@
+"""Holds: the blobs that a pull or create in progress will reference, spared by every prune until it is done.
+
+A pull skips the layers already stored, a create names uploaded blobs and writes
+small layers; until their manifest is written no manifest references those blobs,
+and a delete in another process (or thread) would prune them. So each pull and create
+holds its blobs in `OLLAMA_MODELS/.holds/<owner>.<token>`, one digest a line, written
+under the store lock (locks.py) before it looks whether a blob is stored; a prune,
+under the same lock, spares every blob a live hold names. A hold goes when its
+manifest is written or its work fails, or with its process: owners.py says when
+another process's hold is abandoned, and the next prune removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from .locks import StoreLock
+from .owners import abandoned, owned_name
+
+
+class Hold:
+    """The digests one pull or create holds; use it as a context manager, or call `release()`."""
+
+    def __init__(self, folder: Path, lock: StoreLock) -> None:
+        self.path = folder / owned_name("", secrets.token_hex(6))
+        self.digests: set[str] = set()
+        self._lock = lock
+
+    def add(self, digests: Iterable[str]) -> None:
+        """Hold more digests, before looking whether their blobs are stored (so no prune falls in between)."""
+        new = set(digests) - self.digests
+        if not new:
+            return
+        with self._lock:
+            self.digests |= new
+            self.path.parent.mkdir(exist_ok=True)
+            temp = self.path.with_name(f".{self.path.name}.tmp")
+            temp.write_text("".join(f"{d}\n" for d in sorted(self.digests)))
+            os.replace(temp, self.path)
+
+    def release(self) -> None:
+        self.digests = set()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Hold:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+def held(folder: Path) -> set[str]:
+    """Every digest a live hold names, removing abandoned holds on the way (call it under the store lock)."""
+    digests: set[str] = set()
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return digests
+    for path in entries:
+        name = path.name[1:].removesuffix(".tmp") if path.name.startswith(".") else path.name
+        if abandoned(path, name):
+            path.unlink(missing_ok=True)
+        elif not path.name.startswith("."):
+            try:
+                digests.update(line for line in path.read_text().split() if line)
+            except FileNotFoundError:  # released while we looked
+                continue
+    return digests
