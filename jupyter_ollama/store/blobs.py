@@ -163,8 +163,11 @@ class BlobStore:
         swept = 0
         for entry in self.root.glob(TEMP_PREFIX + "*"):
             if abandoned(entry, entry.name.removeprefix(TEMP_PREFIX)):
-                entry.unlink(missing_ok=True)
-                swept += 1
+                try:
+                    entry.unlink(missing_ok=True)
+                    swept += 1
+                except PermissionError:  # another user's, in a folder we may not write
+                    log.warning("cannot remove %s, left by a process that is gone", entry)
         if swept:
             log.info("removed %d temporary file(s) left in %s by processes that are gone", swept, self.root)
         return swept

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from .locks import StoreLock
+from .locks import StoreLock, shared_mode
 from .owners import abandoned, owned_name
 
 
@@ -37,7 +37,9 @@ class Hold:
             return
         with self._lock:
             self.digests |= new
-            self.path.parent.mkdir(exist_ok=True)
+            if not self.path.parent.is_dir():  # as writable as the models folder: other users' servers hold here too
+                self.path.parent.mkdir(exist_ok=True)
+                os.chmod(self.path.parent, shared_mode(self.path.parent.parent, 0o777))
             temp = self.path.with_name(f".{self.path.name}.tmp")
             temp.write_text("".join(f"{d}\n" for d in sorted(self.digests)))
             os.replace(temp, self.path)
@@ -63,7 +65,10 @@ def held(folder: Path) -> set[str]:
     for path in entries:
         name = path.name[1:].removesuffix(".tmp") if path.name.startswith(".") else path.name
         if abandoned(path, name):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except PermissionError:  # another user's, in a folder we may not write: it is ignored all the same
+                pass
         elif not path.name.startswith("."):
             try:
                 digests.update(line for line in path.read_text().split() if line)

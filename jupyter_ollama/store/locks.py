@@ -39,9 +39,23 @@ class LockUnsupported(OSError):
     """The file system refused a lock (no lock daemon, a read-only store)."""
 
 
-def _open(path: Path) -> int:
+def shared_mode(folder: Path, mode: int) -> int:
+    """`mode` with the group and other write bits of `folder`: whoever may write the folder may take its locks."""
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        return mode & (os.stat(folder).st_mode | 0o755)
+    except OSError:
+        return mode & 0o755
+
+
+def _open(path: Path) -> int:
+    """The lock file, opened for writing (`lockf` needs it), made as writable as its folder when we create it."""
+    try:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return os.open(path, os.O_RDWR)
+        os.fchmod(fd, shared_mode(path.parent, 0o666))
+        return fd
     except OSError as err:
         raise LockUnsupported(err.errno, f"cannot open lock file: {err.strerror}", str(path)) from None
 

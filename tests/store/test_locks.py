@@ -91,3 +91,16 @@ def test_where_locks_fail_the_lock_still_serves_this_process(tmp_path, caplog):
             with lock:
                 pass
     assert "do not take turns, only threads of this one" in caplog.text
+
+
+def test_lock_and_hold_files_are_as_writable_as_the_models_folder(tmp_path):
+    """Under JupyterHub several users' servers share a group-writable folder: each must take the lock and hold."""
+    from jupyter_ollama.store.store import ModelStore
+
+    models = tmp_path / "shared"
+    models.mkdir()
+    models.chmod(0o2775)
+    store = ModelStore(models)
+    with store.lock, store.hold({"sha256:" + "a" * 64}):
+        assert (models / ".lock").stat().st_mode & 0o777 == 0o664
+        assert store.holds_folder.stat().st_mode & 0o777 == 0o775
