@@ -12,6 +12,7 @@ another process's hold is abandoned, and the next prune removes it.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterable
@@ -20,6 +21,8 @@ from types import TracebackType
 
 from .locks import StoreLock, shared_mode
 from .owners import abandoned, owned_name
+
+log = logging.getLogger("jupyter_ollama")
 
 
 class Hold:
@@ -42,6 +45,7 @@ class Hold:
                 os.chmod(self.path.parent, shared_mode(self.path.parent.parent, 0o777))
             temp = self.path.with_name(f".{self.path.name}.tmp")
             temp.write_text("".join(f"{d}\n" for d in sorted(self.digests)))
+            os.chmod(temp, 0o644)  # readable by every server sharing the folder, whatever our umask
             os.replace(temp, self.path)
 
     def release(self) -> None:
@@ -74,4 +78,6 @@ def held(folder: Path) -> set[str]:
                 digests.update(line for line in path.read_text().split() if line)
             except FileNotFoundError:  # released while we looked
                 continue
+            except OSError as err:
+                log.warning("cannot read the hold %s (%s): its blobs may be pruned", path, err.strerror)
     return digests

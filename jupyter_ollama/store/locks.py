@@ -115,9 +115,13 @@ class FileLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        if remove:
-            self.path.unlink(missing_ok=True)
-        os.close(fd)  # closing the descriptor releases the lock
+        try:
+            if remove:
+                self.path.unlink(missing_ok=True)
+        except OSError:  # left for the next holder to remove; the lock is let go all the same
+            pass
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
 
 class StoreLock:
