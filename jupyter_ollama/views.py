@@ -149,7 +149,8 @@ def system_text(info: dict[str, Any]) -> str:
         lines.append(f"GPU: {info.get('gpu_error') or 'none'}")
     ram = info.get("ram") or {}
     if ram:
-        lines.append(f"RAM: {human_bytes(ram['used'])} / {human_bytes(ram['total'])} used")
+        limit = f" (container limit, {ram['source']})" if ram.get("source", "host") != "host" else ""
+        lines.append(f"RAM: {human_bytes(ram['used'])} / {human_bytes(ram['total'])} used{limit}")
         lines.extend(f"  {m['name']}: {human_bytes(m['size'])}" for m in ram.get("models", []))
     for e in info.get("evictions", [])[-5:]:
         lines.append(f"evicted {e['model']}{' from ' + e['device'] if e['device'] else ''}: {e['reason']}")

@@ -43,6 +43,20 @@ def file_digest(path: Path) -> str:
 
 
 @dataclass
+class Gate:
+    """Blob bodies stop at `offset` until the test opens the gate; `reached` is set when one gets there."""
+
+    offset: int
+    opened: threading.Event = field(default_factory=threading.Event)
+    reached: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, position: int) -> None:
+        if position >= self.offset and not self.opened.is_set():
+            self.reached.set()
+            self.opened.wait()
+
+
+@dataclass
 class BlobSource:
     """What blob bytes are served, with the faults and counters shared by registry and CDN."""
 
@@ -52,6 +66,7 @@ class BlobSource:
     drop_at: dict[str, int] = field(default_factory=dict)  # digest → absolute offset where bodies are cut
     drop_once: set[str] = field(default_factory=set)  # digests whose drop fires once only
     rate: float | None = None  # bytes per second over all blob bodies
+    gates: dict[str, Gate] = field(default_factory=dict)  # digest → where its bodies wait for the test
     served: Counter = field(default_factory=Counter)  # digest → body bytes sent
     ranges: list[tuple[str, str]] = field(default_factory=list)  # (digest, Range header) of each GET
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,6 +131,8 @@ class BlobSource:
                         break
                     if digest in self.corrupt and offset == 0:
                         chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+                    if digest in self.gates and header != "bytes=0-0":
+                        self.gates[digest].wait(offset)
                     self.pace(len(chunk))
                     handler.wfile.write(chunk)
                     if header != "bytes=0-0":  # the direct-URL probe is not counted as a download

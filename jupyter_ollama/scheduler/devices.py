@@ -2,18 +2,23 @@
 
 NVML (see `nvml.py`) is initialized lazily on first use, never at import, and every
 NVML error means "no usable GPU" rather than a failure: a machine without NVIDIA
-drivers is the common case in notebooks.
+drivers is the common case in notebooks. RAM is the host's (psutil), or less inside
+a memory-limited container: the cgroup's limit and what is left under it (`cgroup.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import psutil
 
 from .. import envconfig
+from .cgroup import memory_limit
 from .nvml import GpuReading, GpuScan, Nvml
+
+HOST_RAM = "host"  # the source of a RAM reading that no cgroup limits
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Device:
     total: int
     free: int
     id: str = ""  # a GPU's name for CUDA_VISIBLE_DEVICES (its UUID, else its index)
+    source: str = ""  # RAM: where the figures come from, "host" or the cgroup file that limits them
 
     @property
     def key(self) -> str:
@@ -65,9 +71,15 @@ def gpus(scan: GpuScan | None = None) -> list[Device]:
     return [Device("gpu", g.index, g.name, g.memory_total, g.memory_free, g.uuid or str(g.index)) for g in readings]
 
 
-def ram() -> Device:
+def ram(root: Path = Path("/")) -> Device:
+    """The host's RAM, or a container's share of it: total = min(host, limit), free = min(host available, left under the limit).
+
+    `root` is where /proc and /sys are read (tests pass a fake tree)."""
     memory = psutil.virtual_memory()
-    return Device("cpu", 0, "RAM", memory.total, memory.available)
+    limit = memory_limit(root)
+    if limit is None or limit.limit >= memory.total:
+        return Device("cpu", 0, "RAM", memory.total, memory.available, source=HOST_RAM)
+    return Device("cpu", 0, "RAM", limit.limit, min(memory.available, limit.available), source=limit.source)
 
 
 @lru_cache(maxsize=1)
@@ -81,16 +93,16 @@ def gpu_offload_supported() -> bool:
         return False
 
 
-def probe() -> Machine:
-    """The devices a new model may go to, and why there is no GPU among them when there is none."""
+def probe(root: Path = Path("/")) -> Machine:
+    """The devices a new model may go to, and why there is no GPU among them when there is none (`root`: see `ram`)."""
     if not gpu_offload_supported():
-        return Machine([], ram(), "llama.cpp was built for the CPU")
+        return Machine([], ram(root), "llama.cpp was built for the CPU")
     scan = nvml.scan()
     found = gpus(scan)
     if not found:
         why = "CUDA_VISIBLE_DEVICES hides every GPU" if scan.gpus else scan.error or "no NVIDIA GPU found"
-        return Machine([], ram(), why)
-    return Machine(found, ram())
+        return Machine([], ram(root), why)
+    return Machine(found, ram(root))
 
 
 def gpu_memory_used() -> dict[int, int]:

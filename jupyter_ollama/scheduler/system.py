@@ -2,12 +2,15 @@
 
 The placements are read on the manager's loop (the scheduler is not thread-safe);
 NVML, psutil and the llama.cpp build check run in a thread, since a first NVML
-init can take a while and the loop must never wait.
+init can take a while and the loop must never wait. RAM is read through the
+scheduler's device probe, so the figures shown are those its memory budget uses:
+inside a memory-limited container, the cgroup's limit (`ram.source` names the file).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -49,10 +52,11 @@ class SystemGpu(TypedDict):
 
 
 class SystemRam(TypedDict):
-    total: int
+    total: int  # the host's RAM, or a container's memory limit where that is less
     used: int  # total - available
     available: int
     models: list[ModelMemory]
+    source: str  # "host", or the cgroup file of the limit: "cgroup v2 memory.max", "cgroup v1 memory.limit_in_bytes"
 
 
 class SystemInfo(TypedDict):
@@ -94,7 +98,8 @@ def placements(scheduler: Scheduler) -> list[Placement]:
 
 
 def snapshot(models: list[Placement], scan: GpuScan, ram_total: int, ram_available: int,
-             cpu_percent: float, build: LlamaBuild, evictions: list[EvictionInfo] | None = None) -> SystemInfo:
+             cpu_percent: float, build: LlamaBuild, evictions: list[EvictionInfo] | None = None,
+             ram_source: str = devices.HOST_RAM) -> SystemInfo:
     """The reply, from readings already taken (pure, so tests feed it fake GPUs)."""
     gpus: list[SystemGpu] = []
     for gpu in scan.gpus:
@@ -113,7 +118,8 @@ def snapshot(models: list[Placement], scan: GpuScan, ram_total: int, ram_availab
         "gpu_error": None if gpus else scan.error or "no NVIDIA GPU found",
         "gpu_offload": build["gpu_offload"],
         "llama_build": build,
-        "ram": {"total": ram_total, "used": ram_total - ram_available, "available": ram_available, "models": in_ram},
+        "ram": {"total": ram_total, "used": ram_total - ram_available, "available": ram_available, "models": in_ram,
+                "source": ram_source},
         "cpu_percent": float(cpu_percent),
         "evictions": evictions or [],
     }
@@ -123,13 +129,15 @@ def evictions(scheduler: Scheduler) -> list[EvictionInfo]:
     return [{"model": e.model, "device": e.device, "reason": e.reason, "at": e.at} for e in scheduler.evictions]
 
 
-def read(models: list[Placement], evicted: list[EvictionInfo] | None = None) -> SystemInfo:
-    """Take the readings (blocking: NVML, psutil, the llama.cpp build) and shape the reply."""
-    ram = devices.ram()
+def read(models: list[Placement], evicted: list[EvictionInfo] | None = None,
+         ram_probe: Callable[[], devices.Device] = devices.ram) -> SystemInfo:
+    """Take the readings (blocking: NVML, psutil or the cgroup, the llama.cpp build) and shape the reply."""
+    ram = ram_probe()
     # interval=None: CPU use since the previous call, without sleeping (0.0 on the very first).
     return snapshot(models, devices.nvml.scan(), ram.total, ram.free,
-                    psutil.cpu_percent(interval=None), llama_build(), evicted)
+                    psutil.cpu_percent(interval=None), llama_build(), evicted, ram.source or devices.HOST_RAM)
 
 
 async def system_info(scheduler: Scheduler) -> SystemInfo:
-    return await asyncio.to_thread(read, placements(scheduler), evictions(scheduler))
+    probe = scheduler.device_probe
+    return await asyncio.to_thread(read, placements(scheduler), evictions(scheduler), lambda: probe().ram)

@@ -4,18 +4,28 @@ Every write goes to a temporary file in the blobs folder, is hashed on the way,
 checked against the digest it claims, and only then renamed into place. A blob
 path therefore always holds exactly the bytes its name promises; a crash or a
 bad upload leaves at most a temporary file, which `sweep_temporary()` clears.
+
+A temporary file is named after the process writing it (`.upload-<host>.<pid
+namespace>.<pid>.<token>`), so that a server starting on a shared models folder
+removes only the files of processes that are gone, never another server's upload,
+quantization or import in progress (owners.py says how, and why names rather than locks).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import BadRequest
+from .owners import abandoned, owned_name
+
+log = logging.getLogger("jupyter_ollama")
 
 _DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
 TEMP_PREFIX = ".upload-"
@@ -116,15 +126,19 @@ class BlobStore:
         return digest, True
 
     def temp_path(self) -> Path:
-        """A fresh temporary file name in the blobs folder (same filesystem; swept at start-up)."""
-        return self.root / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        """A fresh temporary file name in the blobs folder (same file system), named after this process."""
+        return self.root / owned_name(TEMP_PREFIX, secrets.token_hex(8))
 
-    def put_file(self, temp: Path) -> str:
-        """Move a finished temporary file into place under its digest; returns the digest."""
+    def put_file(self, temp: Path, claim: Callable[[str], object] | None = None) -> str:
+        """Move a finished temporary file into place under its digest; returns the digest.
+
+        `claim` is called with the digest before the file takes its name (a create holds it there)."""
         digest = sha256_file(temp)
         with open(temp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(temp, 0o644)
+        if claim is not None:
+            claim(digest)
         os.replace(temp, self.path(digest))
         return digest
 
@@ -142,7 +156,18 @@ class BlobStore:
                 found.add("sha256:" + match.group(1).lower())
         return found
 
-    def sweep_temporary(self) -> None:
-        """Remove uploads left behind by a crash (called at start-up)."""
+    def sweep_temporary(self) -> int:
+        """Remove the temporary files that no live process owns (called at start-up); returns how many went.
+
+        Another server's upload in progress on a shared folder stays; a crashed one's goes."""
+        swept = 0
         for entry in self.root.glob(TEMP_PREFIX + "*"):
-            entry.unlink(missing_ok=True)
+            if abandoned(entry, entry.name.removeprefix(TEMP_PREFIX)):
+                try:
+                    entry.unlink(missing_ok=True)
+                    swept += 1
+                except PermissionError:  # another user's, in a folder we may not write
+                    log.warning("cannot remove %s, left by a process that is gone", entry)
+        if swept:
+            log.info("removed %d temporary file(s) left in %s by processes that are gone", swept, self.root)
+        return swept

@@ -17,8 +17,8 @@ def commit_manifest(
     store: ModelStore, name: ModelName, data: bytes, manifest: Manifest, stale: set[str], progress: Progress
 ) -> None:
     """Write the manifest bytes as received, then prune what the old manifest alone used."""
-    with store.lock:
-        missing = sorted(d for d in manifest.digests() if not store.blobs.exists(d))
+    with store.lock:  # no prune, here or in another process, between the check and the write
+        missing = store.missing(manifest)
         if missing:
             raise OllamaError(f"blob {missing[0]} is missing after the download; pull again")
         write_manifest_bytes(store, name, data)

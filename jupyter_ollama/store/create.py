@@ -3,7 +3,9 @@
 Layers are written first (each small layer a content-addressed blob), the config
 blob next, the manifest last; only then are the old manifest's orphaned blobs
 removed. A failure at any step leaves the store as it was, apart from unreferenced
-blobs that a later create can reuse.
+blobs that a later create can reuse. Every blob the create will reference is held
+(holds.py) before it is looked for or written, so that a delete in another process
+cannot prune it before the manifest names it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..templates.go import parse_template
 from .blobs import normalize_digest
 from .draft import REMOTE_DRAFT, check_draft
 from .gguf import GGUFInfo, NotGGUFError, read_gguf
+from .holds import Hold
 from .manifests import (
     CONFIG_MEDIA_TYPE,
     MEDIA_ADAPTER,
@@ -122,11 +125,17 @@ class ModelCreator:
                 check_source(info)
 
         self._existing = self.store.blobs.digests()
+        self._created = set()
+        self._hold = self.store.hold()
         try:
+            self._hold.add({*files.values(), *adapters.values(), *drafts.values()})  # before looking for them
             self._build(name, request, files, adapters, drafts, template, parameters, messages, licenses, want)
         except OSError as err:  # a full disk: what this create wrote goes, the store is as it was
-            self.store.remove_unused(self.store.blobs.digests() - self._existing)
+            self._hold.release()
+            self.store.remove_unused(self._created)
             raise storage_error(err) from None
+        finally:
+            self._hold.release()
 
     def _build(
         self, name: ModelName, request: dict[str, Any], files: dict[str, str], adapters: dict[str, str],
@@ -170,13 +179,16 @@ class ModelCreator:
             if request.get(key):
                 config[key] = request[key]
         config_bytes = json.dumps(config).encode()
-        config_digest, _ = self.store.blobs.put_bytes(config_bytes)
-        config_layer = Layer(CONFIG_MEDIA_TYPE, config_digest, len(config_bytes))
+        config_layer = Layer(CONFIG_MEDIA_TYPE, self._put_bytes(config_bytes), len(config_bytes))
 
         self.status("writing manifest")
-        with self.store.lock:
+        manifest = Manifest(config_layer, layers)
+        with self.store.lock:  # no prune, here or in another process, between the check and the write
+            if missing := self.store.missing(manifest):
+                raise BadRequest(f'blob "{missing[0]}" not found: upload it with POST /api/blobs/{missing[0]} first')
             old = self.store.manifests.read(name)
-            self.store.manifests.write(name, Manifest(config_layer, layers))
+            self.store.manifests.write(name, manifest)
+            self._hold.release()  # the manifest references them now
             if old is not None:
                 self.store.remove_unused(old.manifest.digests())
         self.status("success")
@@ -207,6 +219,8 @@ class ModelCreator:
         return config
 
     _existing: set[str]  # blobs present before this create began, for the status lines
+    _created: set[str]  # blobs this create wrote: what a failed create removes (unless something else uses them)
+    _hold: Hold  # what the manifest will reference, held from prunes until it is written
     _remote: dict[str, Any] | None  # a remote model's config (remote_host, remote_model, ...), else None
 
     def _from_model(self, source: str) -> tuple[list[Layer], dict[str, Any]]:
@@ -216,6 +230,7 @@ class ModelCreator:
         base = self.store.find(parsed)
         if base is None:
             raise NotFound(f'model "{source}" not found, try pulling it first')
+        self._hold.add(base.stored.manifest.digests())  # the base's blobs, should it be deleted meanwhile
         origin = base.name.display()
         layers = [
             Layer(x.media_type, x.digest, x.size, x.from_ or origin) if x.media_type == MEDIA_MODEL else x
@@ -295,7 +310,7 @@ class ModelCreator:
         try:
             quantize_file(blobs.path(layer.digest), temp, info, want, self.progress)
             self.status("verifying conversion")
-            digest = blobs.put_file(temp)
+            digest = blobs.put_file(temp, claim=self._claim)
         finally:
             temp.unlink(missing_ok=True)
         config["file_type"] = read_gguf(blobs.path(digest), max_array_len=1024).quantization_level
@@ -303,9 +318,20 @@ class ModelCreator:
 
     # -- layers ---------------------------------------------------------------
 
+    def _claim(self, digest: str) -> None:
+        """Hold a blob this create is about to write, and remember it as new if it was not stored."""
+        self._hold.add({digest})
+        if not self.store.blobs.exists(digest):
+            self._created.add(digest)
+
+    def _put_bytes(self, data: bytes) -> str:
+        digest, created = self.store.put_bytes(data, self._hold)
+        if created:
+            self._created.add(digest)
+        return digest
+
     def _new_layer(self, media_type: str, data: bytes) -> Layer:
-        digest, _ = self.store.blobs.put_bytes(data)
-        return Layer(media_type, digest, len(data))
+        return Layer(media_type, self._put_bytes(data), len(data))
 
     def _replace(self, layers: list[Layer], media_type: str, data: bytes) -> list[Layer]:
         kept = [x for x in layers if x.media_type != media_type]

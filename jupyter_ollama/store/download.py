@@ -10,7 +10,10 @@ at the first redirect elsewhere (a CDN), whose `Location` the parts then use.
 When every part is complete the file is hashed; only a file whose sha256 matches
 its name is renamed into place, so a blob path never holds wrong bytes. One
 download per blob runs at a time: concurrent pulls of the same blob wait on it,
-and it stops (keeping its parts) when its last waiter goes away.
+and it stops (keeping its parts) when its last waiter goes away. Between processes
+sharing the models folder, the download holds `…-partial.lock` (locks.py): a pull of
+the same blob in another process waits for it, reporting its parts' progress, and
+finds the blob stored; parts are never removed by another server's start-up.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import httpx
 
 from ..errors import OllamaError
 from .blobs import BlobStore, sha256_file
+from .locks import FileLock, LockUnsupported
 from .parts import MAX_PARTS, RECORD_INTERVAL, Part, TransferSettings
 from .progress import TICK_SECONDS, Cancelled, Progress, check_cancel, layer_line, storage_error
 from .registry import Registry, RegistryError, RegistryNotFound, transport_reason
@@ -59,12 +63,15 @@ class BlobDownload:
         self.got: str | None = None  # the digest received, when it was not the one asked for
         self.refs = 0
         self._lock = threading.Lock()
+        self._turn = FileLock(Path(f"{self.partial}.lock"))
 
     # -- lifecycle ------------------------------------------------------------
 
     def run(self) -> None:
         try:
             if not self.path.is_file():
+                self._wait_for_turn()
+            if not self.path.is_file():  # another process may have stored it while we waited
                 self._prepare()
                 self._download()
         except OllamaError as err:
@@ -77,9 +84,23 @@ class BlobDownload:
             log.exception("download of %s failed", self.digest)
             self.error = OllamaError(f"download {self.digest[7:19]}: {err}")
         finally:
+            self._turn.release(remove=True)
             with _manager_lock:
                 _downloads.pop(str(self.path), None)
             self.done.set()
+
+    def _wait_for_turn(self) -> None:
+        """Take the blob's download lock; while another process has it, report its parts and wait."""
+        try:
+            while not self._turn.acquire(blocking=False):
+                check_cancel(self.cancel)
+                parts = self._read_records()
+                if parts:  # the other process's progress, as its part records tell it
+                    self.total, self.completed = sum(p.size for p in parts), sum(p.completed for p in parts)
+                    self.prepared = True
+                self.cancel.wait(TICK_SECONDS)
+        except LockUnsupported as err:  # no locks here: go on alone, as before there were any
+            log.debug("download of %s without a lock: %s", self.digest, err)
 
     def _prepare(self) -> None:
         self.parts = self._read_records()

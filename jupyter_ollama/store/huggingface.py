@@ -16,7 +16,6 @@ import inspect
 import json
 import os
 import re
-import secrets
 import shutil
 import threading
 from collections.abc import Callable
@@ -24,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, OllamaError
-from .blobs import TEMP_PREFIX, BlobStore, sha256_file
+from .blobs import BlobStore, sha256_file
 from .commit import commit_manifest
 from .gguf import NotGGUFError, read_gguf
 from .hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
+from .holds import Hold
 from .manifests import (
     CONFIG_MEDIA_TYPE,
     MEDIA_MODEL,
@@ -55,45 +55,49 @@ def pull_huggingface(store: ModelStore, name: ModelName, progress: Progress, can
     progress(status("pulling manifest"))
     revision, files = list_repo(repo_id)
     chosen = pick_gguf(files, name.tag, repo_id)
-
-    digest = f"sha256:{chosen.sha256}" if chosen.sha256 else None
-    source: Path | None = None
-    if digest and store.blobs.exists(digest):
-        size = store.blobs.size(digest)
-        progress(layer_line("pulling", digest, size, size))
-    else:
-        source = Path(os.path.realpath(download(repo_id, chosen, revision, progress, digest, cancel)))
-        if digest is None and _HEX64.fullmatch(source.name):
-            digest = "sha256:" + source.name  # the HF cache names LFS blobs by their sha256
-        size = source.stat().st_size
+    # Each blob is held before looking whether it is stored: a delete elsewhere cannot prune it meanwhile.
+    with store.hold() as hold:
+        digest = f"sha256:{chosen.sha256}" if chosen.sha256 else None
+        source: Path | None = None
         if digest:
+            hold.add({digest})
+        if digest and store.blobs.exists(digest):
+            size = store.blobs.size(digest)
             progress(layer_line("pulling", digest, size, size))
-    announced = digest is not None
+        else:
+            source = Path(os.path.realpath(download(repo_id, chosen, revision, progress, digest, cancel)))
+            if digest is None and _HEX64.fullmatch(source.name):
+                digest = "sha256:" + source.name  # the HF cache names LFS blobs by their sha256
+            size = source.stat().st_size
+            if digest:
+                progress(layer_line("pulling", digest, size, size))
+        announced = digest is not None
 
-    projector = pick_projector(files)
-    extra = [projector_layer(store, repo_id, projector, revision, progress, cancel)] if projector else []
-    extra += [side_layer(store, repo_id, f, revision, progress, cancel) for f in side_files(files)]
+        projector = pick_projector(files)
+        extra = [projector_layer(store, hold, repo_id, projector, revision, progress, cancel)] if projector else []
+        extra += [side_layer(store, hold, repo_id, f, revision, progress, cancel) for f in side_files(files)]
 
-    progress(status("verifying sha256 digest"))
-    if source is not None:
-        digest = import_blob(store.blobs, source, digest)
-    assert digest is not None
-    if not announced:  # a file the Hub gave no hash for: its line comes once it is hashed
-        progress(layer_line("pulling", digest, store.blobs.size(digest), store.blobs.size(digest)))
-    try:
-        config = read_gguf(store.blobs.path(digest), max_array_len=1024).config_blob()
-    except NotGGUFError as err:
-        store.remove_unused({digest})
-        raise OllamaError(f"{chosen.name} is not a usable GGUF file: {err.message}") from None
-    config_bytes = json.dumps(config).encode()
-    config_digest, _ = store.blobs.put_bytes(config_bytes)
-    manifest = Manifest(
-        Layer(CONFIG_MEDIA_TYPE, config_digest, len(config_bytes)),
-        [Layer(MEDIA_MODEL, digest, store.blobs.size(digest)), *extra],
-    )
+        progress(status("verifying sha256 digest"))
+        if source is not None:
+            digest = import_blob(store.blobs, source, digest, hold)
+        assert digest is not None
+        if not announced:  # a file the Hub gave no hash for: its line comes once it is hashed
+            progress(layer_line("pulling", digest, store.blobs.size(digest), store.blobs.size(digest)))
+        try:
+            config = read_gguf(store.blobs.path(digest), max_array_len=1024).config_blob()
+        except NotGGUFError as err:
+            hold.release()
+            store.remove_unused({digest})
+            raise OllamaError(f"{chosen.name} is not a usable GGUF file: {err.message}") from None
+        config_bytes = json.dumps(config).encode()
+        config_digest, _ = store.put_bytes(config_bytes, hold)
+        manifest = Manifest(
+            Layer(CONFIG_MEDIA_TYPE, config_digest, len(config_bytes)),
+            [Layer(MEDIA_MODEL, digest, store.blobs.size(digest)), *extra],
+        )
 
-    progress(status("writing manifest"))
-    commit_manifest(store, name, manifest.to_bytes(), manifest, stale, progress)
+        progress(status("writing manifest"))
+        commit_manifest(store, name, manifest.to_bytes(), manifest, stale, progress)
     progress(status("success"))
 
 
@@ -155,13 +159,16 @@ def download(
 
 
 def projector_layer(
-    store: ModelStore, repo_id: str, file: RepoFile, revision: str | None, progress: Progress, cancel: threading.Event | None
+    store: ModelStore, hold: Hold, repo_id: str, file: RepoFile, revision: str | None, progress: Progress,
+    cancel: threading.Event | None,
 ) -> Layer:
     """A repo's `mmproj…gguf` as the model's projector layer (the model then reads images)."""
     digest = f"sha256:{file.sha256}" if file.sha256 else None
+    if digest is not None:
+        hold.add({digest})
     if digest is None or not store.blobs.exists(digest):
         source = Path(os.path.realpath(download(repo_id, file, revision, progress, digest, cancel)))
-        digest = import_blob(store.blobs, source, digest)
+        digest = import_blob(store.blobs, source, digest, hold)
     size = store.blobs.size(digest)
     progress(layer_line("pulling", digest, size, size))
     try:
@@ -174,7 +181,8 @@ def projector_layer(
 
 
 def side_layer(
-    store: ModelStore, repo_id: str, file: RepoFile, revision: str | None, progress: Progress, cancel: threading.Event | None
+    store: ModelStore, hold: Hold, repo_id: str, file: RepoFile, revision: str | None, progress: Progress,
+    cancel: threading.Event | None,
 ) -> Layer:
     """A repo's `template`, `system` or `params` file as a layer (checked as `create` checks it)."""
     from .create import check_template
@@ -189,21 +197,22 @@ def side_layer(
             validate_parameters(json.loads(text))
     except (UnicodeDecodeError, ValueError, BadRequest) as err:
         raise OllamaError(f"{repo_id}: invalid {file.name} file: {getattr(err, 'message', err)}") from None
-    digest, _ = store.blobs.put_bytes(data)
+    digest, _ = store.put_bytes(data, hold)
     progress(layer_line("pulling", digest, len(data), len(data)))
     return Layer(SIDE_MEDIA[file.name], digest, len(data))
 
 
-def import_blob(blobs: BlobStore, source: Path, expected: str | None) -> str:
-    """Hard-link (or copy) a verified file into the blobs folder; returns its digest."""
+def import_blob(blobs: BlobStore, source: Path, expected: str | None, hold: Hold) -> str:
+    """Hard-link (or copy) a verified file into the blobs folder, held for the manifest to come; returns its digest."""
     got = sha256_file(source)
     if expected is not None and got != expected:
         source.unlink(missing_ok=True)  # a corrupt cache entry: the next pull downloads it again
         raise OllamaError(f"digest mismatch, file must be downloaded again: want {expected}, got {got}")
+    hold.add({got})
     target = blobs.path(got)
     if target.is_file():
         return got
-    temp = blobs.root / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    temp = blobs.temp_path()
     try:
         try:
             os.link(source, temp)

@@ -70,20 +70,22 @@ def _pull_registry(
         raise OllamaError(f"pull model manifest: {err.message}", err.status) from None
     manifest = parse_manifest(data)
 
-    downloads: dict[str, BlobDownload | None] = {}
-    for layer in [*manifest.layers, manifest.config]:
-        if layer.digest not in downloads:
-            downloads[layer.digest] = download_blob(
-                store.blobs, registry, layer.digest, layer.size, progress, cancel, settings
-            )
+    # Held before looking which layers are stored: a delete elsewhere cannot prune one that this pull skips.
+    with store.hold(manifest.digests()):
+        downloads: dict[str, BlobDownload | None] = {}
+        for layer in [*manifest.layers, manifest.config]:
+            if layer.digest not in downloads:
+                downloads[layer.digest] = download_blob(
+                    store.blobs, registry, layer.digest, layer.size, progress, cancel, settings
+                )
 
-    progress(status("verifying sha256 digest"))
-    for digest, download in downloads.items():
-        if download is not None and download.got is not None:
-            raise OllamaError(f"digest mismatch, file must be downloaded again: want {digest}, got {download.got}")
+        progress(status("verifying sha256 digest"))
+        for digest, download in downloads.items():
+            if download is not None and download.got is not None:
+                raise OllamaError(f"digest mismatch, file must be downloaded again: want {digest}, got {download.got}")
 
-    progress(status("writing manifest"))
-    commit_manifest(store, name, data, manifest, stale, progress)
+        progress(status("writing manifest"))
+        commit_manifest(store, name, data, manifest, stale, progress)
     progress(status("success"))
 
 

@@ -2,10 +2,17 @@
 
 All methods are synchronous file work; the API layer runs the slow ones (create,
 hashing) in a worker thread so the server's IOLoop never blocks on disk.
+
+Several processes may share one store (a JupyterLab and a `serve`, JupyterHub users on
+NFS). Writing a manifest, and deciding which blobs a delete or prune removes, happen
+under the store lock, which threads of this process and other processes take in turn
+(locks.py); a pull or create in progress holds the blobs it will reference (holds.py),
+and start-up removes only the temporary files of processes that are gone (owners.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -18,7 +25,9 @@ from ..templates.profile import ProfileCache, TemplateProfile
 from .aliases import ModelAliases
 from .blobs import BlobStore
 from .gguf import GGUFInfo, NotGGUFError, read_gguf
-from .manifests import ManifestStore
+from .holds import Hold, held
+from .locks import StoreLock, store_lock
+from .manifests import Manifest, ManifestStore
 from .model import LocalModel
 from .modelfile import render_modelfile
 from .names import ModelName
@@ -51,9 +60,10 @@ class ModelStore:
         self.blobs = BlobStore(self.root / "blobs")
         self.manifests = ManifestStore(self.root / "manifests")
         self.blobs.sweep_temporary()
-        # Manifest writes and blob deletes are serialized so that a delete never
-        # removes a blob that a concurrent create is about to reference.
-        self.lock = threading.RLock()
+        # Manifest writes and blob deletes are serialized, between threads and between processes
+        # sharing the folder, so that a delete never removes a blob that a create is about to reference.
+        self.lock: StoreLock = store_lock(self.root)
+        self._cache_lock = threading.Lock()
         self._gguf_cache: OrderedDict[str, GGUFInfo] = OrderedDict()
         self._profiles = ProfileCache()
 
@@ -111,13 +121,13 @@ class ModelStore:
         return self._read_gguf(model, layer.digest) if verbose else self._cached_gguf(model, layer.digest)
 
     def _cached_gguf(self, model: LocalModel, digest: str) -> GGUFInfo:
-        with self.lock:
+        with self._cache_lock:
             info = self._gguf_cache.get(digest)
             if info is not None:
                 self._gguf_cache.move_to_end(digest)
                 return info
         info = self._read_gguf(model, digest, max_array_len=1024)
-        with self.lock:
+        with self._cache_lock:
             self._gguf_cache[digest] = info
             while len(self._gguf_cache) > 16:
                 self._gguf_cache.popitem(last=False)
@@ -225,13 +235,34 @@ class ModelStore:
             self.remove_unused(model.stored.manifest.digests())
 
     def remove_unused(self, candidates: set[str]) -> None:
-        """Delete those of `candidates` that no remaining manifest references."""
+        """Delete those of `candidates` that no manifest references and no pull or create in progress holds."""
         with self.lock:
-            in_use: set[str] = set()
+            in_use = held(self.holds_folder)
             for stored in self.manifests.all():
                 in_use |= stored.manifest.digests()
             for digest in candidates - in_use:
                 self.blobs.remove(digest)
+
+    # -- work in progress -------------------------------------------------------
+
+    @property
+    def holds_folder(self) -> Path:
+        return self.root / ".holds"
+
+    def hold(self, digests: set[str] | None = None) -> Hold:
+        """Hold blobs that a pull or create will reference, so that no prune removes them meanwhile."""
+        hold = Hold(self.holds_folder, self.lock)
+        hold.add(digests or set())
+        return hold
+
+    def put_bytes(self, data: bytes, hold: Hold) -> tuple[str, bool]:
+        """Store small content as a blob, held for the manifest to come; returns (digest, created)."""
+        hold.add({"sha256:" + hashlib.sha256(data).hexdigest()})
+        return self.blobs.put_bytes(data)
+
+    def missing(self, manifest: Manifest) -> list[str]:
+        """The digests of `manifest` whose blob is not stored (checked under the lock, just before writing it)."""
+        return sorted(d for d in manifest.digests() if not self.blobs.exists(d))
 
 
 def remote_fields(model: LocalModel) -> dict[str, Any]:

@@ -57,6 +57,7 @@ def test_models_split_over_gpus_and_ram():
             "used": 24 * GIB,
             "available": 40 * GIB,
             "models": [{"name": "cpu:latest", "size": GIB}, {"name": "half:latest", "size": GIB}],
+            "source": "host",
         },
         "cpu_percent": 12.5,
         "evictions": [],
@@ -97,3 +98,5 @@ def test_the_system_command_shows_the_build_and_each_model_on_each_device():
     ]
     no_gpu = snapshot([], GpuScan(error="no NVIDIA GPU found"), 100, 60, 0, CPU_BUILD)
     assert system_text(dict(no_gpu)).splitlines()[:2] == ["llama.cpp: CPU: CPU only.", "GPU: no NVIDIA GPU found"]
+    limited = snapshot([], GpuScan(error="no NVIDIA GPU found"), 4 * GIB, 3 * GIB, 0, CPU_BUILD, ram_source="cgroup v2 memory.max")
+    assert system_text(dict(limited)).splitlines()[2] == "RAM: 1.1 GB / 4.3 GB used (container limit, cgroup v2 memory.max)"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 
 import pytest
 
@@ -47,14 +49,27 @@ def test_writer_mismatch_leaves_nothing(tmp_path):
     assert list(blobs.root.iterdir()) == []
 
 
-def test_sweep_removes_abandoned_uploads(tmp_path):
+WRITER = """
+import os, sys
+from pathlib import Path
+from jupyter_ollama.store.blobs import BlobStore
+writer = BlobStore(Path(sys.argv[1])).writer()
+writer.write(b"interrupted")
+writer._close()
+os._exit(0)  # dies without cleaning up, as a killed server does
+"""
+
+
+def test_sweep_removes_only_the_uploads_of_processes_that_are_gone(tmp_path):
     blobs = BlobStore(tmp_path / "blobs")
-    writer = blobs.writer()
-    writer.write(b"interrupted")
-    writer._close()  # the process that wrote it died: its file is closed, the partial blob left behind
-    assert list(blobs.root.iterdir())
-    BlobStore(tmp_path / "blobs").sweep_temporary()  # what a restart of the store does
-    assert list(blobs.root.iterdir()) == []
+    subprocess.run([sys.executable, "-c", WRITER, str(blobs.root)], check=True)
+    [abandoned] = list(blobs.root.iterdir())
+    live = blobs.writer()  # this process's upload in progress
+    live.write(b"in progress")
+    assert BlobStore(tmp_path / "blobs").sweep_temporary() == 1  # what the start of another store does
+    assert not abandoned.exists() and [p.name for p in blobs.root.iterdir()] == [live._temp.name]
+    live.write(b", done")
+    assert blobs.exists(live.commit())
 
 
 def test_put_bytes_reports_reuse(tmp_path):
