@@ -51,17 +51,16 @@ class MessagesHandler(AnthropicHandler):
             return
         stream = aw.MessageStream(aw.new_id("msg"), body["model"])
         await self.answer(chunks, native["stream"], lambda final: aw.message(stream.mid, body["model"], final),
-                          lambda c: _events(c, stream))
+                          lambda c: self._events(c, stream))
 
-
-async def _events(chunks: Chunks, stream: aw.MessageStream) -> Chunks:
-    first = True
-    async for chunk in chunks:
-        if first:  # started on the first chunk: errors before it keep their status
-            yield stream.start()
-            first = False
-        for event in stream.add(chunk):
-            yield event
+    async def _events(self, chunks: Chunks, stream: aw.MessageStream) -> Chunks:
+        first = True
+        async for chunk in chunks:
+            if first:  # started on the first chunk: errors before it keep their status
+                yield stream.start(self.prepared.prompt_tokens if self.prepared else 0)
+                first = False
+            for event in stream.add(chunk):
+                yield event
 
 
 class CountTokensHandler(AnthropicHandler):

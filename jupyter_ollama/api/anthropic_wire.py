@@ -363,10 +363,11 @@ class MessageStream:
         self.open: str | None = None  # its type
         self.called = False  # a tool_use block went out
 
-    def start(self) -> dict[str, Any]:
+    def start(self, input_tokens: int = 0) -> dict[str, Any]:
+        """message_start, with the prompt's real token count (clients such as Claude Code read it to compact)."""
         return {"type": "message_start", "message": {
             "id": self.mid, "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": input_tokens, "output_tokens": 0}}}
 
     def _block(self, block: dict[str, Any]) -> list[dict[str, Any]]:
         events = self._close()

@@ -58,6 +58,7 @@ class Prepared:
     keep_alive: Any
     job: CompletionRequest  # what the runner gets
     output: Callable[[str], OutputParser]  # a fresh parser for the model's output, given the prompt's tail
+    prompt_tokens: int = 0  # once it runs: the prompt's tokens, as the runner counted them (its Started event)
 
 
 def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[str, Any]], done: bool) -> dict[str, Any]:
@@ -79,6 +80,7 @@ def with_logprobs(body: dict[str, Any], logprobs: list[dict[str, Any]]) -> dict[
 class InferenceHandler(OllamaHandler):
     # The OpenAI and Anthropic routes' 404 says how an agent's model name (`claude-*`) reaches a local model.
     alias_hint = False
+    prepared: Prepared | None = None  # the request being answered, once checked
 
     def find_model(self, name: str | None, embedding: bool = False) -> LocalModel:
         """The model a request names, or its alias; 404 in Ollama's words, which differ between its generate/chat and embed."""
@@ -172,6 +174,7 @@ class InferenceHandler(OllamaHandler):
         async for event in self.generation(p.model, p.options, p.keep_alive, p.job):
             if isinstance(event, Started):
                 parser = p.output(event.prompt_tail)
+                p.prompt_tokens = event.prompt_tokens
                 if event.remote_host:
                     remote = {"remote_model": p.model.remote_model, "remote_host": event.remote_host}
                 continue

@@ -88,5 +88,5 @@ async def chat_chunks(handler: ChatHandler, native: dict[str, Any], tool_choice:
     the output to a call; None when the request was answered already (an empty conversation loads)."""
     tools = check_tools(native.get("tools"))
     forced = forced_call_schema(tools, tool_choice) if tools else None
-    prepared = await handler.prepare_chat(native, forced)
+    prepared = handler.prepared = await handler.prepare_chat(native, forced)
     return None if prepared is None else handler.chunks(prepared, "message")

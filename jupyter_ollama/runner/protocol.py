@@ -124,6 +124,7 @@ class Started:
 
     prompt_tail: str  # its last characters, e.g. to see that it ends inside an open <think> tag
     remote_host: str = ""  # a remote model: the engine that took the request (Ollama's reply field)
+    prompt_tokens: int = 0  # the prompt's tokens, as the model reads them (0 where the engine does not say)
 
 
 @dataclass(frozen=True)

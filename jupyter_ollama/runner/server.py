@@ -124,7 +124,7 @@ class CompletionHandler(RunnerHandler):
         )
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
-        if not await self.send(event_to_json(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:]))):
+        if not await self.send(event_to_json(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:], prompt_tokens=len(tokens)))):
             return
         while True:
             event = await events.get()

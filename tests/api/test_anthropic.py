@@ -63,6 +63,7 @@ def test_stream_events_in_order(claude, smollm2):
     assert all(e.index == 0 for e in events[1:-2]) and all(e.delta.type == "text_delta" for e in events[2:-3])
     assert events[-2].delta.stop_reason in ("end_turn", "max_tokens")
     assert events[-2].usage.input_tokens > 0 and events[-2].usage.output_tokens > 0
+    assert events[0].message.usage.input_tokens == events[-2].usage.input_tokens  # known when the stream starts
     text = "".join(deltas)
     # The SDK's stream helper accumulates the same message.
     with claude.messages.stream(model="smollm2", messages=[{"role": "user", "content": "Name a color."}], **GREEDY) as stream:
@@ -259,6 +260,7 @@ def test_claude_code_turns_are_answered(server, models):
         assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
         assert events[-2]["delta"]["stop_reason"] in ("end_turn", "max_tokens", "tool_use")
         assert events[-2]["usage"]["input_tokens"] > 100  # the system prompt and the tools were read
+        assert events[0]["message"]["usage"]["input_tokens"] == events[-2]["usage"]["input_tokens"]
 
 
 def test_claude_code_whole_prompt_is_too_long_for_the_slot(server, claude, smollm2, models):

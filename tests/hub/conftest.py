@@ -158,7 +158,10 @@ def start_hub(tmp: Path) -> RunningHub:
         except httpx.TransportError:
             pass
     port, hub_port, proxy_port = free_port(), free_port(), free_port()
-    (tmp / "home").mkdir(parents=True, exist_ok=True)
+    for user in ("alice", "bob", "carol"):  # no "get Jupyter news?" toast over the screenshots
+        settings = tmp / "home" / user / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     config = tmp / "jupyterhub_config.py"
     config.write_text(recipe() + harness(tmp, port, hub_port, proxy_port))
     scripts = str(Path(sys.executable).parent)  # jupyter-ollama and jupyterhub-singleuser, as installed
