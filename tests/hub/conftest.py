@@ -32,6 +32,7 @@ RECIPE_DOC = ROOT / "docs" / "jupyterhub.md"
 ADMIN_TOKEN = "tests-admin-token-0123456789abcdef"
 SERVICE_PORT = 11434
 PASSWORD = "hub-test-password"
+USERS = ("alice", "bob", "carol", "dave")  # carol is in ollama-admins (the recipe); dave is for the benchmark's fourth user
 
 
 def recipe() -> str:
@@ -39,8 +40,11 @@ def recipe() -> str:
     return re.search(r"```python\n(.*?)```", RECIPE_DOC.read_text(), re.S).group(1)  # type: ignore[union-attr]
 
 
-def harness(tmp: Path, port: int, hub_port: int, proxy_port: int) -> str:
-    return f"""
+def harness(tmp: Path, port: int, hub_port: int, proxy_port: int, shared: bool = True) -> str:
+    """The test harness's lines. `shared=False` drops the recipe's JUPYTER_OLLAMA_HUB_SERVICE, so each user's server
+    runs a manager of its own, with a store in its home (the per-user setup the benchmark compares against)."""
+    per_user = "" if shared else 'c.Spawner.environment.pop("JUPYTER_OLLAMA_HUB_SERVICE")\n'
+    return per_user + f"""
 import sys
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {port}
@@ -53,7 +57,7 @@ c.JupyterHub.cookie_secret_file = "{tmp}/cookie_secret"
 c.JupyterHub.pid_file = "{tmp}/hub.pid"
 c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {PASSWORD!r}
-c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
+c.Authenticator.allowed_users = {set(USERS)!r}
 c.Authenticator.admin_users = {{"root-admin"}}
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = "{tmp}/home/{{username}}"
@@ -133,7 +137,7 @@ class RunningHub:
     def stop(self) -> None:
         """The Hub, the service and every user server, each by its process id."""
         pids = [self.service_pid()] if self.process.poll() is None else []
-        for user in ("alice", "bob", "carol"):
+        for user in USERS:
             if self.process.poll() is None and (self.server_model(user) or {}).get("state"):
                 pids.append(self.server_pid(user))
         self.process.send_signal(signal.SIGTERM)  # the Hub stops its service and the servers it spawned
@@ -148,7 +152,7 @@ class RunningHub:
                 pass
 
 
-def start_hub(tmp: Path) -> RunningHub:
+def start_hub(tmp: Path, shared: bool = True) -> RunningHub:
     if not PROXY.exists():
         pytest.fail("configurable-http-proxy is not installed: run `make setup` (npm ci in tests/clients/hub)")
     with httpx.Client() as probe:
@@ -158,12 +162,12 @@ def start_hub(tmp: Path) -> RunningHub:
         except httpx.TransportError:
             pass
     port, hub_port, proxy_port = free_port(), free_port(), free_port()
-    for user in ("alice", "bob", "carol"):  # no "get Jupyter news?" toast over the screenshots
+    for user in USERS:  # no "get Jupyter news?" toast over the screenshots
         settings = tmp / "home" / user / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
         settings.mkdir(parents=True, exist_ok=True)
         (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     config = tmp / "jupyterhub_config.py"
-    config.write_text(recipe() + harness(tmp, port, hub_port, proxy_port))
+    config.write_text(recipe() + harness(tmp, port, hub_port, proxy_port, shared))
     scripts = str(Path(sys.executable).parent)  # jupyter-ollama and jupyterhub-singleuser, as installed
     env = {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", "")}
     for key in ("OLLAMA_HOST", "OLLAMA_MODELS", "JUPYTER_OLLAMA_URL", "JUPYTER_OLLAMA_TOKEN"):

@@ -120,3 +120,49 @@ def test_openai_routes_keep_openai_errors_under_jupyter(jupyter_server):
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["type"] == "not_found_error" and "nope" in error["message"]
+
+
+def test_model_traffic_is_the_servers_activity(jupyter_server, smollm2_gguf):
+    """jupyter_server's own measure of activity (what an idle culler and JupyterHub read) moves with model traffic."""
+    import ollama
+
+    headers = {"Authorization": f"token {jupyter_server.token}"}
+    client = ollama.Client(host=jupyter_server.ollama_url, headers=headers)
+    client.create(model="active", files={"m.gguf": client.create_blob(smollm2_gguf)})
+
+    def last_activity() -> str:
+        return httpx.get(jupyter_server.url + "api/status", headers=headers, timeout=30).json()["last_activity"]
+
+    before = last_activity()
+    client.chat(model="active", messages=[{"role": "user", "content": "Hi"}], options={"num_predict": 2})
+    assert last_activity() > before  # ISO 8601 in UTC: later sorts after
+
+
+def test_a_stopping_server_tells_its_streams(tmp_path, smollm2_gguf):
+    """SIGTERM under a streamed chat: the stream's last line says the server is shutting down, not that the
+    runner failed; and the server exits."""
+    import signal
+
+    import ollama
+
+    from .conftest import launch_jupyter_server
+
+    (tmp_path / "root").mkdir()
+    server = launch_jupyter_server(tmp_path / "root", tmp_path / "models")
+    headers = {"Authorization": f"token {server.token}"}
+    try:
+        client = ollama.Client(host=server.ollama_url, headers=headers)
+        client.create(model="stopping", files={"m.gguf": client.create_blob(smollm2_gguf)})
+        lines = []
+        with httpx.stream("POST", server.ollama_url + "/api/chat", headers=headers, timeout=120, json={
+                "model": "stopping", "messages": [{"role": "user", "content": "Count to a thousand."}],
+                "options": {"num_predict": 4000}}) as reply:
+            for line in reply.iter_lines():
+                lines.append(json.loads(line))
+                if len(lines) == 3:
+                    server.process.send_signal(signal.SIGTERM)
+        assert lines[-1] == {"error": "the server is shutting down"}, lines[-3:]
+        assert server.process.wait(timeout=60) is not None
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
