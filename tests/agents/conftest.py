@@ -82,10 +82,21 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path, smollm2_
         server.process.wait(timeout=30)
 
 
+AGENT_SETTINGS = ("ANTHROPIC_", "CLAUDE_", "CODEX_", "OPENAI_", "OPENCODE_", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                  "XDG_STATE_HOME", "XDG_CACHE_HOME")
+
+
+def terminal_env(home: Path, path: str, **env: str) -> dict[str, str]:
+    """A terminal's environment with HOME at `home`, PATH `path` and `env`: no server pointers, and none of the
+    agents' own settings (keys, config folders) of whoever runs the tests."""
+    base = {k: v for k, v in clean_env().items() if not k.startswith(AGENT_SETTINGS)}
+    return {**base, "HOME": str(home), "PATH": path, **env}
+
+
 def run(command: list[str], home: Path, path: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    """`command` in a terminal of its own: HOME is `home` (the agents' settings and sessions go there), no server
-    pointers but `env`, nothing on standard input (Codex reads a prompt from a pipe), in `home/work`."""
+    """`command` in a terminal of its own (`terminal_env`: the agents' settings and sessions go to `home`), nothing on
+    standard input (Codex reads a prompt from a pipe), in `home/work`."""
     work = home / "work"
     work.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(command, env=clean_env(HOME=str(home), PATH=path, **env), cwd=work, stdin=subprocess.DEVNULL,
+    return subprocess.run(command, env=terminal_env(home, path, **env), cwd=work, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)

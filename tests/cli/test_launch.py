@@ -17,10 +17,8 @@ import pytest
 
 from jupyter_ollama.cli.launch import AGENTS, Model, check
 
+from ..agents.conftest import AGENTS_BIN, terminal_env
 from ..api.templates import TOOLS, create_variant
-from ..kernel.conftest import clean_env
-
-AGENTS_BIN = Path(__file__).parent.parent / "clients" / "agents" / "node_modules" / ".bin"
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +28,7 @@ def tools_model(client, smollm2) -> str:
 
 def launch(server, home: Path, *args: str, path: str = "/usr/bin:/bin", **env: str) -> subprocess.CompletedProcess:
     """`jupyter-ollama launch ...` as typed in a terminal whose HOME is `home`; `env` adds to (or, as "", removes from) it."""
-    base = clean_env(HOME=str(home), PATH=path, OLLAMA_HOST=server.host)
+    base = terminal_env(home, path, OLLAMA_HOST=server.host)
     for key, value in env.items():
         if value:
             base[key] = value
