@@ -55,6 +55,7 @@ class Model:
     context: int  # the context a load gets (what the agent is told); 0: unknown
     trained: int  # the context it was trained on; 0: unknown
     output: int  # the reply limit the agent is told; 0: none
+    remote: bool = False  # served by engines elsewhere, which know its context and capabilities better than we do
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,14 @@ def full_name(client: Client, name: str) -> str:
 def read_model(client: Client, name: str) -> Model:
     full = full_name(client, name)
     info = client.request("POST", "/api/show", {"model": full})
+    remote = bool(info.get("remote_host"))
     trained = next((int(v) for k, v in (info.get("model_info") or {}).items()
                     if k.endswith(".context_length") and isinstance(v, int)), 0)
-    context = int((info.get("capacity") or {}).get("num_ctx") or trained)
+    # A local load's context is capacity.num_ctx; a remote model's engine has its own, which /api/show does not know.
+    context = 0 if remote else int((info.get("capacity") or {}).get("num_ctx") or trained)
     predict = parameter(info.get("parameters") or "", "num_predict")
     output = predict if predict and predict > 0 else min(MAX_OUTPUT, context // 4)
-    return Model(full, tuple(info.get("capabilities") or ()), context, trained, output)
+    return Model(full, tuple(info.get("capabilities") or ()), context, trained, output, remote)
 
 
 def parameter(text: str, key: str) -> int | None:
@@ -115,13 +118,17 @@ def parameter(text: str, key: str) -> int | None:
 
 def check(agent: Agent, model: Model) -> list[str]:
     """What the user should know before the agent starts: the model's context against what the agent needs."""
+    said: list[str] = []
     if TOOLS not in model.capabilities:
-        raise ClientError(f"{model.name} does not support tools, which {agent.title} needs: "
-                          "use a model whose template has tools (`jupyter-ollama show MODEL` lists its capabilities)")
+        if not model.remote:
+            raise ClientError(f"{model.name} does not support tools, which {agent.title} needs: "
+                              "use a model whose template has tools (`jupyter-ollama show MODEL` lists its capabilities)")
+        said.append(f"{model.name} is served elsewhere and its config does not list tools, which {agent.title} needs: "
+                    "its requests fail if its engines cannot take them")
     if not model.context:
-        return [f"the context length of {model.name} is not known here: {agent.title} is told nothing about it"]
+        return [*said, f"the context length of {model.name} is not known here: {agent.title} is told nothing about it"]
     if model.context >= RECOMMENDED_CONTEXT:
-        return []
+        return said
     target = min(RECOMMENDED_CONTEXT, model.trained) if model.trained else RECOMMENDED_CONTEXT
     if model.trained and model.trained < agent.first_prompt:
         fix = f"{model.name} was trained on {model.trained:,} tokens: use a model trained on more"
@@ -131,8 +138,8 @@ def check(agent: Agent, model: Model) -> list[str]:
         fix = f"{model.name} was trained on {model.trained:,} tokens"
     needs = f"{agent.title}'s first request alone takes about {agent.first_prompt:,} tokens"
     if model.context < agent.first_prompt:
-        return [f"{model.name} loads with a {model.context:,}-token context and {needs}: it will be refused as too long; {fix}"]
-    return [f"{model.name} loads with a {model.context:,}-token context and {needs}, which leaves little room to work; {fix}"]
+        return [*said, f"{model.name} loads with a {model.context:,}-token context and {needs}: it will be refused as too long; {fix}"]
+    return [*said, f"{model.name} loads with a {model.context:,}-token context and {needs}, which leaves little room to work; {fix}"]
 
 
 # -- Claude Code ------------------------------------------------------------------------

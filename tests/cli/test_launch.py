@@ -152,3 +152,9 @@ def test_what_is_said_about_the_context():
                                          "or OLLAMA_CONTEXT_LENGTH=16384 on the server")
     assert said(32768, 32768) == said(131072, 0) == []
     assert said(0, 0) == ["the context length of m:latest is not known here: Claude Code is told nothing about it"]
+    # A model served elsewhere: its engines know its context and whether it takes tools; it is not refused here.
+    remote = Model("team:latest", ("completion",), 0, 0, 0, remote=True)
+    assert check(claude, remote) == [
+        "team:latest is served elsewhere and its config does not list tools, which Claude Code needs: its requests fail "
+        "if its engines cannot take them",
+        "the context length of team:latest is not known here: Claude Code is told nothing about it"]
