@@ -272,14 +272,17 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_private(path: Path, text: str) -> None:
     """Write a settings file readable by its owner only (it may hold a token); the old one is kept as `<name>.bak`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        shutil.copy2(path, path.with_name(path.name + ".bak"))
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            shutil.copy2(path, path.with_name(path.name + ".bak"))
+        partial = path.with_name(path.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(partial, path)
+    except OSError as err:
+        raise ClientError(f"cannot write {path}: {err.strerror or err}") from err
 
 
 # -- launch ----------------------------------------------------------------------------------
@@ -317,7 +320,10 @@ def launch(key: str, model_name: str | None, extra: list[str], config_only: bool
     env = {**os.environ, **agent.environment(server, model)}
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execvpe(binary, [binary, *agent.arguments, *extra], env)  # the agent takes this process over: no return
+    try:
+        os.execvpe(binary, [binary, *agent.arguments, *extra], env)  # the agent takes this process over: no return
+    except OSError as err:
+        raise ClientError(f"cannot run {binary}: {err.strerror or err}") from err
 
 
 def tools_models(client: Client) -> list[str]:

@@ -158,3 +158,14 @@ def test_what_is_said_about_the_context():
         "team:latest is served elsewhere and its config does not list tools, which Claude Code needs: its requests fail "
         "if its engines cannot take them",
         "the context length of team:latest is not known here: Claude Code is told nothing about it"]
+
+
+def test_a_settings_file_it_cannot_add_to_is_left_alone(server, tools_model, tmp_path):
+    settings = tmp_path / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    for text, error in (("[1]", f"Error: cannot add to {settings}: it is not a JSON object\n"),
+                        ("{oops", f"Error: cannot read {settings} to add to it: Expecting property name enclosed in "
+                                  "double quotes: line 1 column 2 (char 1)\n")):
+        settings.write_text(text)
+        done = launch(server, tmp_path, "claude", "--config", "--model", "smollm2-tools")
+        assert done.returncode == 1 and done.stderr.endswith(error) and settings.read_text() == text
