@@ -34,6 +34,7 @@ NPM ?= npm
 LABEXT_BUILT := jupyter_ollama/labextension/package.json
 JS_CLIENT := tests/clients/js/node_modules/.package-lock.json
 HUB_PROXY := tests/clients/hub/node_modules/.package-lock.json
+AGENT_CLIS := tests/clients/agents/node_modules/.package-lock.json
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-ollama
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/src/*.tsx labextension/src/widgets/*.ts labextension/style/*) \
 	labextension/package.json labextension/tsconfig.json
@@ -45,7 +46,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup llama run serve test lint clean labextension chromium
 
-setup: $(VENV)/.installed labextension chromium $(JS_CLIENT) $(HUB_PROXY)
+setup: $(VENV)/.installed labextension chromium $(JS_CLIENT) $(HUB_PROXY) $(AGENT_CLIS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +86,11 @@ $(JS_CLIENT): tests/clients/js/package-lock.json
 # JupyterHub's proxy (configurable-http-proxy), for the tests that run a real hub (tests/hub).
 $(HUB_PROXY): tests/clients/hub/package-lock.json
 	cd tests/clients/hub && $(NPM) ci --no-audit --no-fund
+
+# The real Claude Code and Codex CLIs (pinned, with their native binaries: about 800 MB), which tests/agents/ run
+# against real servers; the package.json allows Claude Code's postinstall, which links its binary for this platform.
+$(AGENT_CLIS): tests/clients/agents/package-lock.json
+	cd tests/clients/agents && $(NPM) ci --no-audit --no-fund
 
 # The browser test drives Debian's Chromium (Playwright's own download is not reachable).
 chromium:

@@ -129,6 +129,12 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_launch(args: argparse.Namespace) -> int:
+    from .launch import launch
+
+    return launch(args.agent, args.model, args.args, config_only=args.config)
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     from . import transfer
 
@@ -178,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination")
     p = add("rm", cmd_rm, "Remove a model")
     p.add_argument("names", nargs="+")
+    p = add("launch", cmd_launch, "Launch a coding agent (Claude Code, Codex, opencode) on a model here")
+    p.add_argument("agent", choices=("claude", "codex", "opencode"))
+    p.add_argument("-m", "--model", help="The model, one with tools (its full name is what the agent gets)")
+    p.add_argument("--config", action="store_true", help="Only write the agent's settings, and print where")
+    p.epilog = 'Arguments after -- go to the agent: jupyter-ollama launch claude --model m -- -p "Say hi"'
     for verb, text in (("pull", "Pull a model from a registry"), ("push", "Push a model to a registry")):
         p = add(verb, cmd_transfer, text)
         p.add_argument("name")
@@ -199,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Go's NoOptDefVal: a bare `--think` means true and never takes the next word (the prompt) as its value.
     argv = ["--think=true" if word == "--think" else word for word in (sys.argv[1:] if argv is None else argv)]
+    passed: list[str] = []
+    if argv[:1] == ["launch"] and "--" in argv:  # the agent's own arguments, whatever they look like
+        argv, passed = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = parse_interspersed(parser, argv)
+    args.args = passed
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
