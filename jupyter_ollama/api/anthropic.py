@@ -20,8 +20,8 @@ from ..errors import OllamaError, PromptTooLong
 from ..templates.capabilities import THINKING
 from ..tools import check_tools, forced_call_schema
 from . import anthropic_wire as aw
-from .inference import ChatHandler
-from .sse import Chunks, SSEHandler, chat_chunks
+from .inference import STARTED, ChatHandler
+from .sse import HEARTBEAT, Chunks, Events, SSEHandler, chat_chunks, with_heartbeat
 
 
 class AnthropicHandler(SSEHandler, ChatHandler):
@@ -46,19 +46,20 @@ class MessagesHandler(AnthropicHandler):
         body = self.json_body(aw.MESSAGES)
         native, choice = aw.chat_request(body)
         await self.relax_think(native)
-        chunks = await chat_chunks(self, native, choice)
+        chunks = await chat_chunks(self, native, choice, announce=True)
         if chunks is None:
             return
         stream = aw.MessageStream(aw.new_id("msg"), body["model"])
         await self.answer(chunks, native["stream"], lambda final: aw.message(stream.mid, body["model"], final),
-                          lambda c: self._events(c, stream))
+                          lambda c: with_heartbeat(self._events(c, stream), HEARTBEAT, lambda: {"type": "ping"}))
 
-    async def _events(self, chunks: Chunks, stream: aw.MessageStream) -> Chunks:
-        first = True
+    async def _events(self, chunks: Chunks, stream: aw.MessageStream) -> Events:
+        """message_start once the model begins to read the prompt (errors before keep their status), with the
+        prompt's token count; then the content blocks."""
         async for chunk in chunks:
-            if first:  # started on the first chunk: errors before it keep their status
+            if chunk.get(STARTED):
                 yield stream.start(self.prepared.prompt_tokens if self.prepared else 0)
-                first = False
+                continue
             for event in stream.add(chunk):
                 yield event
 

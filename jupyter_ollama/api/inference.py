@@ -44,6 +44,9 @@ from .prepare import (
 REMOTE_PROFILE = TemplateProfile((), None, None, ("", ""), "")
 
 
+STARTED = "started"  # the key of the chunk that announces a generation (InferenceHandler.chunks)
+
+
 def now() -> str:
     return rfc3339(time.time())
 
@@ -166,8 +169,11 @@ class InferenceHandler(OllamaHandler):
                 raise ShuttingDown() from None
             raise
 
-    async def chunks(self, p: Prepared, field: str) -> AsyncIterator[dict[str, Any]]:
-        """Ollama's chunks for a generation: thinking, content and each tool call as soon as it is parsed."""
+    async def chunks(self, p: Prepared, field: str, announce: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """Ollama's chunks for a generation: thinking, content and each tool call as soon as it is parsed.
+
+        `announce`: first a STARTED chunk, when the model begins to read the prompt (a stream that opens
+        then, as the Messages and Responses streams do, tells a client waiting through a long prompt it is read)."""
         parser = p.output("")
         logprobs: list[dict[str, Any]] = []  # of tokens whose text is not out yet: they ride with it
         remote: dict[str, str] = {}  # a remote model's replies say which model on which engine answered
@@ -175,6 +181,8 @@ class InferenceHandler(OllamaHandler):
             if isinstance(event, Started):
                 parser = p.output(event.prompt_tail)
                 p.prompt_tokens = event.prompt_tokens
+                if announce:
+                    yield {"model": p.name, STARTED: True, "done": False}
                 if event.remote_host:
                     remote = {"remote_model": p.model.remote_model, "remote_host": event.remote_host}
                 continue

@@ -14,9 +14,9 @@ from typing import Any
 
 from . import openai_wire as ow
 from . import responses_wire as rw
-from .inference import ChatHandler
+from .inference import STARTED, ChatHandler
 from .openai import OpenAIHandler
-from .sse import Chunks, chat_chunks
+from .sse import HEARTBEAT, Chunks, Events, chat_chunks, with_heartbeat
 
 
 class ResponsesHandler(OpenAIHandler, ChatHandler):
@@ -33,21 +33,24 @@ class ResponsesHandler(OpenAIHandler, ChatHandler):
         table = rw.tool_table(body.get("tools"))
         chat = rw.chat_body(body, table)
         native = ow.chat_request(chat)
-        chunks = await chat_chunks(self, native, chat.get("tool_choice"))
+        chunks = await chat_chunks(self, native, chat.get("tool_choice"), announce=True)
         if chunks is None:
             return
         rid = rw.new_id("resp")
         events = self.events = rw.ResponseStream(rid, body, table)
         await self.answer(chunks, native["stream"],
                           lambda final: rw.response_object(rid, body, "completed", rw.final_output(final, table), final),
-                          lambda c: _sse(c, events))
+                          lambda c: with_heartbeat(_sse(c, events), HEARTBEAT, events.in_progress))
 
 
-async def _sse(chunks: Chunks, events: rw.ResponseStream) -> Chunks:
+async def _sse(chunks: Chunks, events: rw.ResponseStream) -> Events:
+    """response.created and .in_progress once the model begins to read the prompt (errors before keep their
+    status); then the output items."""
     async for chunk in chunks:
-        if events.sequence == 0:  # started on the first chunk: errors before it keep their status
+        if chunk.get(STARTED):
             for event in events.start():
                 yield event
+            continue
         for event in events.add(chunk):
             yield event
 

@@ -374,6 +374,10 @@ class ResponseStream:
         response = response_object(self.rid, self.body, "in_progress", [])
         return [self.event("response.created", response=response), self.event("response.in_progress", response=response)]
 
+    def in_progress(self) -> dict[str, Any]:
+        """response.in_progress again: the Responses API's only event for "still working" (a keep-alive)."""
+        return self.event("response.in_progress", response=response_object(self.rid, self.body, "in_progress", self.output))
+
     def _open(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         events = self._close()
         self.open, self.text = item, ""

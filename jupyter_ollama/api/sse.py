@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import tornado.iostream
@@ -23,6 +23,8 @@ from .inference import ChatHandler, InferenceHandler
 from .prepare import merged
 
 Chunks = AsyncIterator[dict[str, Any]]
+Events = AsyncGenerator[dict[str, Any], None]  # a stream's events, from a generator (closed when the client leaves)
+HEARTBEAT = 10.0  # seconds of quiet in a begun stream before a keep-alive event (see `with_heartbeat`)
 
 log = logging.getLogger("jupyter_ollama")
 
@@ -83,10 +85,40 @@ class SSEHandler(InferenceHandler):
         self.finish()
 
 
-async def chat_chunks(handler: ChatHandler, native: dict[str, Any], tool_choice: Any) -> Chunks | None:
+async def chat_chunks(handler: ChatHandler, native: dict[str, Any], tool_choice: Any, announce: bool = False) -> Chunks | None:
     """The native chunks of an /api/chat body, a forced `tool_choice` (OpenAI's shape) constraining
-    the output to a call; None when the request was answered already (an empty conversation loads)."""
+    the output to a call; None when the request was answered already (an empty conversation loads).
+    `announce`: a streamed reply that opens when the prompt starts to be read (see `InferenceHandler.chunks`)."""
     tools = check_tools(native.get("tools"))
     forced = forced_call_schema(tools, tool_choice) if tools else None
     prepared = handler.prepared = await handler.prepare_chat(native, forced)
-    return None if prepared is None else handler.chunks(prepared, "message")
+    return None if prepared is None else handler.chunks(prepared, "message", announce and bool(native.get("stream")))
+
+
+async def with_heartbeat(events: Events, every: float,
+                         beat: Callable[[], dict[str, Any]]) -> Chunks:
+    """`events`, and `beat()` whenever `every` seconds pass without one once the stream has begun: a client that
+    waits for a long prompt to be read (minutes on a CPU) hears that the server is at it, and its idle timer,
+    which agents keep (Claude Code's, Codex's), does not run out."""
+    pending: asyncio.Task[dict[str, Any]] | None = None
+    started = False
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({pending}, timeout=every if started else None)
+            if not done:
+                yield beat()
+                continue
+            finished, pending = pending, None
+            try:
+                event = finished.result()
+            except StopAsyncIteration:
+                return
+            started = True
+            yield event
+    finally:
+        if pending is not None:  # the client left mid-wait: the generation under it stops (its slot is freed)
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+        await events.aclose()
