@@ -183,6 +183,11 @@ class Engine:
         held = max(common_prefix(list(s.cached), request.tokens) for s in self.slots)
         request.cached = cache.find(request.tokens, request.links, held)
 
+    def flush_cache(self, timeout: float) -> None:
+        """Wait, up to `timeout` seconds, for the prompt cache's disk writes queued so far."""
+        if self.cache is not None:
+            self.cache.flush(timeout)
+
     def cache_report(self) -> dict[str, Any]:
         """The prompt cache's bytes, entries and counters (/api/ps, /metrics); {} without one."""
         return self.cache.report() if self.cache is not None else {}
