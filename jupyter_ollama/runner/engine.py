@@ -299,7 +299,8 @@ class Engine:
             # A prompt long enough to be cached reads its last token alone, as a restore of it does later: batched
             # logits differ from one token's in the last bits, and so the same prompt gets the same answer whether
             # it was read, found in its slot or restored (alone on the engine), cache on or off.
-            slot.split_last = request.media is None and len(tokens) >= SAVE_MIN
+            cacheable = self.cache.settings.min_save if self.cache is not None else SAVE_MIN
+            slot.split_last = request.media is None and len(tokens) >= cacheable
             slot.media = request.media
             slot.request = request
             slot.next_token = None
@@ -447,21 +448,21 @@ class Engine:
         status = L.llama_decode(self.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
+        if self.cache is not None and prefilled:
+            self._save_prompts(prefilled)  # before the first token: a client that hears "done" finds it saved
         for slot, index in sample_at:
             if slot.draft:
                 self._check_draft(slot, index)
             else:
                 self._sample(slot, index)
-        if self.cache is not None and prefilled:
-            self._save_prompts(prefilled)
 
     def _save_prompts(self, prefilled: list[tuple[Slot, Completion]]) -> None:
         """Prompts just read go into the prompt cache when enough of them is new to it (`PromptCache.worth_saving`).
 
         The copy out of llama.cpp happens here, on the engine thread, between two decodes (the state must not change
         under it): about 10 ms per 1,000 tokens of SmolLM2 on a CPU, less than one 512-token prefill step; the disk
-        write happens on the cache's own thread. The slot's KV holds exactly the prompt now (its first sampled token
-        goes in at the next step), even when that token ended the request."""
+        write happens on the cache's own thread. The slot's KV holds exactly the prompt now, before its first token
+        is sampled."""
         cache = self.cache
         assert cache is not None
         now = time.perf_counter()

@@ -58,6 +58,7 @@ class Settings:
     ram_budget: int  # bytes; 0: no RAM tier
     disk_dir: Path | None = None  # the cache's root (every model's); None: no disk tier
     disk_budget: int = 0  # bytes for the whole root; 0: no disk tier
+    min_save: int = SAVE_MIN  # tokens new to the cache for a prompt to be saved (tests use fewer)
 
 
 @dataclass(frozen=True)
@@ -342,10 +343,11 @@ class PromptCache:
     # -- saving ----------------------------------------------------------------------
 
     def worth_saving(self, tokens: list[int], links: list[bytes]) -> bool:
-        """A prompt is saved when at least SAVE_MIN of its tokens are in no entry yet."""
-        if len(tokens) < SAVE_MIN or len(tokens) > self.n_ctx_slot:
+        """A prompt is saved when at least `min_save` of its tokens are in no entry yet."""
+        least = self.settings.min_save
+        if len(tokens) < least or len(tokens) > self.n_ctx_slot:
             return False
-        return len(tokens) - self.covered(tokens, links) >= SAVE_MIN
+        return len(tokens) - self.covered(tokens, links) >= least
 
     def add(self, tokens: list[int], links: list[bytes], state: np.ndarray, seconds: float) -> Entry | None:
         """A slot's state after it read `tokens` (`snapshot`): into the RAM tier and the disk writer's queue."""
