@@ -34,10 +34,10 @@ from ..errors import BadRequest
 from .draftmodel import DraftModel, load_draft
 from .llama import LlamaModel, batch_add
 from .lookup import NgramDrafter, common_prefix
-from .prompt_cache import MIN_RESTORE, SAVE_MIN, Hit, PromptCache, probe_layout, restore, snapshot
+from .prompt_cache import SAVE_MIN, Hit, PromptCache
 from .prompt_cache import Settings as CacheSettings
 from .sampling import SamplerChain, SamplingOptions
-from .seqstate import BadState
+from .seqstate import BadState, probe_layout, restore, snapshot
 from .textstream import TextStream
 from .thinkfirst import ThinkFirst, Verdict
 from .vision import MediaPrompt, Vision
@@ -328,7 +328,7 @@ class Engine:
 
     def _take_cached(self, slot: Slot, request: Completion, hit: Hit | None, prefix: dict[int, int], copied: set[int]) -> int:
         """How much of the prompt the slot's KV holds: a prefix restored from the prompt cache, when that beats what
-        the slots hold (`_take_prefix`) by MIN_RESTORE tokens and the time to restore it."""
+        the slots hold (`_take_prefix`) by enough tokens to pay for the time it takes (`PromptCache.pays`)."""
         cache = self.cache
         if cache is None:
             return self._take_prefix(slot, request.tokens, prefix, copied)
@@ -336,8 +336,7 @@ class Engine:
         best = max([prefix[slot.id], *(prefix[d] for d in donors)])
         gain = hit.usable - best if hit is not None else 0
         # A slot whose stream is being copied to another keeps its bytes until that copy is made, at the next decode.
-        if hit is not None and slot.id not in self._donors and gain >= MIN_RESTORE \
-                and gain * cache.rates.prefill > len(hit.state) * cache.rates.restore:
+        if hit is not None and slot.id not in self._donors and cache.pays(gain, len(hit.state)):
             start = time.perf_counter()
             if restore(self.ctx, slot.id, hit.state):
                 seconds = time.perf_counter() - start
@@ -350,7 +349,7 @@ class Engine:
             cache.discard(hit.entry, "llama.cpp refused it")
             self._forget(slot)  # llama.cpp emptied the sequence
             prefix[slot.id] = 0
-        if len(request.tokens) - 1 - best >= MIN_RESTORE:
+        if len(request.tokens) - 1 - best >= MIN_SHARED_PREFIX:
             request.cache_tier = "miss"
             cache.record_miss()
         return self._take_prefix(slot, request.tokens, prefix, copied)

@@ -18,7 +18,6 @@ structure (`seqstate.parse`) were checked; a file that fails is removed, never s
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
 import queue
@@ -30,12 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import llama_cpp as L
 import numpy as np
 
 from . import cachefiles, seqstate
-from .llama import batch_add
-from .seqstate import BadState, SeqState
+from .seqstate import BadState, Layout, SeqState
 
 log = logging.getLogger("jupyter_ollama.runner")
 
@@ -44,10 +41,11 @@ MIN_RESTORE = 32  # fewer tokens than this are computed again (as slots share pr
 SAVE_MIN = 256  # a prompt is saved when at least this many of its tokens are not in the cache yet
 PENDING_MAX = 1 << 30  # bytes waiting for the disk writer, past which a save is skipped (a slow disk)
 DISK_RESERVE = 1 << 30  # a write never leaves the disk with less free than this (the models live there too)
-# Until measured: reading a prompt costs about 1 ms a token and a restore copies 1 GB/s (both are then the
-# runner's own, averaged: `Rates`).
+# Until measured: reading a prompt costs about 1 ms a token, a restore copies 1 GB/s and a disk entry is read and
+# checked at 500 MB/s (then they are the runner's own, averaged: `Rates`).
 PRIOR_PREFILL = 1e-3
 PRIOR_RESTORE = 1e-9
+PRIOR_DISK = 2e-9
 
 
 @dataclass(frozen=True)
@@ -59,20 +57,6 @@ class Settings:
     disk_dir: Path | None = None  # the cache's root (every model's); None: no disk tier
     disk_budget: int = 0  # bytes for the whole root; 0: no disk tier
     min_save: int = SAVE_MIN  # tokens new to the cache for a prompt to be saved (tests use fewer)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The shape of a context's KV state (from a one-token probe): what a saved state must match to go back in."""
-
-    magic: int
-    signature: tuple[tuple[int, ...], ...]
-    kv_cache_type: str
-
-    @property
-    def tag(self) -> str:
-        text = f"{self.magic}|{self.signature}|llama-cpp-python {L.__version__}"
-        return f"{self.kv_cache_type}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 @dataclass
@@ -118,10 +102,12 @@ class Stats:
 
 @dataclass
 class Rates:
-    """Seconds a token of prompt takes to compute and a byte of state to restore, as this runner measured them."""
+    """Seconds a token of prompt takes to compute, and a byte of state to restore and to read from disk, as this
+    runner measured them."""
 
     prefill: float = PRIOR_PREFILL
     restore: float = PRIOR_RESTORE
+    disk: float = PRIOR_DISK
     measured: dict[str, bool] = field(default_factory=dict)
 
     def note(self, name: str, value: float) -> None:
@@ -145,41 +131,6 @@ def common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     n = min(len(a), len(b))
     differ = np.flatnonzero(a[:n] != b[:n])
     return int(differ[0]) if differ.size else n
-
-
-# -- llama.cpp: states in and out ------------------------------------------------------
-
-
-def snapshot(ctx: Any, seq: int) -> np.ndarray:
-    """A copy of sequence `seq`'s state (its KV cache), on the engine thread between decodes."""
-    size = L.llama_state_seq_get_size(ctx, seq)
-    state = np.empty(size, dtype=np.uint8)
-    written = L.llama_state_seq_get_data(ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), size, seq)
-    if written != size:
-        raise BadState(f"llama.cpp wrote {written} of {size} bytes")
-    return state
-
-
-def restore(ctx: Any, seq: int, state: np.ndarray) -> bool:
-    """Sequence `seq`'s KV cache from a checked state; False (and the sequence empty) when llama.cpp refuses it."""
-    done = L.llama_state_seq_set_data(ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), len(state), seq)
-    return done == len(state)
-
-
-def probe_layout(ctx: Any, token: int, kv_cache_type: str, n_stream: int) -> Layout:
-    """The layout of this context's states: one token decoded into sequence 0, its state read, then dropped."""
-    memory = L.llama_get_memory(ctx)
-    batch = L.llama_batch_init(1, 0, 1)
-    try:
-        batch.n_tokens = 0
-        batch_add(batch, token, 0, 0, False)
-        if L.llama_decode(ctx, batch) != 0:
-            raise BadState("the probe token did not decode")
-        parsed = seqstate.parse(snapshot(ctx, 0), n_stream)
-    finally:
-        L.llama_memory_seq_rm(memory, 0, -1, -1)
-        L.llama_batch_free(batch)
-    return Layout(parsed.magic, parsed.signature, kv_cache_type)
 
 
 # -- the cache --------------------------------------------------------------------------
@@ -211,6 +162,7 @@ class PromptCache:
         self._scanned_at = -1
         self._writes: queue.Queue[Entry | None] = queue.Queue()
         self._writer: threading.Thread | None = None
+        self._loading = threading.Lock()
         if self.folder is not None:
             cachefiles.sweep_temporary(self.folder)
             self._scan()
@@ -253,25 +205,44 @@ class PromptCache:
             best = self._best(np.asarray(tokens, dtype=np.int32), links, len(tokens))
         return best[1] if best else 0
 
+    def pays(self, gain: int, size: int, disk: bool = False) -> bool:
+        """Restoring a state of `size` bytes (read from disk first, with `disk`) beats computing `gain` tokens of
+        prompt: by MIN_RESTORE tokens, and in time as this runner measures it."""
+        rates = self.rates
+        return gain >= MIN_RESTORE and gain * rates.prefill > size * (rates.restore + (rates.disk if disk else 0.0))
+
     def find(self, tokens: list[int], links: list[bytes], held: int = 0) -> Hit | None:
         """The entry sharing the longest prefix with `tokens` (all but the last, whose logits are needed), with its
-        state in memory, when that is at least MIN_RESTORE tokens and more than `held`. A disk entry is read and
-        checked here, on the caller's thread; one that fails is removed and the next best looked for."""
+        state in memory, when restoring it pays (`pays`) against the `held` tokens the slots hold. A disk entry is
+        read and checked here, on the caller's thread; one that fails is removed and the next best looked for."""
         self._refresh()
         prompt = np.asarray(tokens, dtype=np.int32)
         while True:
             with self.lock:
                 best = self._best(prompt, links, len(tokens) - 1)
-                if best is None or best[1] < MIN_RESTORE or best[1] <= held:
+                if best is None:
                     return None
                 entry, usable = best
-                self.entries.move_to_end(entry.key)
                 if entry.state is not None:
+                    if not self.pays(usable - held, len(entry.state)):
+                        return None
+                    self.entries.move_to_end(entry.key)
                     if entry.path is not None:
                         cachefiles.touch(entry.path)
                     return Hit(entry, entry.state, usable, "ram")
-            state = self._load(entry)
+                if not self.pays(usable - held, entry.size, disk=True):
+                    return None
+            with self._loading:  # one disk read at a time: two requests for one entry read it once
+                with self.lock:
+                    state = entry.state
+                if state is None:
+                    start = time.perf_counter()
+                    state = self._load(entry)
+                    if state is not None:
+                        self.rates.note("disk", (time.perf_counter() - start) / len(state))
             if state is not None:
+                with self.lock:
+                    self.entries.move_to_end(entry.key)
                 return Hit(entry, state, usable, "disk")
 
     def _load(self, entry: Entry) -> np.ndarray | None:

@@ -9,15 +9,23 @@ layer's type and row size (llama-kv-cache.cpp, `state_write`).
 Two reasons to read them here: a state is checked (its structure, its positions 0..n-1, the types and
 row sizes of the context it goes back into) before llama.cpp sees it, so that only bytes read and
 verified are restored; and the number of streams is written into the state, so a state saved from a
-runner with 4 slots is rewritten for one with 1 slot (on disk it is kept with one stream: `canonical`).
+runner with 4 slots is rewritten for one with 1 slot (on disk it is kept with one stream). A context's
+`Layout` (from a one-token probe) is what a state must match to go back into it. `snapshot` and `restore`
+are the llama.cpp calls, made on the engine thread between decodes.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import struct
 from dataclasses import dataclass
+from typing import Any
 
+import llama_cpp as L
 import numpy as np
+
+from .llama import batch_add
 
 Buffer = bytes | bytearray | memoryview | np.ndarray
 
@@ -192,3 +200,52 @@ def rewrite(data: Buffer, state: SeqState, n_stream: int) -> np.ndarray:
         target[at : at + len(piece)] = piece
         at += len(piece)
     return result
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The shape of a context's KV state (from a one-token probe): what a saved state must match to go back in."""
+
+    magic: int
+    signature: tuple[tuple[int, ...], ...]
+    kv_cache_type: str
+
+    @property
+    def tag(self) -> str:
+        text = f"{self.magic}|{self.signature}|llama-cpp-python {L.__version__}"
+        return f"{self.kv_cache_type}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+# -- llama.cpp: states out and in ----------------------------------------------------
+
+
+def snapshot(ctx: Any, seq: int) -> np.ndarray:
+    """A copy of sequence `seq`'s state (its KV cache), on the engine thread between decodes."""
+    size = L.llama_state_seq_get_size(ctx, seq)
+    state = np.empty(size, dtype=np.uint8)
+    written = L.llama_state_seq_get_data(ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), size, seq)
+    if written != size:
+        raise BadState(f"llama.cpp wrote {written} of {size} bytes")
+    return state
+
+
+def restore(ctx: Any, seq: int, state: np.ndarray) -> bool:
+    """Sequence `seq`'s KV cache from a checked state; False (and the sequence empty) when llama.cpp refuses it."""
+    done = L.llama_state_seq_set_data(ctx, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), len(state), seq)
+    return done == len(state)
+
+
+def probe_layout(ctx: Any, token: int, kv_cache_type: str, n_stream: int) -> Layout:
+    """The layout of this context's states: one token decoded into sequence 0, its state read, then dropped."""
+    memory = L.llama_get_memory(ctx)
+    batch = L.llama_batch_init(1, 0, 1)
+    try:
+        batch.n_tokens = 0
+        batch_add(batch, token, 0, 0, False)
+        if L.llama_decode(ctx, batch) != 0:
+            raise BadState("the probe token did not decode")
+        parsed = parse(snapshot(ctx, 0), n_stream)
+    finally:
+        L.llama_memory_seq_rm(memory, 0, -1, -1)
+        L.llama_batch_free(batch)
+    return Layout(parsed.magic, parsed.signature, kv_cache_type)

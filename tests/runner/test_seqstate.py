@@ -10,8 +10,7 @@ import pytest
 
 from jupyter_ollama.runner import seqstate
 from jupyter_ollama.runner.llama import LlamaModel, batch_add
-from jupyter_ollama.runner.prompt_cache import restore, snapshot
-from jupyter_ollama.runner.seqstate import BadState
+from jupyter_ollama.runner.seqstate import BadState, restore, snapshot
 
 TEXT = "The quick brown fox jumps over the lazy dog. " * 8
 
