@@ -98,6 +98,13 @@ def prompt_cache_families(stats: list[tuple[str, Any]], caches: list[tuple[str, 
                   [([name], s.prompt_tokens_restored_total) for name, s in stats])
     yield _family(counter, "ollama_prompt_cache_seconds_saved", "Prompt processing the restores saved (estimated).",
                   ["model"], [([name], s.prompt_seconds_saved_total) for name, s in stats])
+    yield _family(counter, "ollama_prompt_cache_saves", "Prompts saved into the prompt cache since the model was loaded.",
+                  ["model"], [([m], c["saves"]) for m, c in caches])
+    yield _family(counter, "ollama_prompt_cache_save_seconds",
+                  "Time the engine paused its slots to copy prompts out of llama.cpp, since the model was loaded.",
+                  ["model"], [([m], c["save_seconds"]) for m, c in caches])
+    yield _family(counter, "ollama_prompt_cache_discarded", "Damaged or mismatched prompt cache entries removed.",
+                  ["model"], [([m], c["discarded"]) for m, c in caches])
     for what, text in (("bytes", "Bytes the prompt cache holds"), ("entries", "Prompts the prompt cache holds"),
                        ("budget", "The prompt cache's budget in bytes")):
         yield _family(gauge, f"ollama_prompt_cache_{what}" if what != "budget" else "ollama_prompt_cache_budget_bytes",

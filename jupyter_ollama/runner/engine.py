@@ -88,6 +88,7 @@ class Slot:
     media: MediaPrompt | None = None  # images admitted, to go into the KV cache at the next step
     pending: list[int] = field(default_factory=list)  # prompt tokens still to prefill
     split_last: bool = False  # the prompt's last token is read in a step of its own (see _admit)
+    window: int = 0  # restored from a sliding-window model's state: its window layers hold positions from here on
     next_token: int | None = None  # sampled, to be decoded next step
     sampler: SamplerChain | None = None
     held: SamplerChain | None = None  # the grammar's chain, waiting for the thinking to end (think_first)
@@ -136,6 +137,7 @@ class Engine:
         self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, threads=self.threads,
                                      kv_cache_type=kv_cache_type, flash_attention=flash_attention)
         self.memory = L.llama_get_memory(self.ctx)
+        self.n_swa = L.llama_model_n_swa(model.ptr)  # the width of its sliding-window layers' window (0: none)
         self.can_shift = bool(L.llama_memory_can_shift(self.memory))
         self.batch = L.llama_batch_init(n_batch, 0, 1)
         self.slots = [Slot(i) for i in range(n_slots)]
@@ -286,13 +288,15 @@ class Engine:
                 return
             request = self.waiting.popleft()
             tokens = request.tokens  # cut to fit at submit, where asked
-            prefix = {s.id: common_prefix(s.cached, tokens) for s in self.slots}  # what each slot's KV holds of it
+            prefix = {s.id: self._reusable(s, common_prefix(s.cached, tokens)) for s in self.slots}  # what each slot holds
             slot = max(free, key=lambda s: (prefix[s.id], -s.last_used))
             hit, request.cached = request.cached, None
             # Images go in whole, from position 0, at the next step (_evaluate_media); then the text after them.
             held = self._take_cached(slot, request, hit, prefix, copied) if request.media is None else 0
             reuse = min(held, len(tokens) - 1)  # >= 1 token to evaluate
             request.reused = reuse
+            if reuse == 0:
+                slot.window = 0  # read from the start: every layer holds every position again
             L.llama_memory_seq_rm(self.memory, slot.id, reuse, -1)
             slot.cached = tokens[:reuse]
             slot.pending = tokens[reuse:]
@@ -326,6 +330,14 @@ class Engine:
             request.generated = []
             self.prompt_tokens_total += len(tokens)
 
+    def _reusable(self, slot: Slot, common: int) -> int:
+        """How much of the `common` tokens a slot shares with a prompt it can keep. A slot restored from the state of a
+        model with sliding-window layers has those layers' newest positions only (from `slot.window`): the token after
+        the kept ones must see a whole window, so cut back further than that, the slot is read again from the start."""
+        if slot.window and common < slot.window + self.n_swa - 1:
+            return 0
+        return common
+
     def _take_cached(self, slot: Slot, request: Completion, hit: Hit | None, prefix: dict[int, int], copied: set[int]) -> int:
         """How much of the prompt the slot's KV holds: a prefix restored from the prompt cache, when that beats what
         the slots hold (`_take_prefix`) by enough tokens to pay for the time it takes (`PromptCache.pays`)."""
@@ -342,6 +354,7 @@ class Engine:
                 seconds = time.perf_counter() - start
                 cache.rates.note("restore", seconds / len(hit.state))
                 request.restored, request.cache_tier = hit.usable, hit.tier
+                slot.window = hit.entry.window
                 request.saved = max(0.0, gain * cache.rates.prefill - seconds)
                 cache.record_hit(hit, request.saved, seconds)
                 self.prompt_tokens_restored_total += hit.usable
@@ -371,7 +384,7 @@ class Engine:
         if donor is None or shared < own + MIN_SHARED_PREFIX:
             return own
         L.llama_memory_seq_cp(self.memory, donor.id, slot.id, -1, -1)
-        slot.cached = list(donor.cached)
+        slot.cached, slot.window = list(donor.cached), donor.window
         copied.add(slot.id)
         self._donors.add(donor.id)
         self.prompt_tokens_shared_total += min(shared, len(tokens) - 1)
@@ -639,6 +652,8 @@ class Engine:
         L.llama_memory_seq_rm(self.memory, slot.id, keep, keep + discard)
         L.llama_memory_seq_add(self.memory, slot.id, keep + discard, -1, -discard)
         slot.cached = slot.cached[:keep] + slot.cached[keep + discard :]
+        if slot.window > keep:  # the window layers' positions moved down with the rest
+            slot.window = max(slot.window - discard, keep)
         return True
 
     def _finish(self, slot: Slot, reason: str = "stop", error: str | None = None) -> None:
@@ -689,5 +704,5 @@ class Engine:
 
     def _forget(self, slot: Slot) -> None:
         L.llama_memory_seq_rm(self.memory, slot.id, -1, -1)
-        slot.cached = []
+        slot.cached, slot.window = [], 0
 

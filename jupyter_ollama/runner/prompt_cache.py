@@ -179,8 +179,11 @@ class PromptCache:
         return chain(self.seed, tokens)
 
     def min_usable(self, entry: Entry) -> int:
-        """The fewest tokens of `entry` a prompt can keep: where its window starts, plus the window's width."""
-        return entry.window + self.n_swa if entry.window else 0
+        """The fewest tokens of `entry` a prompt can keep. A model with sliding-window layers (Gemma 2 and 3, gpt-oss)
+        saves those layers' newest n_swa positions only: the token after the kept ones must still see a whole window
+        (positions from p - n_swa + 1), so a state of n tokens serves the same prompt again (n - 1 kept) or a longer
+        one, not a prompt that parts from it earlier (llama-server keeps checkpoints for that)."""
+        return entry.window + self.n_swa - 1 if entry.window else 0
 
     def _best(self, prompt: np.ndarray, links: list[bytes], limit: int) -> tuple[Entry, int] | None:
         """The entry that holds the longest usable prefix of `prompt` (at most `limit` tokens of it)."""

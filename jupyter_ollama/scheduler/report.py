@@ -81,18 +81,21 @@ def draft(loaded: Loaded, health: RunnerHealth | None = None) -> dict[str, Any]:
     return {"draft": out}
 
 
-CACHE_FIELDS = ("ram_budget", "ram_bytes", "ram_entries", "disk_budget", "disk_bytes", "disk_entries")
+CACHE_FIELDS = ("ram_budget", "ram_bytes", "ram_entries", "disk_budget", "disk_bytes", "disk_entries", "saves",
+                "discarded")
 
 
 def prompt_cache(scheduler: Scheduler, loaded: Loaded, health: RunnerHealth | None = None) -> dict[str, Any]:
-    """The prompt cache of a loaded model: its RAM tier (budget, bytes and entries held) and what it has on disk.
+    """The prompt cache of a loaded model: its RAM tier (budget, bytes and entries held), its entries on disk, and
+    since the load the prompts saved, the time that took on the engine thread, and the damaged entries removed.
 
-    Without the runner's word, the budgets alone; a runner that keeps no cache (a recurrent model) says so with {}."""
+    Without the runner's word, the budgets alone; a runner that keeps no cache (a recurrent model) says 0 for all."""
     if health is None:
-        return {"ram_budget": loaded.memory.prompt_cache, "ram_bytes": 0, "ram_entries": 0,
-                "disk_budget": scheduler.settings.prompt_cache_disk, "disk_bytes": 0, "disk_entries": 0}
+        return {"ram_budget": loaded.memory.prompt_cache, "disk_budget": scheduler.settings.prompt_cache_disk,
+                **{key: 0 for key in CACHE_FIELDS if not key.endswith("budget")}, "save_seconds": 0.0}
     report = health.prompt_cache
-    return {key: int(report.get(key) or 0) for key in CACHE_FIELDS}
+    return {**{key: int(report.get(key) or 0) for key in CACHE_FIELDS},
+            "save_seconds": round(float(report.get("save_seconds") or 0.0), 6)}
 
 
 def placement(loaded: Loaded) -> dict[str, Any]:

@@ -122,6 +122,32 @@ def test_a_prompt_that_shares_a_beginning_restores_that_much(model, first_read, 
         restorer.close()
 
 
+def test_a_sliding_window_state_serves_the_same_prompt_not_one_that_parts_from_it_earlier(gemma, tmp_path):
+    """Gemma 3 saves its sliding-window layers' newest 512 positions only: a longer prompt than that is restored for
+    the same prompt again, and computed for one that differs from it further back than the window reaches."""
+    tools = " ".join(f"Tool {i} reads file {i}." for i in range(60))
+    tokens = gemma.tokenize(f"You are a coding agent. {tools} Which tool reads file 7?")
+    n_swa = L.llama_model_n_swa(gemma.ptr)
+    assert len(tokens) > n_swa
+    first = engine(gemma, tmp_path, n_ctx=1024)
+    try:
+        text, _ = ask(first, tokens, n=4)
+        assert first.cache is not None
+        [saved] = first.cache.entries.values()
+        assert saved.window == len(tokens) - n_swa  # the window layers' part holds the last n_swa positions
+    finally:
+        first.close()
+    again = engine(gemma, tmp_path, n_ctx=1024)
+    try:
+        restored_text, final = ask(again, tokens, n=4)
+        assert (final["prompt_cache"], final["prompt_restored"], restored_text) == ("disk", len(tokens) - 1, text)
+        parted = tokens[:200] + gemma.tokenize(" Which tool reads file 9?", add_bos=False)
+        _, final = ask(again, parted, n=1)
+        assert final["prompt_restored"] == 0 and final["prompt_cached"] < 200  # computed: the window was not there
+    finally:
+        again.close()
+
+
 def q8_0_state(model: LlamaModel, tokens: list[int]) -> np.ndarray:
     """The state of `tokens` read by a context with a q8_0 KV cache (one slot)."""
     ctx = model.new_context(n_ctx=512, n_seq_max=1, n_batch=512, threads=(1, 1), kv_cache_type="q8_0")
