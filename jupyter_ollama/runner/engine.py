@@ -197,6 +197,8 @@ class Engine:
     def _open_cache(self, settings: CacheSettings | None, kv_cache_type: str) -> PromptCache | None:
         if settings is None or (settings.ram_budget <= 0 and (settings.disk_dir is None or settings.disk_budget <= 0)):
             return None
+        if self.model.pooling_type() != L.LLAMA_POOLING_TYPE_NONE:  # an embedding model: no prompt to continue
+            return None
         if L.llama_model_is_recurrent(self.model.ptr) or L.llama_model_is_hybrid(self.model.ptr):
             log.info("prompt cache off: a recurrent model's state cannot be cut back to a prefix")
             return None
