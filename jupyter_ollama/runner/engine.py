@@ -475,8 +475,8 @@ class Engine:
 
         The copy out of llama.cpp happens here, on the engine thread, between two decodes (the state must not change
         under it): a memory copy, 25-35 ms for 2,500 tokens of SmolLM2 on 2 busy cores, far less than one 512-token
-        prefill step; the disk write happens on the cache's own thread. The slot's KV holds exactly the prompt now, before its first token
-        is sampled."""
+        prefill step; the disk write happens on the cache's own thread. The slot's KV holds exactly the prompt now,
+        before its first token is sampled."""
         cache = self.cache
         assert cache is not None
         now = time.perf_counter()
