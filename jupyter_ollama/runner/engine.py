@@ -204,7 +204,7 @@ class Engine:
             return None
         try:
             layout = probe_layout(self.ctx, max(self.model.bos, 0), kv_cache_type, self.n_slots)
-            return PromptCache(settings, layout, self.n_slots, self.n_ctx_slot, L.llama_model_n_swa(self.model.ptr))
+            return PromptCache(settings, layout, self.n_slots, self.n_ctx_slot, self.n_swa)
         except (BadState, OSError) as err:
             log.warning("prompt cache off: %s", err)
             return None
