@@ -151,6 +151,22 @@ def keep_alive() -> str:
     return os.environ.get("OLLAMA_KEEP_ALIVE", "").strip() or KEEP_ALIVE
 
 
+PROMPT_CACHE_RAM = "2GiB"
+PROMPT_CACHE_DISK = "10GiB"
+
+
+def prompt_cache_ram() -> str:
+    """Ours: OLLAMA_PROMPT_CACHE_RAM as written (`2GiB`, `0` turns it off): RAM per loaded model for the KV of
+    prompts read before; `scheduler.settings` parses it."""
+    return os.environ.get("OLLAMA_PROMPT_CACHE_RAM", "").strip() or PROMPT_CACHE_RAM
+
+
+def prompt_cache_disk() -> str:
+    """Ours: OLLAMA_PROMPT_CACHE_DISK as written (`10GiB`, `0` turns it off): the cap of the prompt cache's
+    folder, `<OLLAMA_MODELS>/cache`, for every model together; `scheduler.settings` parses it."""
+    return os.environ.get("OLLAMA_PROMPT_CACHE_DISK", "").strip() or PROMPT_CACHE_DISK
+
+
 def memory_budget() -> str:
     """Ours: OLLAMA_MEMORY_BUDGET as written (`8GiB`, `cpu=8GiB,gpu0=20GiB`); `scheduler.settings` parses it."""
     return os.environ.get("OLLAMA_MEMORY_BUDGET", "")

@@ -148,6 +148,7 @@ class InferenceHandler(OllamaHandler):
                 if event.prompt_dropped:
                     stats.prompts_cut_total += 1
                     stats.prompt_tokens_dropped_total += event.prompt_dropped
+                stats.record_cache(event.prompt_cache, event.prompt_restored, event.prompt_cache_saved)
                 yield {
                     "done_reason": event.done_reason,
                     "total_duration": int((end - started) * 1e9),
@@ -156,6 +157,8 @@ class InferenceHandler(OllamaHandler):
                     "prompt_eval_duration": event.prompt_eval_duration,
                     "eval_count": event.eval_count,
                     "eval_duration": event.eval_duration,
+                    # Ours: prompt tokens read from the prompt cache instead of computed (after an unload, a restart).
+                    **({"prompt_restored_count": event.prompt_restored} if event.prompt_restored else {}),
                     **({"context": event.tokens} if event.tokens is not None else {}),
                 }
 

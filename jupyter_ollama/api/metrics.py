@@ -76,6 +76,7 @@ class SchedulerCollector(Collector):
                       ["model"], per_model("prompts_cut_total"))
         yield _family(counter, "ollama_prompt_tokens_dropped", "Prompt tokens dropped from prompts that were cut.", ["model"],
                       per_model("prompt_tokens_dropped_total"))
+        yield from prompt_cache_families(stats, [(m, x["prompt_cache"]) for m, x in loaded if x.get("prompt_cache")])
         yield from remote_families([(m, x["remote"]) for m, x in loaded if "remote" in x])
         durations = HistogramMetricFamily("ollama_request_duration_seconds", "Time per generate/chat request.",
                                           labels=["model"])
@@ -83,6 +84,32 @@ class SchedulerCollector(Collector):
             buckets = [(repr(float(b)), n) for b, n in zip(DURATION_BUCKETS, s.duration_buckets, strict=False)]
             durations.add_metric([name], [*buckets, ("+Inf", s.requests_total)], s.duration_sum)
         yield durations
+
+
+def prompt_cache_families(stats: list[tuple[str, Any]], caches: list[tuple[str, dict[str, Any]]]) -> Iterator[Metric]:
+    """The prompt cache: per model, restores from each tier and misses (since the server started), tokens restored
+    and prompt time saved; and per loaded model, what its tiers hold against their budgets."""
+    counter, gauge = CounterMetricFamily, GaugeMetricFamily
+    yield _family(counter, "ollama_prompt_cache_hits", "Prompts whose prefix was restored from the prompt cache.",
+                  ["model", "tier"], [([name, tier], n) for name, s in stats for tier, n in sorted(s.prompt_cache_hits.items())])
+    yield _family(counter, "ollama_prompt_cache_misses", "Prompts to compute for which the prompt cache had nothing.",
+                  ["model"], [([name], s.prompt_cache_misses) for name, s in stats])
+    yield _family(counter, "ollama_prompt_cache_tokens_restored", "Prompt tokens restored from the prompt cache.", ["model"],
+                  [([name], s.prompt_tokens_restored_total) for name, s in stats])
+    yield _family(counter, "ollama_prompt_cache_seconds_saved", "Prompt processing the restores saved (estimated).",
+                  ["model"], [([name], s.prompt_seconds_saved_total) for name, s in stats])
+    yield _family(counter, "ollama_prompt_cache_saves", "Prompts saved into the prompt cache since the model was loaded.",
+                  ["model"], [([m], c["saves"]) for m, c in caches])
+    yield _family(counter, "ollama_prompt_cache_save_seconds",
+                  "Time the engine paused its slots to copy prompts out of llama.cpp, since the model was loaded.",
+                  ["model"], [([m], c["save_seconds"]) for m, c in caches])
+    yield _family(counter, "ollama_prompt_cache_discarded", "Damaged or mismatched prompt cache entries removed.",
+                  ["model"], [([m], c["discarded"]) for m, c in caches])
+    for what, text in (("bytes", "Bytes the prompt cache holds"), ("entries", "Prompts the prompt cache holds"),
+                       ("budget", "The prompt cache's budget in bytes")):
+        yield _family(gauge, f"ollama_prompt_cache_{what}" if what != "budget" else "ollama_prompt_cache_budget_bytes",
+                      f"{text}, per loaded model and tier (disk: its model's files; the budget is every model's).",
+                      ["model", "tier"], [([m, tier], c[f"{tier}_{what}"]) for m, c in caches for tier in ("ram", "disk")])
 
 
 def remote_families(pools: list[tuple[str, dict[str, Any]]]) -> Iterator[Metric]:

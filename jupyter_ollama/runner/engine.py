@@ -11,6 +11,9 @@ whose newest tokens appeared before also decodes a guess of what follows them
 (`lookup.py`) and keeps the part the model confirms: several tokens per step.
 With a draft model (Modelfile DRAFT, `draftmodel.py`) the guesses of greedy slots
 come from it instead, checked the same way.
+With a prompt cache (`prompt_cache.py`), a long prompt's KV is saved once it is read,
+and a prompt whose beginning was read before, by a slot since reused or by a runner
+since unloaded, restores it into its slot when that beats what the slots hold.
 A thinking model asked for a `format` samples freely until its thinking ends, then
 from the grammar: its slot swaps sampler chains in place (`thinkfirst.py`).
 """
@@ -31,7 +34,10 @@ from ..errors import BadRequest
 from .draftmodel import DraftModel, load_draft
 from .llama import LlamaModel, batch_add
 from .lookup import NgramDrafter, common_prefix
+from .prompt_cache import SAVE_MIN, Hit, PromptCache
+from .prompt_cache import Settings as CacheSettings
 from .sampling import SamplerChain, SamplingOptions
+from .seqstate import BadState, probe_layout, restore, snapshot
 from .textstream import TextStream
 from .thinkfirst import ThinkFirst, Verdict
 from .vision import MediaPrompt, Vision
@@ -63,6 +69,12 @@ class Completion:
     # filled in by the engine
     generated: list[int] = field(default_factory=list)
     dropped: int = 0  # prompt tokens cut to fit the slot
+    links: list[bytes] | None = None  # the prompt's hash chain, once looked up in the prompt cache
+    cached: Hit | None = None  # the prompt cache's best entry for it, read before admission
+    reused: int = 0  # prompt tokens whose KV was not computed: held by the slot, copied, or restored
+    restored: int = 0  # of those, restored from the prompt cache
+    cache_tier: str = ""  # "ram" or "disk" when restored; "miss" when the cache had nothing that paid
+    saved: float = 0.0  # seconds of prompt processing the restore saved (estimated)
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -75,6 +87,8 @@ class Slot:
     request: Completion | None = None
     media: MediaPrompt | None = None  # images admitted, to go into the KV cache at the next step
     pending: list[int] = field(default_factory=list)  # prompt tokens still to prefill
+    split_last: bool = False  # the prompt's last token is read in a step of its own (see _admit)
+    window: int = 0  # restored from a sliding-window model's state: its window layers hold positions from here on
     next_token: int | None = None  # sampled, to be decoded next step
     sampler: SamplerChain | None = None
     held: SamplerChain | None = None  # the grammar's chain, waiting for the thinking to end (think_first)
@@ -97,6 +111,7 @@ class Slot:
 
 # Below this many tokens, computing a prefix again costs about what copying a slot's KV stream does.
 MIN_SHARED_PREFIX = 32
+RATE_MIN = 64  # prompts computing fewer tokens than this say little about how fast prompts are read
 DRAFT_PAUSE_MAX = 32  # a slot whose guesses keep failing guesses less and less often (where it does not pay)
 # A guess that keeps fewer tokens than this did not pay for its larger batch and its checks (measured: counting,
 # where guesses keep about one token, ran 20% slower guessing every step than not guessing).
@@ -110,7 +125,7 @@ class Engine:
     def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
                  n_threads: int = 1, n_threads_batch: int | None = None, share_prefixes: bool = True,
                  kv_cache_type: str = "f16", flash_attention: bool | None = None, draft_path: str | None = None,
-                 vision: Vision | None = None) -> None:
+                 vision: Vision | None = None, prompt_cache: CacheSettings | None = None) -> None:
         self.model = model
         self.vision = vision
         self.share_prefixes = share_prefixes
@@ -122,9 +137,12 @@ class Engine:
         self.ctx = model.new_context(n_ctx=n_ctx_slot * n_slots, n_seq_max=n_slots, n_batch=n_batch, threads=self.threads,
                                      kv_cache_type=kv_cache_type, flash_attention=flash_attention)
         self.memory = L.llama_get_memory(self.ctx)
+        self.n_swa = L.llama_model_n_swa(model.ptr)  # the width of its sliding-window layers' window (0: none)
         self.can_shift = bool(L.llama_memory_can_shift(self.memory))
         self.batch = L.llama_batch_init(n_batch, 0, 1)
         self.slots = [Slot(i) for i in range(n_slots)]
+        self.cache = self._open_cache(prompt_cache, kv_cache_type)
+        self._donors: set[int] = set()  # slots whose stream is copied to another at the next decode (this admission)
         # A draft model guesses for greedy slots instead of prompt lookup; without one that works, no guess at all.
         self.drafts: DraftModel | None = None
         self._draft_error = ""
@@ -138,6 +156,7 @@ class Engine:
         self.tokens_predicted_total = 0
         self.prompt_tokens_total = 0
         self.prompt_tokens_shared_total = 0  # prompt tokens whose KV was copied from another slot
+        self.prompt_tokens_restored_total = 0  # prompt tokens whose KV was restored from the prompt cache
         self.tokens_drafted_total = 0  # tokens guessed (prompt lookup or the draft model), and those the model confirmed
         self.tokens_draft_accepted_total = 0
         self.thread = threading.Thread(target=self._run, name="engine", daemon=True)
@@ -148,9 +167,47 @@ class Engine:
     def submit(self, request: Completion) -> None:
         if len(request.tokens) == 0:
             raise BadRequest("the prompt is empty after tokenization")
+        if request.links is None:
+            self.find_cached(request)  # a disk entry is read here, on the caller's thread
         with self.cond:
             self.waiting.append(request)
             self.cond.notify()
+
+    def find_cached(self, request: Completion) -> None:
+        """Cut the prompt to fit if it asked to be, and look it up in the prompt cache: a disk entry is read into
+        memory and checked here, on the caller's thread, so the engine thread only restores it."""
+        request.tokens = self._fit(request)
+        cache = self.cache
+        if cache is None or request.media is not None or request.links is not None:
+            return
+        request.links = cache.chain(request.tokens)
+        # What the slots hold of it now (they change before admission: the engine decides then).
+        held = max(common_prefix(list(s.cached), request.tokens) for s in self.slots)
+        request.cached = cache.find(request.tokens, request.links, held)
+
+    def flush_cache(self, timeout: float) -> None:
+        """Wait, up to `timeout` seconds, for the prompt cache's disk writes queued so far."""
+        if self.cache is not None:
+            self.cache.flush(timeout)
+
+    def cache_report(self) -> dict[str, Any]:
+        """The prompt cache's bytes, entries and counters (/api/ps, /metrics); {} without one."""
+        return self.cache.report() if self.cache is not None else {}
+
+    def _open_cache(self, settings: CacheSettings | None, kv_cache_type: str) -> PromptCache | None:
+        if settings is None or (settings.ram_budget <= 0 and (settings.disk_dir is None or settings.disk_budget <= 0)):
+            return None
+        if self.model.pooling_type() != L.LLAMA_POOLING_TYPE_NONE:  # an embedding model: no prompt to continue
+            return None
+        if L.llama_model_is_recurrent(self.model.ptr) or L.llama_model_is_hybrid(self.model.ptr):
+            log.info("prompt cache off: a recurrent model's state cannot be cut back to a prefix")
+            return None
+        try:
+            layout = probe_layout(self.ctx, max(self.model.bos, 0), kv_cache_type, self.n_slots)
+            return PromptCache(settings, layout, self.n_slots, self.n_ctx_slot, self.n_swa)
+        except (BadState, OSError) as err:
+            log.warning("prompt cache off: %s", err)
+            return None
 
     def set_threads(self, n_threads: int, n_threads_batch: int) -> None:
         """Taken up by the engine thread before its next decode."""
@@ -181,6 +238,8 @@ class Engine:
         L.llama_free(self.ctx)
         if self.drafts is not None:
             self.drafts.close()
+        if self.cache is not None:
+            self.cache.close()
 
     # -- the engine thread ----------------------------------------------------
 
@@ -224,20 +283,30 @@ class Engine:
 
     def _admit(self) -> None:
         copied: set[int] = set()  # slots whose KV arrives by a copy at the next decode: no donors yet
+        self._donors = set()
         while self.waiting:
             free = [s for s in self.slots if s.request is None]
             if not free:
                 return
             request = self.waiting.popleft()
-            tokens = request.tokens = self._fit(request)
-            prefix = {s.id: common_prefix(s.cached, tokens) for s in self.slots}  # what each slot's KV holds of it
+            tokens = request.tokens  # cut to fit at submit, where asked
+            prefix = {s.id: self._reusable(s, common_prefix(s.cached, tokens)) for s in self.slots}  # what each slot holds
             slot = max(free, key=lambda s: (prefix[s.id], -s.last_used))
+            hit, request.cached = request.cached, None
             # Images go in whole, from position 0, at the next step (_evaluate_media); then the text after them.
-            held = self._take_prefix(slot, tokens, prefix, copied) if request.media is None else 0
+            held = self._take_cached(slot, request, hit, prefix, copied) if request.media is None else 0
             reuse = min(held, len(tokens) - 1)  # >= 1 token to evaluate
+            request.reused = reuse
+            if reuse == 0:
+                slot.window = 0  # read from the start: every layer holds every position again
             L.llama_memory_seq_rm(self.memory, slot.id, reuse, -1)
             slot.cached = tokens[:reuse]
             slot.pending = tokens[reuse:]
+            # A prompt long enough to be cached reads its last token alone, as a restore of it does later: batched
+            # logits differ from one token's in the last bits, and so the same prompt gets the same answer whether
+            # it was read, found in its slot or restored (alone on the engine), cache on or off.
+            cacheable = self.cache.settings.min_save if self.cache is not None else SAVE_MIN
+            slot.split_last = request.media is None and len(tokens) >= cacheable
             slot.media = request.media
             slot.request = request
             slot.next_token = None
@@ -263,6 +332,43 @@ class Engine:
             request.generated = []
             self.prompt_tokens_total += len(tokens)
 
+    def _reusable(self, slot: Slot, common: int) -> int:
+        """How much of the `common` tokens a slot shares with a prompt it can keep. A slot restored from the state of a
+        model with sliding-window layers has those layers' newest positions only (from `slot.window`): the token after
+        the kept ones must see a whole window, so cut back further than that, the slot is read again from the start."""
+        if slot.window and common < slot.window + self.n_swa - 1:
+            return 0
+        return common
+
+    def _take_cached(self, slot: Slot, request: Completion, hit: Hit | None, prefix: dict[int, int], copied: set[int]) -> int:
+        """How much of the prompt the slot's KV holds: a prefix restored from the prompt cache, when that beats what
+        the slots hold (`_take_prefix`) by enough tokens to pay for the time it takes (`PromptCache.pays`)."""
+        cache = self.cache
+        if cache is None:
+            return self._take_prefix(slot, request.tokens, prefix, copied)
+        donors = [s.id for s in self.slots if s is not slot and s.id not in copied] if self.share_prefixes else []
+        best = max([prefix[slot.id], *(prefix[d] for d in donors)])
+        gain = hit.usable - best if hit is not None else 0
+        # A slot whose stream is being copied to another keeps its bytes until that copy is made, at the next decode.
+        if hit is not None and slot.id not in self._donors and cache.pays(gain, len(hit.state)):
+            start = time.perf_counter()
+            if restore(self.ctx, slot.id, hit.state):
+                seconds = time.perf_counter() - start
+                cache.rates.note("restore", seconds / len(hit.state))
+                request.restored, request.cache_tier = hit.usable, hit.tier
+                slot.window = hit.entry.window
+                request.saved = max(0.0, gain * cache.rates.prefill - seconds)
+                cache.record_hit(hit, request.saved, seconds)
+                self.prompt_tokens_restored_total += hit.usable
+                return hit.usable
+            cache.discard(hit.entry, "llama.cpp refused it")
+            self._forget(slot)  # llama.cpp emptied the sequence
+            prefix[slot.id] = 0
+        if len(request.tokens) - 1 - best >= MIN_SHARED_PREFIX:
+            request.cache_tier = "miss"
+            cache.record_miss()
+        return self._take_prefix(slot, request.tokens, prefix, copied)
+
     def _take_prefix(self, slot: Slot, tokens: list[int], prefix: dict[int, int], copied: set[int]) -> int:
         """How much of `tokens` the slot's KV holds: its own prefix, or a longer one copied from another slot.
 
@@ -280,8 +386,9 @@ class Engine:
         if donor is None or shared < own + MIN_SHARED_PREFIX:
             return own
         L.llama_memory_seq_cp(self.memory, donor.id, slot.id, -1, -1)
-        slot.cached = list(donor.cached)
+        slot.cached, slot.window = list(donor.cached), donor.window
         copied.add(slot.id)
+        self._donors.add(donor.id)
         self.prompt_tokens_shared_total += min(shared, len(tokens) - 1)
         return shared
 
@@ -333,10 +440,13 @@ class Engine:
                 batch_add(batch, guess, len(slot.cached), slot.id, True)
                 slot.cached.append(guess)
         # Prefill in chunks with what is left of the batch, oldest request first.
+        prefilled: list[tuple[Slot, Completion]] = []  # slots whose prompt is read by this step
         for slot in sorted((s for s in self.slots if s.request and s.pending), key=lambda s: s.started):
             room = self.n_batch - batch.n_tokens
             if room <= 0:
                 break
+            if slot.split_last and len(slot.pending) > 1:
+                room = min(room, len(slot.pending) - 1)
             chunk, slot.pending = slot.pending[:room], slot.pending[room:]
             start = len(slot.cached)
             for offset, token in enumerate(chunk):
@@ -345,16 +455,46 @@ class Engine:
                     sample_at.append((slot, batch.n_tokens))
                 batch_add(batch, token, start + offset, slot.id, last)
             slot.cached.extend(chunk)
+            if not slot.pending and slot.request is not None:
+                prefilled.append((slot, slot.request))
         if batch.n_tokens == 0:
             return
         status = L.llama_decode(self.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
+        if self.cache is not None and prefilled:
+            self._save_prompts(prefilled)  # before the first token: a client that hears "done" finds it saved
         for slot, index in sample_at:
             if slot.draft:
                 self._check_draft(slot, index)
             else:
                 self._sample(slot, index)
+
+    def _save_prompts(self, prefilled: list[tuple[Slot, Completion]]) -> None:
+        """Prompts just read go into the prompt cache when enough of them is new to it (`PromptCache.worth_saving`).
+
+        The copy out of llama.cpp happens here, on the engine thread, between two decodes (the state must not change
+        under it): a memory copy, 25-35 ms for 2,500 tokens of SmolLM2 on 2 busy cores, far less than one 512-token
+        prefill step; the disk write happens on the cache's own thread. The slot's KV holds exactly the prompt now,
+        before its first token is sampled."""
+        cache = self.cache
+        assert cache is not None
+        now = time.perf_counter()
+        for slot, request in prefilled:
+            computed = len(request.tokens) - request.reused
+            if computed >= RATE_MIN:
+                cache.rates.note("prefill", (now - slot.started) / computed)
+            if request.media is not None or request.links is None or not cache.worth_saving(request.tokens, request.links):
+                continue
+            start = time.perf_counter()
+            try:
+                state = snapshot(self.ctx, slot.id)
+                cache.add(request.tokens, request.links, state, time.perf_counter() - start)
+            except BadState as err:  # llama.cpp's format is not the one seqstate reads: no cache rather than a bad one
+                log.warning("prompt cache off: a saved state did not read back (%s)", err)
+                self.cache = None
+                cache.close(timeout=0)
+                return
 
     def _evaluate_media(self, slot: Slot) -> None:
         """The slot's prompt up to its last image into its KV cache: the images encoded, the text between them."""
@@ -514,6 +654,8 @@ class Engine:
         L.llama_memory_seq_rm(self.memory, slot.id, keep, keep + discard)
         L.llama_memory_seq_add(self.memory, slot.id, keep + discard, -1, -discard)
         slot.cached = slot.cached[:keep] + slot.cached[keep + discard :]
+        if slot.window > keep:  # the window layers' positions moved down with the rest
+            slot.window = max(slot.window - discard, keep)
         return True
 
     def _finish(self, slot: Slot, reason: str = "stop", error: str | None = None) -> None:
@@ -536,6 +678,10 @@ class Engine:
                     "done_reason": reason,
                     "prompt_eval_count": len(request.tokens),
                     "prompt_dropped": request.dropped,
+                    "prompt_cached": request.reused,
+                    "prompt_restored": request.restored,
+                    "prompt_cache": request.cache_tier,
+                    "prompt_cache_saved": int(request.saved * 1e9),
                     "prompt_eval_duration": int((first - slot.started) * 1e9),
                     "eval_count": len(request.generated),
                     "eval_duration": int((end - first) * 1e9),
@@ -560,5 +706,5 @@ class Engine:
 
     def _forget(self, slot: Slot) -> None:
         L.llama_memory_seq_rm(self.memory, slot.id, -1, -1)
-        slot.cached = []
+        slot.cached, slot.window = [], 0
 

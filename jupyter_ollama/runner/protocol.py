@@ -68,6 +68,12 @@ class LoadConfig:
     draft_model_path: str | None = None
     # A multimodal projector (the model reads images through llama.cpp's libmtmd: runner/vision.py).
     projector_path: str | None = None
+    # The prompt cache (runner/prompt_cache.py): entries are keyed by the model's blob digest ("" for none: no
+    # cache); its RAM tier's budget in bytes (0: none), its folder on disk and that folder's cap (0: no disk tier).
+    model_digest: str = ""
+    prompt_cache_ram: int = 0
+    prompt_cache_dir: str | None = None
+    prompt_cache_disk: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,10 @@ class Done:
     eval_duration: int  # nanoseconds
     tokens: list[int] | None = None  # with `return_tokens`
     prompt_dropped: int = 0  # prompt tokens cut to fit the slot (`cut_prompt`); prompt_eval_count counts those read
+    prompt_cached: int = 0  # prompt tokens whose KV was not computed: held by the slot, copied from another, or restored
+    prompt_restored: int = 0  # of those, restored from the prompt cache (RAM or disk)
+    prompt_cache: str = ""  # "ram" or "disk": where they were restored from; "miss": the cache had nothing that paid
+    prompt_cache_saved: int = 0  # nanoseconds of prompt processing the restore saved (estimated)
 
 
 CompletionEvent = Started | Piece | Done
@@ -205,6 +215,8 @@ class RunnerHealth:
     tokens_drafted_total: int = 0  # tokens guessed (prompt lookup or a draft model), and those the model kept
     tokens_draft_accepted_total: int = 0
     draft_error: str = ""  # why a draft model the runner was given does not guess (it failed to load or to decode)
+    # The prompt cache: RAM and disk bytes, entries and budgets, and its counters since the load ({}: none).
+    prompt_cache: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def of(data: dict[str, Any]) -> RunnerHealth:

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import tornado.iostream
@@ -23,6 +24,7 @@ from ..errors import BadRequest, OllamaError, PromptTooLong
 from .engine import DRAFT_NUM_PREDICT, Completion, Engine
 from .llama import LlamaModel
 from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
+from .prompt_cache import Settings as CacheSettings
 from .protocol import (
     CompletionRequest,
     Done,
@@ -89,6 +91,7 @@ class HealthHandler(RunnerHandler):
             tokens_drafted_total=self.engine.tokens_drafted_total,
             tokens_draft_accepted_total=self.engine.tokens_draft_accepted_total,
             draft_error=self.engine.draft_error,
+            prompt_cache=self.engine.cache_report(),
         )
         self.finish(to_json(health))
 
@@ -122,6 +125,7 @@ class CompletionHandler(RunnerHandler):
             top_logprobs=request.top_logprobs,
             media=media,
         )
+        await asyncio.to_thread(self.engine.find_cached, self.completion)  # reads a disk entry: not on the IOLoop
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
         if not await self.send(event_to_json(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:], prompt_tokens=len(tokens)))):
@@ -231,9 +235,20 @@ class ThreadsHandler(RunnerHandler):
         self.finish({"threads": self.engine.threads[0], "threads_batch": self.engine.threads[1]})
 
 
-def _exit_when_stdin_closes() -> None:
+def cache_settings(config: LoadConfig) -> CacheSettings | None:
+    if not config.model_digest:
+        return None
+    folder = Path(config.prompt_cache_dir) if config.prompt_cache_dir else None
+    return CacheSettings(config.model_digest, config.prompt_cache_ram, folder, config.prompt_cache_disk)
+
+
+def _exit_when_stdin_closes(engine: Engine) -> None:
     sys.stdin.read()
+    engine.flush_cache(EXIT_FLUSH)  # prompts saved in the last moments reach the disk (the manager waits 10 s)
     os._exit(0)  # the manager is gone: leave at once, the OS takes the memory back
+
+
+EXIT_FLUSH = 5.0  # seconds
 
 
 async def main() -> None:
@@ -259,6 +274,7 @@ async def main() -> None:
         flash_attention=config.flash_attention,
         draft_path=config.draft_model_path,
         vision=vision,
+        prompt_cache=cache_settings(config),
     )
     if engine.draft_error:  # the model serves all the same, without guesses
         print(f"warning: {engine.draft_error}; decoding without it", file=sys.stderr, flush=True)
@@ -281,6 +297,6 @@ async def main() -> None:
     )
     server = app.listen(0, address="127.0.0.1")
     port = next(iter(server._sockets.values())).getsockname()[1]
-    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+    threading.Thread(target=_exit_when_stdin_closes, args=(engine,), daemon=True).start()
     print(json.dumps({"port": port}), flush=True)
     await asyncio.Event().wait()

@@ -5,8 +5,10 @@ slots x bytes per element of the cache type: 2 for f16, 34/32 for q8_0, 18/32 fo
 q4_0) + a compute buffer (activations and logits for one batch), and the same three for a
 draft model (Modelfile DRAFT), which the runner keeps in system memory with a sequence per
 slot, + a projector (images): its weights and a compute buffer for one image through its
-vision tower, with the model's main GPU where there is one. The numbers are estimates that
-err on the high side; /api/ps reports them.
+vision tower, with the model's main GPU where there is one, + the prompt cache's RAM tier
+(OLLAMA_PROMPT_CACHE_RAM, at most the size of the model's KV cache: it holds the KV of prompts
+read before, in system memory wherever the layers are). The numbers are estimates that err on
+the high side; /api/ps reports them.
 """
 
 from __future__ import annotations
@@ -27,22 +29,26 @@ class MemoryEstimate:
     compute: int
     draft: int = 0  # a draft model: its weights, KV cache for every slot and compute buffer, in system memory
     projector: int = 0  # a multimodal projector: its weights and the compute of one image
+    prompt_cache: int = 0  # the prompt cache's RAM tier: its budget, in system memory
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.compute + self.draft + self.projector
+        return self.weights + self.kv_cache + self.compute + self.draft + self.projector + self.prompt_cache
 
 
 def estimate(info: GGUFInfo, num_ctx: int, num_parallel: int, num_batch: int = 512, kv_cache_type: str = "f16",
-             draft: GGUFInfo | None = None, projector: GGUFInfo | None = None) -> MemoryEstimate:
+             draft: GGUFInfo | None = None, projector: GGUFInfo | None = None, prompt_cache: int = 0) -> MemoryEstimate:
+    """`prompt_cache`: the RAM tier's budget asked for; it takes at most the KV cache's size (one more set of
+    slots' worth), and nothing for an embedding model, which reads no prompts to continue."""
     layers = info.block_count or 1
     kv_heads = info.head_count_kv or info.head_count or 1
     per_token = layers * kv_heads * ((info.key_length or 0) + (info.value_length or 0)) * KV_BYTES[kv_cache_type]
     vocab = _vocab_size(info)
     compute = 4 * num_batch * (4 * (info.embedding_length or 0) + vocab)
     drafted = estimate(draft, num_ctx, num_parallel, num_batch, kv_cache_type).total if draft else 0
-    return MemoryEstimate(info.file_size, int(per_token * num_ctx * num_parallel), compute, drafted,
-                          projector_size(projector) if projector else 0)
+    kv_cache = int(per_token * num_ctx * num_parallel)
+    cache = 0 if info.pooling_type is not None else min(max(prompt_cache, 0), kv_cache)
+    return MemoryEstimate(info.file_size, kv_cache, compute, drafted, projector_size(projector) if projector else 0, cache)
 
 
 def projector_size(info: GGUFInfo) -> int:
@@ -71,7 +77,7 @@ def layer_sizes(info: GGUFInfo, memory: MemoryEstimate) -> LayerSizes:
         # With layers left on the CPU, ggml copies their big matrices (the head first) to the GPU per batch.
         graph_partial=memory.compute + memory.projector + head,
         cpu_total=memory.total,
-        cpu_only=memory.draft,
+        cpu_only=memory.draft + memory.prompt_cache,
     )
 
 

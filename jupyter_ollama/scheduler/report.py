@@ -58,11 +58,13 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "slots_total": loaded.num_parallel,
         "slots_busy": loaded.busy,
         "requests_queued": loaded.queued,
-        "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute},
+        "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute,
+                   "prompt_cache": memory.prompt_cache},
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
         "threads": {"decode": loaded.threads.decode, "batch": loaded.threads.batch},
         "kv_cache_type": loaded.config["kv_cache_type"],
         **draft(loaded),
+        "prompt_cache": prompt_cache(scheduler, loaded),
     }
 
 
@@ -77,6 +79,23 @@ def draft(loaded: Loaded, health: RunnerHealth | None = None) -> dict[str, Any]:
         if health.draft_error:
             out["error"] = health.draft_error
     return {"draft": out}
+
+
+CACHE_FIELDS = ("ram_budget", "ram_bytes", "ram_entries", "disk_budget", "disk_bytes", "disk_entries", "saves",
+                "discarded")
+
+
+def prompt_cache(scheduler: Scheduler, loaded: Loaded, health: RunnerHealth | None = None) -> dict[str, Any]:
+    """The prompt cache of a loaded model: its RAM tier (budget, bytes and entries held), its entries on disk, and
+    since the load the prompts saved, the time that took on the engine thread, and the damaged entries removed.
+
+    Without the runner's word, the budgets alone; a runner that keeps no cache (a recurrent model) says 0 for all."""
+    if health is None:
+        return {"ram_budget": loaded.memory.prompt_cache, "disk_budget": scheduler.settings.prompt_cache_disk,
+                **{key: 0 for key in CACHE_FIELDS if not key.endswith("budget")}, "save_seconds": 0.0}
+    report = health.prompt_cache
+    return {**{key: int(report.get(key) or 0) for key in CACHE_FIELDS},
+            "save_seconds": round(float(report.get("save_seconds") or 0.0), 6)}
 
 
 def placement(loaded: Loaded) -> dict[str, Any]:
@@ -115,7 +134,7 @@ def remote_entry(scheduler: Scheduler, held: RemoteLoaded) -> dict[str, Any]:
         "slots_total": pool["slots_total"] or 0,
         "slots_busy": pool["slots_busy"],
         "requests_queued": pool["requests_waiting"],
-        "memory": {"weights": 0, "kv_cache": 0, "compute": 0},
+        "memory": {"weights": 0, "kv_cache": 0, "compute": 0, "prompt_cache": 0},
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
         "remote": pool,
     }
@@ -136,7 +155,8 @@ async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
     healths = await asyncio.gather(*(runner_health(x) for x in models))
     await scheduler.remote.prune(scheduler.store)
     return [
-        {**entry(scheduler, loaded), **draft(loaded, health), "slots": [
+        {**entry(scheduler, loaded), **draft(loaded, health),
+         **({"prompt_cache": prompt_cache(scheduler, loaded, health)} if health else {}), "slots": [
             {"id": s.id, "state": s.state, "n_ctx": loaded.config["num_ctx"], "kv_tokens": s.n_past}
             for s in (health.slots if health else [])
         ]}

@@ -187,7 +187,8 @@ class Scheduler:
         if info is None:
             return MemoryEstimate(model.size, 0, 0)
         return estimate(info, config["num_ctx"], config["num_parallel"], config["num_batch"], config["kv_cache_type"],
-                        draft=self.store.draft_gguf(model), projector=self.store.projector_gguf(model))
+                        draft=self.store.draft_gguf(model), projector=self.store.projector_gguf(model),
+                        prompt_cache=self.settings.prompt_cache_ram)
 
     def layer_sizes(self, model: LocalModel, memory: MemoryEstimate) -> LayerSizes:
         info = self.store.gguf(model)
@@ -205,7 +206,9 @@ class Scheduler:
             "kv_cache_type": config["kv_cache_type"],
             "memory": {"weights": memory.weights, "kv_cache": memory.kv_cache, "compute": memory.compute, "total": memory.total,
                        **({"draft": memory.draft} if memory.draft else {}),
-                       **({"projector": memory.projector} if memory.projector else {})},
+                       **({"projector": memory.projector} if memory.projector else {}),
+                       **({"prompt_cache": memory.prompt_cache} if memory.prompt_cache else {})},
+            "prompt_cache": {"ram": memory.prompt_cache, "disk": self.settings.prompt_cache_disk},
         }
 
     @property
@@ -297,6 +300,8 @@ class Scheduler:
             threads=threads.decode, threads_batch=threads.batch,
             kv_cache_type=config["kv_cache_type"], flash_attention=config["flash_attention"],
             draft_model_path=config["draft_path"], projector_path=config["projector_path"],
+            model_digest=model.model_layer.digest if model.model_layer else "", prompt_cache_ram=memory.prompt_cache,
+            prompt_cache_dir=str(self.store.root / "cache"), prompt_cache_disk=self.settings.prompt_cache_disk,
         ))
         log.info("loading %s (%s slots x %s tokens, %s threads): %s", model.name.display(), config["num_parallel"],
                  config["num_ctx"], threads.decode, plan.reason)

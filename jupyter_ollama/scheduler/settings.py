@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -19,6 +20,15 @@ def parse_size(text: str) -> int:
     if match is None or (match.group(2) or "").lower() not in _UNITS:
         raise ValueError(f"invalid size {text!r}: use e.g. 8GiB, 512MB or a number of bytes")
     return int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
+
+
+def size_setting(name: str, text: str, default: str) -> int:
+    """A size from an environment variable; a malformed one is logged and the default taken (as Ollama ignores one)."""
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        logging.getLogger("jupyter_ollama").warning("%s: %s; using %s", name, err, default)
+        return parse_size(default)
 
 
 def parse_budget(text: str | None) -> dict[str, int]:
@@ -45,6 +55,12 @@ class SchedulerSettings:
     num_thread: int = field(default_factory=envconfig.num_thread)
     kv_cache_type: str = field(default_factory=envconfig.kv_cache_type)
     flash_attention: bool | None = field(default_factory=envconfig.flash_attention)
+    # The prompt cache (runner/prompt_cache.py): RAM per loaded model (at most its KV cache's size, see memory.py)
+    # and the cap of its folder on disk, every model's together. 0 turns a tier off.
+    prompt_cache_ram: int = field(default_factory=lambda: size_setting(
+        "OLLAMA_PROMPT_CACHE_RAM", envconfig.prompt_cache_ram(), envconfig.PROMPT_CACHE_RAM))
+    prompt_cache_disk: int = field(default_factory=lambda: size_setting(
+        "OLLAMA_PROMPT_CACHE_DISK", envconfig.prompt_cache_disk(), envconfig.PROMPT_CACHE_DISK))
 
     @property
     def effective_kv_cache_type(self) -> str:

@@ -20,6 +20,12 @@ class ModelStats:
     evictions_total: int = 0
     prompts_cut_total: int = 0  # prompts longer than the slot, cut because the request asked to shift
     prompt_tokens_dropped_total: int = 0
+    # The prompt cache: requests whose prompt was restored from RAM or disk, those it had nothing for, the tokens
+    # restored and the prompt processing that saved (estimated by the runner from its own prefill speed).
+    prompt_cache_hits: dict[str, int] = field(default_factory=lambda: {"ram": 0, "disk": 0})
+    prompt_cache_misses: int = 0
+    prompt_tokens_restored_total: int = 0
+    prompt_seconds_saved_total: float = 0.0
     duration_buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
     duration_sum: float = 0.0
     # (tokens, seconds) of the last requests, for a "recent tokens/s" that moves with load.
@@ -38,6 +44,15 @@ class ModelStats:
                 self.duration_buckets[i] += 1
         if eval_tokens and eval_ns:
             self.recent.append((eval_tokens, eval_ns / 1e9))
+
+    def record_cache(self, tier: str, restored: int, saved_ns: int) -> None:
+        """One request's use of the prompt cache (the runner's Done: prompt_cache, prompt_restored, prompt_cache_saved)."""
+        if tier in self.prompt_cache_hits:
+            self.prompt_cache_hits[tier] += 1
+            self.prompt_tokens_restored_total += restored
+            self.prompt_seconds_saved_total += saved_ns / 1e9
+        elif tier == "miss":
+            self.prompt_cache_misses += 1
 
     @property
     def recent_tokens_per_second(self) -> float:

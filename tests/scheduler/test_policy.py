@@ -49,8 +49,9 @@ def store(tmp_path_factory, smollm2_gguf) -> ModelStore:
 def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], free: int = 64 * GIB,
         cpu: CpuBudget = TWO_CORES, gpus: list[Device] | None = None, **overrides: Any) -> None:
     FakeRunner.started = []
+    # No prompt cache unless a test asks for one: these scenarios are about the model's own memory.
     values: dict[str, Any] = dict(num_parallel=2, max_loaded_models=3, max_queue=512, context_length=512,
-                                  keep_alive=300.0, num_thread=0)
+                                  keep_alive=300.0, num_thread=0, prompt_cache_ram=0)
 
     async def main() -> None:
         scheduler = Scheduler(store, SchedulerSettings(**{**values, **overrides}), cpu, runner_factory=FakeRunner.factory,
@@ -326,13 +327,50 @@ def test_kv_cache_type_from_the_environment(monkeypatch):
         assert SchedulerSettings().flash_attention is expected
 
 
+def test_prompt_cache_sizes_from_the_environment(monkeypatch):
+    for ram, disk, expected in (("", "", (2 * GIB, 10 * GIB)), ("0", "0", (0, 0)), ("512MiB", "1G", (512 << 20, 10**9)),
+                                ("lots", "-1", (2 * GIB, 10 * GIB))):  # a malformed size is the default (and logged)
+        monkeypatch.setenv("OLLAMA_PROMPT_CACHE_RAM", ram)
+        monkeypatch.setenv("OLLAMA_PROMPT_CACHE_DISK", disk)
+        settings = SchedulerSettings()
+        assert (settings.prompt_cache_ram, settings.prompt_cache_disk) == expected
+
+
+def test_the_prompt_cache_counts_in_system_memory_wherever_the_layers_go(store):
+    """The RAM tier's budget is in the estimate (at most the KV cache's size: one more set of slots' worth) and in
+    system memory even with every layer on a GPU; the runner gets it with the model's digest and the cache's folder."""
+    model = store.get("a")
+
+    def capacity(ram: int) -> dict[str, Any]:
+        return Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512, prompt_cache_ram=ram),
+                         TWO_CORES).capacity(model)
+
+    off, small, huge = capacity(0), capacity(1 << 20), capacity(1 << 40)
+    assert "prompt_cache" not in off["memory"] and off["prompt_cache"] == {"ram": 0, "disk": 10 * GIB}
+    assert small["memory"]["prompt_cache"] == 1 << 20 and small["memory"]["total"] == off["memory"]["total"] + (1 << 20)
+    assert huge["memory"]["prompt_cache"] == off["memory"]["kv_cache"]
+
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(model, {}) as loaded:
+            [runner] = FakeRunner.started
+            assert (runner.config.prompt_cache_ram, runner.config.prompt_cache_disk) == (1 << 20, 1 << 30)
+            assert runner.config.model_digest == model.model_layer.digest
+            assert runner.config.prompt_cache_dir == str(store.root / "cache")
+            assert loaded.size_vram == whole_on_one_gpu(store) and loaded.plan.ram == 1 << 20
+            shown = entry(scheduler, loaded)
+            assert shown["memory"]["prompt_cache"] == shown["prompt_cache"]["ram_budget"] == 1 << 20
+
+    run(store, scenario, gpus=[gpu(0, 80 * GIB)], prompt_cache_ram=1 << 20, prompt_cache_disk=1 << 30)
+
+
 def test_a_draft_model_reaches_the_runner_and_counts_in_system_memory(store):
     """Its weights, KV cache for every slot and compute buffer: on the CPU wherever the model's layers go."""
     model = store.get("a")
     ModelCreator(store, progress=lambda event: None).create(
         {"model": "drafted", "from": "a", "draft_files": {"d.gguf": model.model_layer.digest}})
     drafted = store.get("drafted")
-    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES)
+    # No prompt cache: the model's own total is then what it takes as a draft (a draft keeps no prompt cache).
+    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512, prompt_cache_ram=0), TWO_CORES)
     plain, with_draft = scheduler.capacity(model)["memory"], scheduler.capacity(drafted)["memory"]
     assert "draft" not in plain and with_draft["draft"] == plain["total"]  # the model drafting for itself
     assert with_draft["total"] == 2 * plain["total"]
@@ -356,7 +394,7 @@ def gpu(index: int, free: int, total: int = 80 * GIB) -> Device:
 
 
 def model_sizes(store: ModelStore) -> LayerSizes:
-    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512), TWO_CORES)
+    scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512, prompt_cache_ram=0), TWO_CORES)
     model = store.get("a")
     return scheduler.layer_sizes(model, scheduler.estimate(model, scheduler.load_config(model, {})))
 
