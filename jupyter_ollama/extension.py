@@ -15,6 +15,7 @@ an idle culler never stops a server in the middle of a chat or a pull.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import shlex
 import signal
@@ -208,6 +209,7 @@ class JupyterOllama(ExtensionApp):
     forwarding: Forwarding | None = None
 
     def initialize_settings(self) -> None:
+        self._share_log()
         hub = hub_server_env()
         if self.hub_service and hub is not None:  # the hub's manager serves this server's user: none here
             self.forwarding = Forwarding(self.hub_service, hub, self.record_activity)
@@ -227,6 +229,16 @@ class JupyterOllama(ExtensionApp):
             return
         # `mounted` builds absolute patterns; ExtensionApp joins them with base_url, so strip the slash.
         self.handlers.extend((pattern.lstrip("/"), handler, kwargs) for pattern, handler, kwargs in mounted("/ollama/", jupyter_handler))
+
+    def _share_log(self) -> None:
+        """Our log lines (a model loading, why a request was refused) go where the Jupyter server's go."""
+        ours = logging.getLogger("jupyter_ollama")
+        if self.serverapp is None or ours.handlers:
+            return
+        for handler in self.serverapp.log.handlers:
+            ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+        ours.propagate = False  # once: not again through a root handler someone else configured
 
     def record_activity(self) -> None:
         if self.serverapp is not None:

@@ -182,8 +182,8 @@ class ToolTable:
                 self.add(member, f"{where}.tools[{i}]", name)
             return
         if kind not in ("function", "custom"):  # hosted by OpenAI: nothing here can run it
-            log.info("responses: %s tool %s runs on OpenAI's servers, which this server cannot do: left out of the prompt",
-                     kind, name or "")
+            log.info("responses: the %s tool%s runs on OpenAI's servers, which this server cannot do: left out of the prompt",
+                     kind, f" {name!r}" if name else "")
             return
         if not isinstance(name, str) or not name:
             raise BadRequest(f"{where}: a {kind} tool needs a name")

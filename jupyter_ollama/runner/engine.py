@@ -549,6 +549,9 @@ class Engine:
         """Keep the guessed tokens greedy sampling confirms, one by one; drop the rest from the KV cache."""
         draft, slot.draft = slot.draft, []
         assert slot.sampler is not None
+        # Counted as they are decided, before a token below can end the request: a client that hears "done"
+        # and reads the counters (/metrics, /api/ps) finds them final.
+        self.tokens_drafted_total += len(draft)
         first_guess = len(slot.cached) - len(draft)
         kept = 0
         keep = first_guess  # tokens whose KV stays: up to next_token, then the confirmed guesses
@@ -564,11 +567,10 @@ class Engine:
                 break
             kept += 1
             keep += 1
+            self.tokens_draft_accepted_total += 1
         if len(slot.cached) > keep:
             L.llama_memory_seq_rm(self.memory, slot.id, keep, -1)
             del slot.cached[keep:]
-        self.tokens_drafted_total += len(draft)
-        self.tokens_draft_accepted_total += kept
         # Guess as far as guesses have been holding: a longer guess costs a larger batch.
         request = slot.request
         if request is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.iostream
+import tornado.log
 import tornado.web
 
 from ..errors import BadRequest, OllamaError, PromptTooLong
@@ -183,6 +184,12 @@ class CompletionHandler(RunnerHandler):
                 self.engine.cond.notify()
 
 
+def log_failures(handler: tornado.web.RequestHandler) -> None:
+    """Only the runner's own failures: its answers (a 400 for a prompt too long) are the manager's to log, once."""
+    if handler.get_status() >= 500:
+        tornado.log.access_log.error("%d %s %s", handler.get_status(), handler.request.method, handler.request.uri)
+
+
 def think_first(request: CompletionRequest, prompt: str) -> ThinkFirst | None:
     """The gate that holds a `format` back while the model thinks; the prompt may have opened the thinking."""
     if not request.format or not request.think_tags:
@@ -294,6 +301,7 @@ async def main() -> None:
         vision=vision,
         vision_error=vision_error,
         secret=hello["secret"],
+        log_function=log_failures,
     )
     server = app.listen(0, address="127.0.0.1")
     port = next(iter(server._sockets.values())).getsockname()[1]
