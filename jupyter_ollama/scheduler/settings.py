@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -32,6 +33,24 @@ def parse_budget(text: str | None) -> dict[str, int]:
     return budget
 
 
+def parse_weights(text: str | None) -> dict[str, float]:
+    """Turns per group: `teachers=4,students=1`. A part that is not `name=positive number` is skipped, and said."""
+    weights: dict[str, float] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        group, sep, value = part.partition("=")
+        try:
+            weight = float(value) if sep and group.strip() else 0.0
+        except ValueError:
+            weight = 0.0
+        if weight > 0 and weight != float("inf"):
+            weights[group.strip()] = weight
+        else:
+            logging.getLogger("jupyter_ollama").warning("OLLAMA_GROUP_WEIGHTS: %r is not group=weight; left out", part)
+    return weights
+
+
 @dataclass
 class SchedulerSettings:
     # Each slot has the full context, so memory grows with both (see /api/show and /api/ps).
@@ -45,6 +64,11 @@ class SchedulerSettings:
     num_thread: int = field(default_factory=envconfig.num_thread)
     kv_cache_type: str = field(default_factory=envconfig.kv_cache_type)
     flash_attention: bool | None = field(default_factory=envconfig.flash_attention)
+    # Per requester (scheduler/turns.py); 0 is no limit. Slots past the cap wait, the other two answer 429.
+    user_max_slots: int = field(default_factory=envconfig.user_max_slots)
+    user_max_queue: int = field(default_factory=envconfig.user_max_queue)
+    user_tokens_per_hour: int = field(default_factory=envconfig.user_tokens_per_hour)
+    group_weights: dict[str, float] = field(default_factory=lambda: parse_weights(envconfig.group_weights()))
 
     @property
     def effective_kv_cache_type(self) -> str:
