@@ -245,7 +245,7 @@ class Scheduler:
         if self.pending >= self.settings.max_queue:
             raise Busy(BUSY)
         usage = self.users.of(requester)
-        pin = int(_merged(model, options).get("num_thread") or 0)  # a thread count asked for is taken as asked
+        pin = max(0, int(_merged(model, options).get("num_thread") or 0))  # a thread count asked for is taken as asked
         since = time.monotonic()
         self.pending += 1
         usage.queued += 1

@@ -179,18 +179,18 @@ class Users:
 
     def may_take_slot(self, requester: Requester) -> bool:
         cap = self.settings.user_max_slots
-        return not cap or self.of(requester).busy < cap
+        return cap <= 0 or self.of(requester).busy < cap
 
     def check(self, requester: Requester, wait_estimate: Callable[[], float]) -> None:
         """Refuse (429) a request past its requester's queue or token limit; `wait_estimate`: seconds
         until one of its waiting requests is likely to start (for Retry-After)."""
         usage, settings = self.of(requester), self.settings
-        if settings.user_max_queue and usage.queued >= settings.user_max_queue:
+        if settings.user_max_queue > 0 and usage.queued >= settings.user_max_queue:
             raise self.refuse(usage, QUEUE_LIMIT, wait_estimate(),
                               f"too many requests waiting: {usage.queued} of yours already wait for a slot "
                               f"(OLLAMA_USER_MAX_QUEUE={settings.user_max_queue})")
         limit = settings.user_tokens_per_hour
-        if limit:
+        if limit > 0:
             now = time.monotonic()
             used = usage.tokens_last_hour(now)
             if used >= limit:
@@ -218,5 +218,5 @@ class Users:
         usage = self.of(requester)
         usage.prompt_tokens += prompt_tokens
         usage.generated_tokens += generated_tokens
-        if self.settings.user_tokens_per_hour and prompt_tokens + generated_tokens:
+        if self.settings.user_tokens_per_hour > 0 and prompt_tokens + generated_tokens:
             usage.recent.append((time.monotonic(), prompt_tokens + generated_tokens))
