@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from jupyter_ollama.errors import BadRequest
 from jupyter_ollama.scheduler.report import entry
 from jupyter_ollama.scheduler.scheduler import Scheduler
 from jupyter_ollama.scheduler.shape import GROWN, MODEL_CHANGED, RUNNER_EXITED
@@ -16,7 +17,7 @@ from jupyter_ollama.store.create import ModelCreator
 from jupyter_ollama.store.store import ModelStore
 
 from .fake_runner import FakeRunner
-from .fake_scheduler import hold, make_store, run, until
+from .fake_scheduler import GIB, hold, make_store, run, until
 
 # The sequence issue 26 tried: ten requests alternating options. Ollama reloads at each change.
 ALTERNATING: list[dict[str, Any]] = [
@@ -223,3 +224,18 @@ def test_show_tells_what_a_load_takes_and_what_is_loaded(store):
         assert shown["num_ctx"] == 1024 and shown["loaded"] == {"num_ctx": 2048, "num_parallel": 2}
 
     run(store, scenario)
+
+
+def test_a_growth_that_could_never_fit_is_refused_and_the_loaded_model_stays(store):
+    async def scenario(scheduler: Scheduler) -> None:
+        async with scheduler.use(store.get("a"), {"num_ctx": 512}):
+            pass
+        with pytest.raises(BadRequest) as refused:
+            async with scheduler.use(store.get("a"), {"num_ctx": 8192, "num_parallel": 512}):
+                pass
+        assert refused.value.message.startswith("model requires more system memory")
+        assert FakeRunner.started[0].alive and len(FakeRunner.started) == 1  # refused before it was unloaded
+        async with scheduler.use(store.get("a"), {"num_ctx": 512}) as loaded:  # and it still serves
+            assert loaded.runner is FakeRunner.started[0]
+
+    run(store, scenario, memory_budget={"cpu": 2 * GIB})
