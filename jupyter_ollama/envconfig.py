@@ -167,6 +167,27 @@ def prompt_cache_disk() -> str:
     return os.environ.get("OLLAMA_PROMPT_CACHE_DISK", "").strip() or PROMPT_CACHE_DISK
 
 
+def user_max_slots() -> int:
+    """Ours: OLLAMA_USER_MAX_SLOTS, slots one requester may hold at once over every model; 0 (default) no cap."""
+    return max(_int("OLLAMA_USER_MAX_SLOTS", 0), 0)
+
+
+def user_max_queue() -> int:
+    """Ours: OLLAMA_USER_MAX_QUEUE, requests one requester may have waiting; past it a 429. 0 (default): no cap."""
+    return max(_int("OLLAMA_USER_MAX_QUEUE", 0), 0)
+
+
+def user_tokens_per_hour() -> int:
+    """Ours: OLLAMA_USER_TOKENS_PER_HOUR, prompt and generated tokens per requester in the last hour; past it a 429.
+    0 (default): no cap."""
+    return max(_int("OLLAMA_USER_TOKENS_PER_HOUR", 0), 0)
+
+
+def group_weights() -> str:
+    """Ours: OLLAMA_GROUP_WEIGHTS as written (`teachers=4,students=1`); `scheduler.settings` parses it."""
+    return os.environ.get("OLLAMA_GROUP_WEIGHTS", "")
+
+
 def memory_budget() -> str:
     """Ours: OLLAMA_MEMORY_BUDGET as written (`8GiB`, `cpu=8GiB,gpu0=20GiB`); `scheduler.settings` parses it."""
     return os.environ.get("OLLAMA_MEMORY_BUDGET", "")

@@ -55,5 +55,16 @@ class TooLarge(OllamaError):
     status = 413
 
 
+class TooManyRequests(OllamaError):
+    """A requester past one of its limits (OLLAMA_USER_MAX_QUEUE, OLLAMA_USER_TOKENS_PER_HOUR): 429, with the
+    seconds to wait before trying again, which the API sends as Retry-After."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Busy(OllamaError):
     status = 503

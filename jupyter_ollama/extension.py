@@ -33,7 +33,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from tornado.web import RequestHandler
-from traitlets import Dict, Int, Unicode, default
+from traitlets import Dict, Float, Int, Unicode, default
 
 from . import envconfig
 from .api.routes import mounted, own_verbs
@@ -128,6 +128,15 @@ class JupyterOllama(ExtensionApp):
     max_queue = Int(help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
     memory_budget = Unicode(help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or cpu=8GiB,gpu0=20GiB").tag(config=True)
     num_thread = Int(help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server may use").tag(config=True)
+    # Per requester (the Hub user, else a hash of the token shown); None: the OLLAMA_* variable's value.
+    user_max_slots = Int(None, allow_none=True, help="Slots one requester may hold at once (OLLAMA_USER_MAX_SLOTS); "
+                                                      "0: no cap").tag(config=True)
+    user_max_queue = Int(None, allow_none=True, help="Waiting requests per requester before 429 "
+                                                      "(OLLAMA_USER_MAX_QUEUE); 0: no cap").tag(config=True)
+    user_tokens_per_hour = Int(None, allow_none=True, help="Tokens per requester per hour before 429 "
+                                                            "(OLLAMA_USER_TOKENS_PER_HOUR); 0: no cap").tag(config=True)
+    group_weights = Dict(value_trait=Float(), default_value=None, allow_none=True,
+                         help='Turns per group (OLLAMA_GROUP_WEIGHTS), e.g. {"teachers": 4, "students": 1}').tag(config=True)
     model_aliases = Dict(help="Names answered by local models (OLLAMA_MODEL_ALIASES): pattern -> model, e.g. "
                               '{"claude-*": "qwen3-coder"}; shell-style patterns, first match wins').tag(config=True)
     hub_service = Unicode(help="Under JupyterHub: the Hub service (its name, or its URL) whose model manager this server "
@@ -203,6 +212,8 @@ class JupyterOllama(ExtensionApp):
             keep_alive=keep_alive,
             memory_budget=parse_budget(self.memory_budget),
             num_thread=max(self.num_thread, 0),
+            **{name: getattr(self, name) for name in ("user_max_slots", "user_max_queue", "user_tokens_per_hour",
+                                                      "group_weights") if getattr(self, name) is not None},
         )
 
     scheduler: Scheduler | None = None

@@ -74,7 +74,7 @@ class CountTokensHandler(AnthropicHandler):
         prepared = await self.prepare_chat(native, forced_call_schema(tools, choice) if tools else None)
         if prepared is None:  # no turn to read: answered already
             return
-        async with self.scheduler.use(prepared.model, prepared.options, prepared.keep_alive) as loaded:
+        async with self.scheduler.use(prepared.model, prepared.options, prepared.keep_alive, requester=self.requester()) as loaded:
             tokens = await loaded.runner.count_tokens(prepared.job.prompt)
         self.write_json({"input_tokens": tokens})
 

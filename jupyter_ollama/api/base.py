@@ -12,12 +12,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import tornado.httputil
 import tornado.web
 
 from .. import envconfig
-from ..errors import BadRequest, Forbidden, OllamaError, TooLarge
+from ..errors import BadRequest, Forbidden, OllamaError, TooLarge, TooManyRequests
 from ..format import human_bytes_binary
 from ..scheduler.scheduler import Scheduler
+from ..scheduler.turns import ANONYMOUS, Requester
 from ..store.store import ModelStore
 from .encoding import decoded
 from .origins import ALLOW_HEADERS, ALLOW_METHODS, BrowserGuard, host_allowed
@@ -50,6 +52,13 @@ class OllamaHandler(tornado.web.RequestHandler):
     @property
     def scheduler(self) -> Scheduler:
         return self.settings["ollama_scheduler"]
+
+    def requester(self) -> Requester:
+        """Who asks, for fair turns and per-requester limits (scheduler/turns.py): a short hash of the token the
+        request shows (`Authorization: Bearer` or `token`, `?token=`, `x-api-key`), or, with none, everyone
+        together. Under JupyterHub the service overrides this with the Hub user and their groups."""
+        token = request_token(self.request)
+        return Requester.of_token(token) if token else ANONYMOUS
 
     async def prepare(self) -> None:  # async: a subclass may stream (the blob upload)
         if not self.guard_browser():
@@ -140,6 +149,8 @@ class OllamaHandler(tornado.web.RequestHandler):
             message = "method not allowed"
         else:
             message = self._reason.lower() if status_code < 500 else "internal server error"
+        if isinstance(exc, TooManyRequests):
+            self.set_header("Retry-After", str(exc.retry_after))
         self.set_header("Content-Type", JSON_TYPE)
         self.finish(json.dumps(self.error_body(status_code, message, exc if isinstance(exc, OllamaError) else None)))
 
@@ -188,6 +199,17 @@ class OllamaHandler(tornado.web.RequestHandler):
             log.exception("error while streaming %s", self.request.path)
             self.write(json.dumps({"error": f"internal error: {err}"}) + "\n")
         self.finish()
+
+
+def request_token(request: tornado.httputil.HTTPServerRequest) -> str:
+    """The token a request shows, however it shows it; "" when it shows none."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() in ("bearer", "token") and credentials.strip():
+        return credentials.strip()
+    query = request.query_arguments.get("token")
+    if query and query[0]:
+        return query[0].decode("utf-8", "replace")
+    return request.headers.get("x-api-key", "").strip()
 
 
 async def run_in_thread(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> AsyncIterator[dict[str, Any]]:

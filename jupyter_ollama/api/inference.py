@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, PromptTooLong
 from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
 from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded, RemoteLoaded, RunnerError, ShuttingDown
@@ -115,7 +115,7 @@ class InferenceHandler(OllamaHandler):
             await self.scheduler.unload(model)
             reason = "unload"
         else:
-            async with self.scheduler.use(model, options, keep_alive):
+            async with self.scheduler.use(model, options, keep_alive, requester=self.requester()):
                 pass
             reason = "load"
         self.write_json({"model": body["model"], "created_at": now(), **empty, "done": True, "done_reason": reason})
@@ -125,42 +125,55 @@ class InferenceHandler(OllamaHandler):
         """`_debug_render_only`: the prompt the model would read, without generating.
 
         With the reply's empty `response` or `message`, so that a client's response type still parses it."""
-        async with self.scheduler.use(model, options, keep_alive) as loaded:
+        async with self.scheduler.use(model, options, keep_alive, requester=self.requester()) as loaded:
             rendered = await loaded.runner.render(prompt)
         self.write_json({"model": body["model"], "created_at": now(), **empty, "done": False,
                          "_debug_info": {"rendered_template": rendered}})
 
     async def generation(self, model: LocalModel, options: dict[str, Any], keep_alive: Any,
                          job: CompletionRequest) -> AsyncIterator[Started | Piece | dict[str, Any]]:
-        """The runner's Started and Pieces, then one dict of Ollama's final fields with its six timings."""
+        """The runner's Started and Pieces, then one dict of Ollama's final fields with its six timings.
+
+        A prompt that does not fit the loaded slots, which are smaller than the request's num_ctx (the
+        model was busy when it came), waits for the model to grow to its num_ctx and runs then."""
         started = time.perf_counter()
         merged = {**model.parameters, **options}
-        async with self.scheduler.use(model, options, keep_alive) as loaded:
-            loaded_at = time.perf_counter()
-            async for event in self.stopping_aware(loaded.runner.completion(replace(job, options=merged))):
-                if not isinstance(event, Done):
-                    yield event
-                    continue
-                end = time.perf_counter()
-                stats = self.scheduler.stats_for(model)
-                stats.record(event.prompt_eval_count, event.prompt_eval_duration, event.eval_count, event.eval_duration,
-                             int((end - started) * 1e9))
-                if event.prompt_dropped:
-                    stats.prompts_cut_total += 1
-                    stats.prompt_tokens_dropped_total += event.prompt_dropped
-                stats.record_cache(event.prompt_cache, event.prompt_restored, event.prompt_cache_saved)
-                yield {
-                    "done_reason": event.done_reason,
-                    "total_duration": int((end - started) * 1e9),
-                    "load_duration": int((loaded_at - started) * 1e9),
-                    "prompt_eval_count": event.prompt_eval_count,
-                    "prompt_eval_duration": event.prompt_eval_duration,
-                    "eval_count": event.eval_count,
-                    "eval_duration": event.eval_duration,
-                    # Ours: prompt tokens read from the prompt cache instead of computed (after an unload, a restart).
-                    **({"prompt_restored_count": event.prompt_restored} if event.prompt_restored else {}),
-                    **({"context": event.tokens} if event.tokens is not None else {}),
-                }
+        requester = self.requester()
+        grow = False
+        while True:
+            try:
+                async with self.scheduler.use(model, options, keep_alive, requester=requester, grow=grow) as loaded:
+                    loaded_at = time.perf_counter()
+                    async for event in self.stopping_aware(loaded.runner.completion(replace(job, options=merged))):
+                        if not isinstance(event, Done):
+                            yield event
+                            continue
+                        end = time.perf_counter()
+                        stats = self.scheduler.stats_for(model)
+                        stats.record(event.prompt_eval_count, event.prompt_eval_duration, event.eval_count,
+                                     event.eval_duration, int((end - started) * 1e9))
+                        self.scheduler.users.record(requester, event.prompt_eval_count, event.eval_count)
+                        if event.prompt_dropped:
+                            stats.prompts_cut_total += 1
+                            stats.prompt_tokens_dropped_total += event.prompt_dropped
+                        stats.record_cache(event.prompt_cache, event.prompt_restored, event.prompt_cache_saved)
+                        yield {
+                            "done_reason": event.done_reason,
+                            "total_duration": int((end - started) * 1e9),
+                            "load_duration": int((loaded_at - started) * 1e9),
+                            "prompt_eval_count": event.prompt_eval_count,
+                            "prompt_eval_duration": event.prompt_eval_duration,
+                            "eval_count": event.eval_count,
+                            "eval_duration": event.eval_duration,
+                            # Ours: prompt tokens read from the prompt cache instead of computed (after an unload, a restart).
+                            **({"prompt_restored_count": event.prompt_restored} if event.prompt_restored else {}),
+                            **({"context": event.tokens} if event.tokens is not None else {}),
+                        }
+                return
+            except PromptTooLong:  # refused before anything was generated
+                if grow or not self.scheduler.smaller_than_asked(model, options):
+                    raise
+                grow = True
 
     async def stopping_aware(self, events: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """`events`, where a runner stopped because the server is stopping says that, not a runner failure."""
@@ -331,9 +344,11 @@ class EmbedHandler(InferenceHandler):
             raise BadRequest("invalid input type")
         dimensions = body.get("dimensions") or 0
         started = time.perf_counter()
-        async with self.scheduler.use(model, options, keep_alive) as loaded:
+        requester = self.requester()
+        async with self.scheduler.use(model, options, keep_alive, requester=requester) as loaded:
             loaded_at = time.perf_counter()
             reply = await embed(loaded, inputs, body.get("truncate", True)) if inputs else EmbedReply([], 0)
+        self.scheduler.users.record(requester, reply.prompt_eval_count, 0)
         vectors = [truncate_dims(v, dimensions) for v in reply.embeddings] if dimensions else reply.embeddings
         self.write_json({
             "model": body["model"], "embeddings": vectors,
@@ -350,7 +365,7 @@ class EmbeddingsHandler(InferenceHandler):
         body = self.json_body(wire.EMBEDDINGS)
         model = self.find_model(body.get("model"), embedding=True)
         options, keep_alive = self.request_options(body)
-        async with self.scheduler.use(model, options, keep_alive) as loaded:
+        async with self.scheduler.use(model, options, keep_alive, requester=self.requester()) as loaded:
             prompt = body.get("prompt") or ""
             # Unlike /api/embed, this legacy endpoint returns the vector unnormalized.
             reply = await embed(loaded, [prompt], True, normalize=False) if prompt else EmbedReply([[]], 0)

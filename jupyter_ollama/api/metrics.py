@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from ..scheduler.scheduler import Scheduler
 from ..scheduler.stats import DURATION_BUCKETS
+from ..scheduler.turns import QUEUE_LIMIT, TOKEN_LIMIT
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -77,6 +78,9 @@ class SchedulerCollector(Collector):
         yield _family(counter, "ollama_prompt_tokens_dropped", "Prompt tokens dropped from prompts that were cut.", ["model"],
                       per_model("prompt_tokens_dropped_total"))
         yield from prompt_cache_families(stats, [(m, x["prompt_cache"]) for m, x in loaded if x.get("prompt_cache")])
+        yield _family(counter, "ollama_model_reloads", "Loads of a model that replaced a loaded instance, by reason.",
+                      ["model", "reason"], [([name, reason], n) for name, s in stats for reason, n in sorted(s.reloads_total.items())])
+        yield from user_families(scheduler)
         yield from remote_families([(m, x["remote"]) for m, x in loaded if "remote" in x])
         durations = HistogramMetricFamily("ollama_request_duration_seconds", "Time per generate/chat request.",
                                           labels=["model"])
@@ -110,6 +114,20 @@ def prompt_cache_families(stats: list[tuple[str, Any]], caches: list[tuple[str, 
         yield _family(gauge, f"ollama_prompt_cache_{what}" if what != "budget" else "ollama_prompt_cache_budget_bytes",
                       f"{text}, per loaded model and tier (disk: its model's files; the budget is every model's).",
                       ["model", "tier"], [([m, tier], c[f"{tier}_{what}"]) for m, c in caches for tier in ("ram", "disk")])
+
+
+def user_families(scheduler: Scheduler) -> Iterator[Metric]:
+    """Each requester's usage, labelled by its name (the Hub user's, or the hash of its token, or `anonymous`)."""
+    users = sorted(scheduler.users.usage.values(), key=lambda u: u.label)
+    counter = CounterMetricFamily
+    yield _family(counter, "ollama_user_requests", "Requests that got a slot, per requester.", ["user"],
+                  [([u.label], u.requests) for u in users])
+    yield _family(counter, "ollama_user_prompt_tokens", "Prompt tokens read, per requester.", ["user"],
+                  [([u.label], u.prompt_tokens) for u in users])
+    yield _family(counter, "ollama_user_generated_tokens", "Tokens generated, per requester.", ["user"],
+                  [([u.label], u.generated_tokens) for u in users])
+    yield _family(counter, "ollama_user_requests_refused", "Requests refused (429) by a per-requester limit.",
+                  ["user", "limit"], [([u.label, limit], u.refused[limit]) for u in users for limit in (QUEUE_LIMIT, TOKEN_LIMIT)])
 
 
 def remote_families(pools: list[tuple[str, dict[str, Any]]]) -> Iterator[Metric]:

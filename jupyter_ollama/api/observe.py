@@ -11,7 +11,8 @@ from .metrics import CONTENT_TYPE, render_metrics
 
 class PsHandler(OllamaHandler):
     async def get(self) -> None:
-        self.write_json({"models": await report.running(self.scheduler), "queue": report.queue(self.scheduler)})
+        models = await report.running(self.scheduler, self.requester())
+        self.write_json({"models": models, "queue": report.queue(self.scheduler)})
 
 
 class HealthHandler(OllamaHandler):

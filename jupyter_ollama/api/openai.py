@@ -121,7 +121,7 @@ class CompletionsHandler(OpenAIHandler, GenerateHandler):
         if not native["prompt"] and not native["suffix"]:
             # Ollama: an empty prompt loads the model and answers with done_reason "load".
             model = self.find_model(native["model"])
-            async with self.scheduler.use(model, native["options"], "default"):
+            async with self.scheduler.use(model, native["options"], "default", requester=self.requester()):
                 pass
             chunks: AsyncIterator[dict[str, Any]] = _single({"model": native["model"], "response": "", "done": True, "done_reason": "load"})
         else:
@@ -156,8 +156,10 @@ class EmbeddingsHandler(OpenAIHandler):
         body = self.json_body(ow.EMBEDDING)
         inputs = ow.embedding_input(body)
         model = self.find_model(body.get("model"))
-        async with self.scheduler.use(model, {}, "default") as loaded:
+        requester = self.requester()
+        async with self.scheduler.use(model, {}, "default", requester=requester) as loaded:
             reply = await embed(loaded, inputs, True)
+        self.scheduler.users.record(requester, reply.prompt_eval_count, 0)
         vectors = reply.embeddings
         if body.get("dimensions"):
             vectors = [truncate_dims(v, body["dimensions"]) for v in vectors]

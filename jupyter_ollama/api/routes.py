@@ -10,6 +10,7 @@ import tornado.web
 from tornado.web import RequestHandler
 
 from .anthropic import anthropic_routes
+from .base import request_token
 from .inference import inference_routes
 from .native import native_routes
 from .observe import observe_routes
@@ -41,22 +42,14 @@ def own_verbs(handler: type) -> list[str]:
     return [v for v in HTTP_VERBS if getattr(handler, v) is not getattr(tornado.web.RequestHandler, v)]
 
 
-def request_token(headers: Any) -> str | None:
-    """The token a request shows: `Authorization: Bearer|token <t>`, or Anthropic's `x-api-key: <t>`."""
-    scheme, _, value = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() in ("bearer", "token") and value.strip():
-        return value.strip()
-    return headers.get("x-api-key") or None
-
-
 def token_protected(token: str) -> Callable[[type[RequestHandler]], type[RequestHandler]]:
     """A wrapper that makes every request show `token` (kernel-side server): see `request_token`."""
 
     def wrap(handler: type[RequestHandler]) -> type[RequestHandler]:
         class Protected(handler):  # type: ignore[misc, valid-type]
             def _check_token(self) -> None:
-                shown = request_token(self.request.headers)
-                if shown is None or not hmac.compare_digest(shown, token):
+                shown = request_token(self.request)
+                if not shown or not hmac.compare_digest(shown, token):
                     raise tornado.web.HTTPError(401, "unauthorized")
 
         # Checked before the handler's own prepare, whatever it does (a streamed upload starts in prepare).
@@ -77,4 +70,4 @@ def token_protected(token: str) -> Callable[[type[RequestHandler]], type[Request
     return wrap
 
 
-__all__ = ["all_routes", "mounted", "own_verbs", "request_token", "token_protected"]
+__all__ = ["all_routes", "mounted", "own_verbs", "token_protected"]

@@ -27,9 +27,11 @@ from typing import Any
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from tornado.web import RequestHandler
 
-from ..api.routes import Route, mounted, own_verbs, request_token
+from ..api.base import request_token
+from ..api.routes import Route, mounted, own_verbs
 from ..envconfig import HubServiceEnv
 from ..errors import Forbidden, Unauthorized
+from ..scheduler.turns import Requester
 
 log = logging.getLogger("jupyter_ollama")
 
@@ -48,6 +50,11 @@ class HubUser:
     @staticmethod
     def of(model: dict[str, Any], by_cookie: bool) -> HubUser:
         return HubUser(str(model.get("name", "")), bool(model.get("admin")), tuple(model.get("groups") or ()), by_cookie)
+
+    @property
+    def requester(self) -> Requester:
+        """The user as the scheduler's turns, limits and counters know them (group weights by their groups)."""
+        return Requester(key=f"hub:{self.name}", name=self.name, groups=self.groups)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class HubGate:
     async def _model(self, handler: RequestHandler) -> tuple[dict[str, Any] | None, bool]:
         """The Hub's model of the request's token (its user, groups, admin flag and the token's scopes), and
         whether it came from the OAuth cookie; None when the Hub knows neither."""
-        token = request_token(handler.request.headers)
+        token = request_token(handler.request)
         if token:
             return await self.auth.user_for_token(token, session_id=self.auth.get_session_id(handler), sync=False), False
         return await self.auth.get_user(handler, sync=False), True
@@ -102,7 +109,7 @@ class HubGate:
 def wants_login_page(handler: RequestHandler) -> bool:
     """A browser asking for a page, with no token: it is sent through the Hub's OAuth flow."""
     request = handler.request
-    return request.method == "GET" and "text/html" in request.headers.get("Accept", "") and not request_token(request.headers)
+    return request.method == "GET" and "text/html" in request.headers.get("Accept", "") and not request_token(request)
 
 
 def hub_protected(gate: HubGate) -> Callable[[type[RequestHandler]], type[RequestHandler]]:
@@ -114,6 +121,7 @@ def hub_protected(gate: HubGate) -> Callable[[type[RequestHandler]], type[Reques
 
     def wrap(handler: type[RequestHandler]) -> type[RequestHandler]:
         original_prepare, original_received = handler.prepare, handler.data_received
+        original_requester = getattr(handler, "requester")  # noqa: B009  (every API handler has it: api/base.py)
 
         async def prepare(self: Any) -> None:
             self.hub_auth = gate.auth
@@ -141,7 +149,11 @@ def hub_protected(gate: HubGate) -> Callable[[type[RequestHandler]], type[Reques
                     await result
             return run
 
-        attrs: dict[str, Any] = {"prepare": prepare, "data_received": data_received, "hub_user": None, "refused": None,
+        def requester(self: Any) -> Requester:
+            return self.hub_user.requester if self.hub_user is not None else original_requester(self)
+
+        attrs: dict[str, Any] = {"prepare": prepare, "data_received": data_received, "requester": requester,
+                                 "hub_user": None, "refused": None,
                                  **{v: checked(getattr(handler, v)) for v in own_verbs(handler)}}
         return type(f"Hub{handler.__name__}", (HubOAuthenticated, handler), attrs)
 

@@ -15,6 +15,7 @@ from ..runner.protocol import RunnerHealth
 from ..store.model import rfc3339
 from .remotes import RemoteLoaded
 from .scheduler import Loaded, Scheduler
+from .turns import Requester
 
 FAR_FUTURE = 292 * 365 * 86400  # Go's "forever" keep-alive, ~292 years out
 
@@ -50,7 +51,7 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
         "digest": model.manifest_digest,
         "details": model.details(),
         "expires_at": rfc3339(expires_at(loaded)),
-        "context_length": loaded.config["num_ctx"],
+        "context_length": loaded.shape.num_ctx,
         # Our additions: what a deployment needs to see, which Ollama hides.
         "device": loaded.device_key,
         "placement": placement(loaded),
@@ -62,10 +63,24 @@ def entry(scheduler: Scheduler, loaded: Loaded) -> dict[str, Any]:
                    "prompt_cache": memory.prompt_cache},
         "tokens_per_second": scheduler.stats_for(model).recent_tokens_per_second,
         "threads": {"decode": loaded.threads.decode, "batch": loaded.threads.batch},
-        "kv_cache_type": loaded.config["kv_cache_type"],
+        "kv_cache_type": loaded.shape.kv_cache_type,
+        "last_reload": last_reload(loaded),
         **draft(loaded),
         "prompt_cache": prompt_cache(scheduler, loaded),
     }
+
+
+def last_reload(loaded: Loaded) -> dict[str, Any] | None:
+    """Why this instance replaced the one before it (None for a model loaded afresh)."""
+    reload = loaded.reload
+    return None if reload is None else {"reason": reload.reason, "kind": reload.kind, "at": rfc3339(reload.at)}
+
+
+def yours(scheduler: Scheduler, loaded: Loaded, requester: Requester) -> dict[str, Any]:
+    """The asking requester's share of a model: slots it holds, requests it has waiting, and where the first
+    of those stands in the turns (1: next; None when none waits)."""
+    return {"busy": loaded.holders.get(requester.key, 0), "queued": loaded.queue.count(requester.key),
+            "position": scheduler.position(loaded, requester)}
 
 
 def draft(loaded: Loaded, health: RunnerHealth | None = None) -> dict[str, Any]:
@@ -149,17 +164,18 @@ def summary(scheduler: Scheduler) -> list[dict[str, Any]]:
     return [entry(scheduler, x) for x in ordered(scheduler)] + remotes(scheduler)
 
 
-async def running(scheduler: Scheduler) -> list[dict[str, Any]]:
-    """`summary` plus each slot's state and KV use, asked of the runners; remote models after local ones."""
+async def running(scheduler: Scheduler, requester: Requester | None = None) -> list[dict[str, Any]]:
+    """`summary` plus each slot's state and KV use, asked of the runners; remote models after local ones.
+    With `requester`, each local model also says what is theirs (`you`)."""
     models = ordered(scheduler)
     healths = await asyncio.gather(*(runner_health(x) for x in models))
     await scheduler.remote.prune(scheduler.store)
     return [
         {**entry(scheduler, loaded), **draft(loaded, health),
          **({"prompt_cache": prompt_cache(scheduler, loaded, health)} if health else {}), "slots": [
-            {"id": s.id, "state": s.state, "n_ctx": loaded.config["num_ctx"], "kv_tokens": s.n_past}
+            {"id": s.id, "state": s.state, "n_ctx": loaded.shape.num_ctx, "kv_tokens": s.n_past}
             for s in (health.slots if health else [])
-        ]}
+        ], **({"you": yours(scheduler, loaded, requester)} if requester is not None else {})}
         for loaded, health in zip(models, healths, strict=False)
     ] + [{**x, "slots": []} for x in remotes(scheduler)]
 

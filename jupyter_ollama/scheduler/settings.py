@@ -42,6 +42,24 @@ def parse_budget(text: str | None) -> dict[str, int]:
     return budget
 
 
+def parse_weights(text: str | None) -> dict[str, float]:
+    """Turns per group: `teachers=4,students=1`. A part that is not `name=positive number` is skipped, and said."""
+    weights: dict[str, float] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        group, sep, value = part.partition("=")
+        try:
+            weight = float(value) if sep and group.strip() else 0.0
+        except ValueError:
+            weight = 0.0
+        if weight > 0 and weight != float("inf"):
+            weights[group.strip()] = weight
+        else:
+            logging.getLogger("jupyter_ollama").warning("OLLAMA_GROUP_WEIGHTS: %r is not group=weight; left out", part)
+    return weights
+
+
 @dataclass
 class SchedulerSettings:
     # Each slot has the full context, so memory grows with both (see /api/show and /api/ps).
@@ -61,6 +79,11 @@ class SchedulerSettings:
         "OLLAMA_PROMPT_CACHE_RAM", envconfig.prompt_cache_ram(), envconfig.PROMPT_CACHE_RAM))
     prompt_cache_disk: int = field(default_factory=lambda: size_setting(
         "OLLAMA_PROMPT_CACHE_DISK", envconfig.prompt_cache_disk(), envconfig.PROMPT_CACHE_DISK))
+    # Per requester (scheduler/turns.py); 0 is no limit. Slots past the cap wait, the other two answer 429.
+    user_max_slots: int = field(default_factory=envconfig.user_max_slots)
+    user_max_queue: int = field(default_factory=envconfig.user_max_queue)
+    user_tokens_per_hour: int = field(default_factory=envconfig.user_tokens_per_hour)
+    group_weights: dict[str, float] = field(default_factory=lambda: parse_weights(envconfig.group_weights()))
 
     @property
     def effective_kv_cache_type(self) -> str:

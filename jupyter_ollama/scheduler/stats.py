@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
+
+from .shape import RELOAD_REASONS
 
 # Request duration buckets in seconds, for the Prometheus histogram.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -16,7 +18,8 @@ class ModelStats:
     prompt_seconds_total: float = 0.0
     tokens_predicted_total: int = 0
     tokens_predicted_seconds_total: float = 0.0
-    loads_total: int = 0
+    loads_total: int = 0  # every load, the first and the reloads
+    reloads_total: Counter[str] = field(default_factory=lambda: Counter({reason: 0 for reason in RELOAD_REASONS}))
     evictions_total: int = 0
     prompts_cut_total: int = 0  # prompts longer than the slot, cut because the request asked to shift
     prompt_tokens_dropped_total: int = 0

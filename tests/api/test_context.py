@@ -14,7 +14,8 @@ def post(server, path: str, body: dict) -> httpx.Response:
     return httpx.post(server.url + path, json=body, timeout=120)
 
 
-def test_a_prompt_too_long_is_refused_on_every_route(server, smollm2):
+def test_a_prompt_too_long_is_refused_on_every_route(server, client, smollm2):
+    client.generate(model=smollm2, keep_alive=0)  # loaded afresh at the default context: a loaded model never shrinks
     native = post(server, "/api/generate", {"model": "smollm2", "prompt": LONG, "stream": False})
     assert native.status_code == 400 and native.json()["error"].startswith(OLLAMA)
     tokens, limit = (int(x) for x in re.search(r"\((\d+) tokens > (\d+)\)", native.json()["error"]).groups())

@@ -40,7 +40,8 @@ def test_embed_invalid_input_type(server, smollm2):
     assert response.status_code == 400 and response.json()["error"] == "invalid input type"
 
 
-def test_embed_too_long_without_truncate_is_400(server, smollm2):
+def test_embed_too_long_without_truncate_is_400(server, client, smollm2):
+    client.generate(model=smollm2, keep_alive=0)  # loaded afresh at num_ctx 64: a loaded model never shrinks
     body = {"model": "smollm2", "input": "word " * 200, "truncate": False, "options": {"num_ctx": 64}}
     response = httpx.post(server.url + "/api/embed", json=body, timeout=120)
     assert response.status_code == 400 and "context length" in response.json()["error"]

@@ -58,7 +58,8 @@ def generate(server, **body) -> httpx.Response:  # type: ignore[no-untyped-def]
     return httpx.post(server.url + "/api/generate", json={"stream": False, **body}, timeout=300)
 
 
-def test_shift_false_stops_at_the_context_instead_of_shifting(server, smollm2):
+def test_shift_false_stops_at_the_context_instead_of_shifting(server, client, smollm2):
+    client.generate(model=smollm2, keep_alive=0)  # loaded afresh at num_ctx 128: a loaded model never shrinks
     prompt, options = "1, 2, 3, 4, 5, 6, 7, 8,", {"temperature": 0, "num_ctx": 128, "num_predict": 400}  # it counts on
     reply = generate(server, model=smollm2, prompt=prompt, raw=True, options=options, shift=False).json()
     assert reply["done_reason"] == "length"
@@ -67,7 +68,8 @@ def test_shift_false_stops_at_the_context_instead_of_shifting(server, smollm2):
     assert shifted["eval_count"] == 160  # with shifting (the default) it goes past the context
 
 
-def test_shift_false_refuses_a_prompt_longer_than_the_context(server, smollm2):
+def test_shift_false_refuses_a_prompt_longer_than_the_context(server, client, smollm2):
+    client.generate(model=smollm2, keep_alive=0)
     response = generate(server, model=smollm2, prompt="word " * 300, options={"num_ctx": 128}, shift=False)
     assert response.status_code == 400
     assert response.json()["error"].startswith("the prompt is longer than the context length currently available")

@@ -162,3 +162,43 @@ def test_a_stopping_server_says_so_to_its_streams(hub: RunningHub, hub_model: st
         assert time.monotonic() < deadline, busy
         time.sleep(0.5)
     assert service.list().models
+
+
+def test_fair_turns_between_users(hub: RunningHub, hub_model: str):
+    """alice queues 8 streams on the model's 4 slots; bob's one request, asked after them, is next in line, and
+    /api/ps tells each of them where they stand beside the totals."""
+    def ps(user: str) -> dict:
+        (model,) = [m for m in httpx.get(hub.service + "/api/ps", headers=hub.headers(user), timeout=30).json()["models"]
+                    if m["model"] == "smollm2:latest"]
+        return model
+
+    def chat(user: str, tokens: int, started: list[str]) -> None:
+        with httpx.stream("POST", hub.service + "/api/chat", headers=hub.headers(user), timeout=600, json={
+                "model": "smollm2", "messages": [{"role": "user", "content": f"{user}: count from 1 to 500."}],
+                "options": {"num_predict": tokens, "temperature": 0}}) as reply:
+            for line in reply.iter_lines():
+                if json.loads(line).get("message", {}).get("content"):
+                    started.append(user)  # its first token: it had a slot
+                    break
+            for _ in reply.iter_lines():
+                pass
+
+    order: list[str] = []
+    floods = [threading.Thread(target=chat, args=("alice", 120, order)) for _ in range(8)]
+    for thread in floods:
+        thread.start()
+    deadline = time.monotonic() + 300
+    while not (ps("alice")["slots_busy"] == 4 and ps("alice")["requests_queued"] == 4):
+        assert time.monotonic() < deadline, ps("alice")
+        time.sleep(0.1)
+    assert ps("alice")["you"] == {"busy": 4, "queued": 4, "position": 1}
+    asker = threading.Thread(target=chat, args=("bob", 4, order))
+    asker.start()
+    while ps("bob")["you"]["queued"] != 1:
+        assert time.monotonic() < deadline, ps("bob")
+        time.sleep(0.05)
+    assert ps("bob")["you"] == {"busy": 0, "queued": 1, "position": 1}  # ahead of alice's four waiting
+    asker.join(timeout=600)
+    for thread in floods:
+        thread.join(timeout=600)
+    assert order.index("bob") == 4  # the first slot to free after alice's first four went to bob

@@ -1,22 +1,20 @@
-"""Scheduler policy with made-up runners and devices: loads, keep-alive, eviction, queue, reload, memory, threads.
+"""Scheduler policy with made-up runners and devices: loads, keep-alive, eviction, queue, memory, threads.
 
 Each test runs in milliseconds; test_scheduler.py runs the same kind of scenarios on real llama.cpp runners.
+When a loaded model is loaded again is test_shape.py's; turns between requesters are test_turns.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from jupyter_ollama.errors import BadRequest, Busy
 from jupyter_ollama.scheduler.cpus import CpuBudget, Threads
-from jupyter_ollama.scheduler.devices import Device, Machine
+from jupyter_ollama.scheduler.devices import Device
 from jupyter_ollama.scheduler.placement import Gpu, LayerSizes, place
 from jupyter_ollama.scheduler.report import entry
 from jupyter_ollama.scheduler.scheduler import Scheduler, SchedulerSettings
@@ -26,60 +24,12 @@ from jupyter_ollama.store.store import ModelStore
 from jupyter_ollama.views import processor
 
 from .fake_runner import FakeRunner
-
-GIB = 1 << 30
-NAMES = ("a", "b", "c")
-TWO_CORES = CpuBudget(allowed=2, physical=2, quota=None)
+from .fake_scheduler import GIB, NAMES, TWO_CORES, hold, make_store, run, until
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, smollm2_gguf) -> ModelStore:
-    models = ModelStore(tmp_path_factory.mktemp("models"))
-    digest = sha256_file(smollm2_gguf)
-    try:
-        os.link(smollm2_gguf, models.blobs.path(digest))
-    except OSError:
-        shutil.copyfile(smollm2_gguf, models.blobs.path(digest))
-    ModelCreator(models, progress=lambda event: None).create({"model": "a", "files": {"m.gguf": digest}})
-    for name in NAMES[1:]:
-        models.copy("a", name)
-    return models
-
-
-def run(store: ModelStore, scenario: Callable[[Scheduler], Awaitable[None]], free: int = 64 * GIB,
-        cpu: CpuBudget = TWO_CORES, gpus: list[Device] | None = None, **overrides: Any) -> None:
-    FakeRunner.started = []
-    # No prompt cache unless a test asks for one: these scenarios are about the model's own memory.
-    values: dict[str, Any] = dict(num_parallel=2, max_loaded_models=3, max_queue=512, context_length=512,
-                                  keep_alive=300.0, num_thread=0, prompt_cache_ram=0)
-
-    async def main() -> None:
-        scheduler = Scheduler(store, SchedulerSettings(**{**values, **overrides}), cpu, runner_factory=FakeRunner.factory,
-                              device_probe=lambda: Machine(gpus or [], Device("cpu", 0, "RAM", 64 * GIB, free),
-                                                           "" if gpus else "no GPU"))
-        try:
-            await asyncio.wait_for(scenario(scheduler), 10)
-        finally:
-            await scheduler.shutdown()
-
-    asyncio.run(main())
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 5
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
-
-
-def hold(scheduler: Scheduler, model: Any, release: asyncio.Event, options: dict[str, Any] | None = None) -> asyncio.Task[None]:
-    """A request that holds one slot of `model` until `release` is set."""
-
-    async def body() -> None:
-        async with scheduler.use(model, options or {}):
-            await release.wait()
-
-    return asyncio.create_task(body())
+    return make_store(tmp_path_factory.mktemp("models"), smollm2_gguf)
 
 
 def loaded_names(scheduler: Scheduler) -> list[str]:
@@ -164,23 +114,6 @@ def test_past_the_queue_limit_requests_get_503(store):
         await asyncio.gather(*tasks)
 
     run(store, scenario, num_parallel=1, max_queue=1)
-
-
-def test_a_changed_load_option_reloads_once_requests_in_flight_end(store):
-    async def scenario(scheduler: Scheduler) -> None:
-        release = asyncio.Event()
-        holder = hold(scheduler, store.get("a"), release, {"num_ctx": 512})
-        await until(lambda: len(FakeRunner.started) == 1, "the first load")
-        reload = asyncio.create_task(scheduler.use(store.get("a"), {"num_ctx": 256}).__aenter__())
-        await asyncio.sleep(0.05)
-        assert not reload.done() and FakeRunner.started[0].alive  # the running request is not cut short
-        release.set()
-        await holder
-        second = await reload
-        assert FakeRunner.started[0].exit_code == 0 and second.runner is FakeRunner.started[1]
-        assert FakeRunner.started[1].config.num_ctx == 256
-
-    run(store, scenario)
 
 
 def test_a_crashed_runner_is_dropped_and_the_next_request_reloads(store):
@@ -396,7 +329,7 @@ def gpu(index: int, free: int, total: int = 80 * GIB) -> Device:
 def model_sizes(store: ModelStore) -> LayerSizes:
     scheduler = Scheduler(store, SchedulerSettings(num_parallel=2, context_length=512, prompt_cache_ram=0), TWO_CORES)
     model = store.get("a")
-    return scheduler.layer_sizes(model, scheduler.estimate(model, scheduler.load_config(model, {})))
+    return scheduler.layer_sizes(model, scheduler.estimate(model, scheduler.load_request(model, {})))
 
 
 def whole_on_one_gpu(store: ModelStore) -> int:
@@ -473,16 +406,6 @@ def test_an_idle_model_on_the_gpu_is_evicted_for_a_fuller_offload_with_the_reaso
 
     # The fake GPU's free memory never drops: what `a` holds is counted from the scheduler's own books.
     run(store, scenario, gpus=[gpu(0, int(1.5 * whole), total=int(1.5 * whole))])
-
-
-def test_num_gpu_left_unset_takes_the_model_as_placed_and_a_new_value_reloads(store):
-    async def scenario(scheduler: Scheduler) -> None:
-        for options in ({"num_gpu": 4}, {}, {"num_gpu": 4}, {"num_gpu": 2}):
-            async with scheduler.use(store.get("a"), options):
-                pass
-        assert [r.config.num_gpu for r in FakeRunner.started] == [4, 2]  # as Ollama: -1 never reloads
-
-    run(store, scenario, gpus=[gpu(0, 40 * GIB)])
 
 
 def test_an_unload_waits_for_nvml_to_show_the_gpu_memory_free(monkeypatch):

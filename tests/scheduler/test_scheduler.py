@@ -1,4 +1,4 @@
-"""The scheduler with real runner subprocesses on SmolLM2: load, keep-alive, reload, eviction, queue, crashes."""
+"""The scheduler with real runner subprocesses on SmolLM2: load, keep-alive, growth, eviction, queue, crashes."""
 
 from __future__ import annotations
 
@@ -141,20 +141,22 @@ def test_keep_alive_forever_stays(store):
     run(store, scenario, keep_alive=0.1)  # the per-request value wins over the default
 
 
-def test_changed_load_option_reloads(store):
+def test_a_larger_context_grows_an_idle_model_and_a_smaller_one_runs_in_it(store):
     async def scenario(scheduler: Scheduler) -> None:
         model = store.get("smollm2")
-        async with scheduler.use(model, {**OPTIONS, "num_ctx": 512}) as first:
+        async with scheduler.use(model, {**OPTIONS, "num_ctx": 256}) as first:
             pass
-        async with scheduler.use(model, {**OPTIONS, "num_ctx": 512}) as same:
-            assert same is first  # same options: no reload
-        async with scheduler.use(model, {**OPTIONS, "num_ctx": 256}) as second:
-            assert pid(second) != pid(first)
+        async with scheduler.use(model, {**OPTIONS, "num_ctx": 512}) as second:
+            assert pid(second) != pid(first)  # idle: loaded again, larger
             assert first.runner.process.returncode is not None
             [entry] = report.summary(scheduler)
-            assert entry["context_length"] == 256
-            assert (await second.runner.health()).slots[0].n_ctx == 256
+            assert entry["context_length"] == 512
+            assert entry["last_reload"]["reason"] == "num_ctx 512 > 256 loaded, model idle"
+            assert (await second.runner.health()).slots[0].n_ctx == 512
             await generate(second)
+        async with scheduler.use(model, {**OPTIONS, "num_ctx": 256, "num_batch": 64}) as same:
+            assert same is second  # a smaller context and another batch size: served as loaded
+            await generate(same)
 
     run(store, scenario)
 
