@@ -168,36 +168,40 @@ def test_fair_turns_between_users(hub: RunningHub, hub_model: str):
     """alice queues 8 streams on the model's 4 slots; bob's one request, asked after them, is next in line, and
     /api/ps tells each of them where they stand beside the totals."""
     def ps(user: str) -> dict:
-        (model,) = [m for m in httpx.get(hub.service + "/api/ps", headers=hub.headers(user), timeout=30).json()["models"]
-                    if m["model"] == "smollm2:latest"]
-        return model
+        models = httpx.get(hub.service + "/api/ps", headers=hub.headers(user), timeout=30).json()["models"]
+        loaded = [m for m in models if m["model"] == "smollm2:latest"]
+        return loaded[0] if loaded else {"slots_busy": 0, "requests_queued": 0, "you": {"queued": 0}}  # not loaded yet
 
     def chat(user: str, tokens: int, started: list[str]) -> None:
-        with httpx.stream("POST", hub.service + "/api/chat", headers=hub.headers(user), timeout=600, json={
-                "model": "smollm2", "messages": [{"role": "user", "content": f"{user}: count from 1 to 500."}],
-                "options": {"num_predict": tokens, "temperature": 0}}) as reply:
-            for line in reply.iter_lines():
-                if json.loads(line).get("message", {}).get("content"):
+        # A raw prompt the model continues for as long as it is let (it counts on), token by token (no guessing,
+        # which counting would speed up unevenly), so each holds its slot as long as it asked.
+        with httpx.stream("POST", hub.service + "/api/generate", headers=hub.headers(user), timeout=600, json={
+                "model": "smollm2", "prompt": f"{user}: 1, 2, 3, 4, 5, 6, 7, 8,", "raw": True,
+                "options": {"num_predict": tokens, "temperature": 0, "draft_num_predict": 0}}) as reply:
+            lines = reply.iter_lines()
+            for line in lines:
+                if json.loads(line).get("response"):
                     started.append(user)  # its first token: it had a slot
                     break
-            for _ in reply.iter_lines():
+            for _ in lines:  # the rest, to the end: the slot is held as long as it asked
                 pass
 
     order: list[str] = []
-    floods = [threading.Thread(target=chat, args=("alice", 120, order)) for _ in range(8)]
+    # Each of alice's asks for a different length, so her slots free one at a time, 30 tokens apart.
+    floods = [threading.Thread(target=chat, args=("alice", 100 + 30 * i, order)) for i in range(8)]
     for thread in floods:
         thread.start()
     deadline = time.monotonic() + 300
-    while not (ps("alice")["slots_busy"] == 4 and ps("alice")["requests_queued"] == 4):
-        assert time.monotonic() < deadline, ps("alice")
+    while (seen := ps("alice"))["requests_queued"] != 4:
+        assert time.monotonic() < deadline, seen
         time.sleep(0.1)
-    assert ps("alice")["you"] == {"busy": 4, "queued": 4, "position": 1}
+    assert seen["slots_busy"] == 4 and seen["you"] == {"busy": 4, "queued": 4, "position": 1}
     asker = threading.Thread(target=chat, args=("bob", 4, order))
     asker.start()
-    while ps("bob")["you"]["queued"] != 1:
-        assert time.monotonic() < deadline, ps("bob")
+    while (seen := ps("bob"))["you"]["queued"] != 1:
+        assert time.monotonic() < deadline, seen
         time.sleep(0.05)
-    assert ps("bob")["you"] == {"busy": 0, "queued": 1, "position": 1}  # ahead of alice's four waiting
+    assert seen["you"] == {"busy": 0, "queued": 1, "position": 1}  # ahead of alice's waiting ones
     asker.join(timeout=600)
     for thread in floods:
         thread.join(timeout=600)
