@@ -21,7 +21,8 @@ from .build import LlamaBuild, llama_build
 from .nvml import GpuScan
 from .scheduler import Scheduler
 
-# The reply (ours), as the widgets' GpuMonitor and the JupyterLab sidebar read it.
+# The reply (ours), as the widgets' GpuMonitor and the JupyterLab sidebar read it. Their one declaration of it
+# is labextension/src/wire.ts (SystemInfo and its parts): a field added here goes there too.
 
 
 class ModelMemory(TypedDict):

@@ -31,11 +31,7 @@ export function Devices(props: { model: PanelModel }): JSX.Element | null {
               {formatBytes(device.used)} / {formatBytes(device.total)}
             </span>
           </div>
-          <Bar
-            label={`${device.label} memory`}
-            className="jp-Ollama-memory"
-            parts={device.total > 0 ? [device.models / device.total, (device.used - device.models) / device.total] : []}
-          />
+          <Bar label={`${device.label} memory`} className="jp-Ollama-memory" parts={device.parts} />
           <div className="jp-Ollama-facts">
             {[
               device.modelNames.length

@@ -18,6 +18,7 @@ import {
   reducePull,
   startPull
 } from './state';
+import { StreamedRequest } from './stream';
 import type { LocalModel, PsResponse, RunningModel, SystemInfo } from './wire';
 
 export const REFRESH_MS = 2000;
@@ -51,8 +52,8 @@ export class PanelModel {
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _polling = false;
   private _refreshing: Promise<void> | null = null;
-  private _pullAbort: AbortController | null = null;
-  private _chatAbort: AbortController | null = null;
+  private readonly _pullRequest = new StreamedRequest();
+  private readonly _chatRequest = new StreamedRequest();
 
   constructor(readonly api: OllamaClient) {}
 
@@ -168,25 +169,21 @@ export class PanelModel {
     if (this.pulling || !name.trim()) {
       return;
     }
-    const abort = new AbortController();
-    this._pullAbort = abort;
-    this.pull = startPull(name.trim());
-    this._emit();
-    try {
-      for await (const event of this.api.pull(this.pull.model, insecure, abort.signal)) {
-        this._pullStep({ type: 'event', event });
-      }
-      this._pullStep(abort.signal.aborted ? { type: 'cancelled' } : { type: 'ended' });
-    } catch (error) {
-      this._pullStep(abort.signal.aborted ? { type: 'cancelled' } : { type: 'failed', message: messageOf(error) });
-    } finally {
-      this._pullAbort = null;
-    }
+    const model = name.trim();
+    await this._pullRequest.run({
+      begin: () => {
+        this.pull = startPull(model);
+        this._emit();
+      },
+      open: signal => this.api.pull(model, insecure, signal),
+      line: event => this._pullStep({ type: 'event', event }),
+      end: end => this._pullStep(end.type === 'stopped' ? { type: 'cancelled' } : end)
+    });
     await this.refresh();
   }
 
   cancelPull(): void {
-    this._pullAbort?.abort();
+    this._pullRequest.stop();
   }
 
   dismissPull(): void {
@@ -216,23 +213,16 @@ export class PanelModel {
       return;
     }
     const messages = chatRequest(this.chat, text);
-    const abort = new AbortController();
-    this._chatAbort = abort;
-    this._chatStep({ type: 'send', content: text });
-    try {
-      for await (const chunk of this.api.chat(this.chatModel, messages, abort.signal)) {
-        this._chatStep({ type: 'chunk', chunk });
-      }
-      this._chatStep(abort.signal.aborted ? { type: 'stopped' } : { type: 'ended' });
-    } catch (error) {
-      this._chatStep(abort.signal.aborted ? { type: 'stopped' } : { type: 'failed', message: messageOf(error) });
-    } finally {
-      this._chatAbort = null;
-    }
+    await this._chatRequest.run({
+      begin: () => this._chatStep({ type: 'send', content: text }),
+      open: signal => this.api.chat(this.chatModel, messages, signal),
+      line: chunk => this._chatStep({ type: 'chunk', chunk }),
+      end: end => this._chatStep(end)
+    });
   }
 
   stopChat(): void {
-    this._chatAbort?.abort();
+    this._chatRequest.stop();
   }
 
   clearChat(): void {
@@ -246,8 +236,8 @@ export class PanelModel {
 
   dispose(): void {
     this.stopPolling();
-    this._pullAbort?.abort();
-    this._chatAbort?.abort();
+    this._pullRequest.stop();
+    this._chatRequest.stop();
     Signal.clearData(this);
   }
 

@@ -4,6 +4,7 @@
  */
 
 import { formatRate, tokensPerSecond } from './format';
+import { DeviceMemory, memoryFractions, systemMemory } from './memory';
 import type { ChatChunk, ChatMessage, PullEvent, SystemInfo } from './wire';
 
 // -- pull ------------------------------------------------------------------------
@@ -163,32 +164,29 @@ export interface DeviceBar {
   modelNames: string[];
   /** `util 35%` for a GPU, `CPU 12%` for RAM; empty when unknown. */
   load: string;
+  /** The bar: the models' share of the device, then the rest used (`memoryFractions`). */
+  parts: number[];
 }
 
 /** One bar per GPU, then RAM, from `/api/system`. */
 export function deviceBars(system: SystemInfo): DeviceBar[] {
-  const gpus = system.gpus.map(gpu =>
-    bar(
-      `gpu${gpu.index}`,
-      `GPU ${gpu.index} · ${gpu.name}`,
-      gpu.memory_total,
-      gpu.memory_used,
-      gpu.models,
-      gpu.utilization === null ? '' : `util ${Math.round(gpu.utilization)}%`
-    )
-  );
-  const { ram } = system;
-  return [...gpus, bar('cpu', 'RAM', ram.total, ram.used, ram.models, `CPU ${Math.round(system.cpu_percent)}%`)];
+  const { gpus, ram } = systemMemory(system);
+  return [
+    ...gpus.map(gpu => bar(gpu, gpu.busy === null ? '' : `util ${Math.round(gpu.busy)}%`)),
+    bar(ram, `CPU ${Math.round(system.cpu_percent)}%`)
+  ];
 }
 
-function bar(
-  key: string,
-  label: string,
-  total: number,
-  used: number,
-  models: { name: string; size: number }[],
-  load: string
-): DeviceBar {
-  const held = models.reduce((sum, model) => sum + model.size, 0);
-  return { key, label, total, used, models: Math.min(held, used), modelNames: models.map(model => model.name), load };
+function bar(device: DeviceMemory, load: string): DeviceBar {
+  const { key, label, total, used, byModels, models } = device;
+  return {
+    key,
+    label,
+    total,
+    used,
+    models: byModels,
+    modelNames: models.map(model => model.name),
+    load,
+    parts: memoryFractions(device)
+  };
 }

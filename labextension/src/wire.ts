@@ -1,7 +1,7 @@
 /**
- * The JSON the panel reads and sends, mirroring the Python side: `store.list_models`
- * (`/api/tags`), `scheduler/report.py` (`/api/ps`), `api/system` (`/api/system`), and
- * the pull and chat stream lines.
+ * The JSON the panel and the notebook widgets read and send, declared once here and mirroring the
+ * Python side: `store.list_models` (`/api/tags`), `scheduler/report.py` (`/api/ps`),
+ * `scheduler/system.py` (`/api/system`), and the pull and chat stream lines.
  */
 
 export interface ModelDetails {
@@ -109,28 +109,84 @@ export interface PsResponse {
   queue?: { waiting: number; waiting_for_memory: number; capacity: number };
 }
 
+// -- /api/system (`scheduler/system.py`, field for field) ----------------------------
+// Read by the sidebar's Devices section and by the GpuMonitor widget (widgets/gpu.ts), so this module
+// must compile in both builds: types only, no imports.
+
 export interface ModelMemory {
+  /** As `/api/ps` names it, e.g. `smollm2:latest`. */
   name: string;
+  /** Bytes this model holds on that device. */
   size: number;
 }
 
-export interface GpuInfo {
+/** A model's part on one GPU: `size` is the larger of what placement planned and what NVML measured. */
+export interface GpuModelMemory extends ModelMemory {
+  /** How many of its layers are on this GPU (the rest are on other GPUs or the CPU). */
+  layers: number;
+  /** Bytes placement planned here. */
+  estimated: number;
+  /** Bytes NVML saw its load take here; null where not measured. */
+  measured: number | null;
+}
+
+export interface EvictionInfo {
+  model: string;
+  /** `cpu`, `gpu0`, ...; '' when OLLAMA_MAX_LOADED_MODELS made room. */
+  device: string;
+  reason: string;
+  /** Unix time, in seconds. */
+  at: number;
+}
+
+/** What llama.cpp was built with and why (`scheduler/build.py`). */
+export interface LlamaBuild {
+  /** ggml's backends in the library, e.g. `["CUDA", "CPU"]`. */
+  backends: string[];
+  gpu_offload: boolean;
+  /** The CUDA architectures compiled for (`900`); '' in a CPU build. */
+  cuda_architectures: string;
+  /** Why this build, as `make setup` recorded it; '' when it was installed another way. */
+  reason: string;
+  cmake_args: string;
+}
+
+export interface SystemGpu {
   index: number;
   name: string;
   memory_total: number;
+  /** By every process, as NVML reports it. */
   memory_used: number;
-  /** Percent busy, or null where the driver does not say. */
+  /** Percent busy, or null where NVML cannot tell. */
   utilization: number | null;
+  models: GpuModelMemory[];
+}
+
+export interface SystemRam {
+  /** The host's RAM, or a container's memory limit where that is less. */
+  total: number;
+  /** `total - available`. */
+  used: number;
+  available: number;
   models: ModelMemory[];
+  /** `host`, or the cgroup file of the limit: `cgroup v2 memory.max`, `cgroup v1 memory.limit_in_bytes`. */
+  source: string;
 }
 
 export interface SystemInfo {
-  gpus: GpuInfo[];
+  gpus: SystemGpu[];
+  /** Why there are no GPUs; null when some were found. */
   gpu_error: string | null;
+  /** Whether this llama.cpp build can put models on a GPU. */
   gpu_offload: boolean;
-  ram: { total: number; used: number; available: number; models: ModelMemory[] };
+  llama_build: LlamaBuild;
+  ram: SystemRam;
   cpu_percent: number;
+  /** The latest models unloaded to make room, newest last. */
+  evictions: EvictionInfo[];
 }
+
+// -- streams -------------------------------------------------------------------------
 
 /** One line of `/api/pull`: a status, with byte counts while a layer downloads. */
 export interface PullEvent {

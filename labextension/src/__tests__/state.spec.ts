@@ -155,12 +155,19 @@ describe('deviceBars', () => {
         memory_total: 80e9,
         memory_used: 10e9,
         utilization: 35.4,
-        models: [{ name: 'smollm2:latest', size: 4e9 }]
+        models: [{ name: 'smollm2:latest', size: 4e9, layers: 25, estimated: 4e9, measured: null }]
       },
       { index: 1, name: 'NVIDIA H100', memory_total: 80e9, memory_used: 1e9, utilization: null, models: [] }
     ],
     gpu_error: null,
     gpu_offload: true,
+    llama_build: {
+      backends: ['CUDA', 'CPU'],
+      gpu_offload: true,
+      cuda_architectures: '900',
+      reason: '',
+      cmake_args: ''
+    },
     ram: {
       total: 64e9,
       used: 2e9,
@@ -168,9 +175,11 @@ describe('deviceBars', () => {
       models: [
         { name: 'a', size: 2e9 },
         { name: 'b', size: 1e9 }
-      ]
+      ],
+      source: 'host'
     },
-    cpu_percent: 12.6
+    cpu_percent: 12.6,
+    evictions: []
   };
 
   it('makes one bar per GPU, then RAM, with the models share', () => {
@@ -180,6 +189,15 @@ describe('deviceBars', () => {
     expect(bars[1]).toMatchObject({ models: 0, modelNames: [], load: '' });
     // Estimates can exceed what the OS counts as used: the share never passes `used`.
     expect(bars[2]).toMatchObject({ label: 'RAM', models: 2e9, modelNames: ['a', 'b'], load: 'CPU 13%' });
+  });
+
+  it("draws each bar as the models' share, then the rest used", () => {
+    const bars = deviceBars(system);
+    expect(bars.map(b => b.parts)).toEqual([
+      [4e9 / 80e9, 6e9 / 80e9],
+      [0, 1e9 / 80e9],
+      [2e9 / 64e9, 0]
+    ]);
   });
 
   it('makes only the RAM bar without GPUs', () => {

@@ -6,85 +6,50 @@
 import type { RenderProps } from '@anywidget/types';
 
 import { formatBytes } from '../format';
+import { DeviceMemory, memorySegments, systemMemory } from '../memory';
+import type { LlamaBuild, SystemInfo } from '../wire';
 import { errorLine, fill, h, legend, Segment, stackedBar } from './dom';
 
-interface ModelMemory {
-  name: string;
-  size: number;
-  /** On a GPU: how many of the model's layers are there (the rest are on other GPUs or the CPU). */
-  layers?: number;
-}
-
-interface LlamaBuild {
-  backends: string[];
-  gpu_offload: boolean;
-  cuda_architectures: string;
-  reason: string;
-}
-
-interface Gpu {
-  index: number;
-  name: string;
-  memory_total: number;
-  memory_used: number;
-  utilization: number | null;
-  models?: ModelMemory[];
-}
-
-interface SystemInfo {
-  gpus?: Gpu[];
-  gpu_error?: string | null;
-  gpu_offload?: boolean;
-  llama_build?: LlamaBuild;
-  ram?: { total: number; used: number; available: number; models?: ModelMemory[] };
-  cpu_percent?: number;
-}
-
 interface GpuState {
-  system: SystemInfo | null;
+  /** `{}` until the first reading (and a server older than this front end leaves newer fields out). */
+  system: Partial<SystemInfo> | null;
   error: string;
 }
 
-function memorySegments(models: ModelMemory[], used: number, colors: Map<string, number>): Segment[] {
-  const segments: Segment[] = models.map(m => ({
-    value: m.size,
-    label: m.layers === undefined ? m.name : `${m.name} · ${m.layers} layers`,
-    kind: 'model',
-    color: colors.get(m.name)
-  }));
-  const held = models.reduce((a, m) => a + m.size, 0);
-  segments.push({ value: Math.max(0, used - held), label: 'other processes', kind: 'other' });
-  return segments;
+/** The bar's segments as dom.ts draws them: a model named with its layers there, in its colour. */
+function segments(device: DeviceMemory, colors: Map<string, number>): Segment[] {
+  return memorySegments(device).map(segment => {
+    if (segment.kind === 'other') {
+      return { value: segment.bytes, label: 'other processes', kind: 'other' };
+    }
+    const { name, layers } = segment.model;
+    const label = layers === undefined ? name : `${name} · ${layers} layers`;
+    return { value: segment.bytes, label, kind: 'model', color: colors.get(name) };
+  });
 }
 
-function device(
-  title: string,
-  side: HTMLElement | null,
-  total: number,
-  used: number,
-  models: ModelMemory[],
-  colors: Map<string, number>
-): HTMLElement {
-  const segments = memorySegments(models, used, colors);
+function device(memory: DeviceMemory, side: HTMLElement | null, colors: Map<string, number>): HTMLElement {
+  const { label, total, used, free } = memory;
+  const bar = segments(memory, colors);
   return h(
     'div',
     { class: 'jo-device' },
     h(
       'div',
       { class: 'jo-device-head' },
-      h('span', { class: 'jo-device-name' }, title),
+      h('span', { class: 'jo-device-name' }, label),
       h('span', { class: 'jo-spacer' }),
       side
     ),
-    stackedBar(total, segments, formatBytes),
+    stackedBar(total, bar, formatBytes),
     h(
       'div',
       { class: 'jo-device-foot jo-muted' },
       `${formatBytes(used)} / ${formatBytes(total)} used`,
       h('span', { class: 'jo-spacer' }),
-      `${formatBytes(Math.max(0, total - used))} free`
+      `${formatBytes(free)} free`
     ),
-    legend(segments, formatBytes)
+    legend(bar, formatBytes)
   );
 }
 
@@ -122,22 +87,14 @@ function render({ model, el }: Pick<RenderProps<GpuState>, 'model' | 'el'>): () 
     if (!ram) {
       parts.push(h('div', { class: 'jo-muted jo-waiting' }, error ? '' : "Reading the server's devices…"));
     } else {
-      const gpus = info.gpus || [];
+      const memory = systemMemory({ ...info, ram });
+      const devices = [...memory.gpus, memory.ram];
       // One colour per model, the same on every device it appears on.
-      const names = [...new Set([...gpus.flatMap(g => g.models || []), ...(ram.models || [])].map(m => m.name))].sort();
+      const names = [...new Set(devices.flatMap(d => d.models).map(m => m.name))].sort();
       const colors = new Map(names.map((name, i) => [name, i]));
-      if (gpus.length) {
-        for (const gpu of gpus) {
-          parts.push(
-            device(
-              `GPU ${gpu.index} · ${gpu.name}`,
-              utilization(gpu.utilization),
-              gpu.memory_total,
-              gpu.memory_used,
-              gpu.models || [],
-              colors
-            )
-          );
+      if (memory.gpus.length) {
+        for (const gpu of memory.gpus) {
+          parts.push(device(gpu, utilization(gpu.busy), colors));
         }
         if (!info.gpu_offload) {
           parts.push(h('div', { class: 'jo-note' }, "This server's llama.cpp is a CPU build: models run on the CPU."));
@@ -153,12 +110,9 @@ function render({ model, el }: Pick<RenderProps<GpuState>, 'model' | 'el'>): () 
           )
         );
       }
-      const cpu =
-        typeof info.cpu_percent === 'number'
-          ? meter(info.cpu_percent, 'CPU use', ` CPU ${info.cpu_percent.toFixed(0)}%`)
-          : null;
-      parts.push(device('RAM', cpu, ram.total, ram.used, ram.models || [], colors));
-      if (!(ram.models || []).length && !gpus.some(g => (g.models || []).length)) {
+      const cpu = memory.ram.busy;
+      parts.push(device(memory.ram, cpu === null ? null : meter(cpu, 'CPU use', ` CPU ${cpu.toFixed(0)}%`), colors));
+      if (!devices.some(d => d.models.length)) {
         parts.push(h('div', { class: 'jo-muted jo-detail' }, 'No model is loaded right now.'));
       }
       parts.push(buildLine(info.llama_build));
