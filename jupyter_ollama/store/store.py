@@ -14,15 +14,15 @@ from typing import Any
 
 from .. import envconfig
 from ..errors import BadRequest, NotFound, OllamaError
+from ..modelfile.options import format_parameters
+from ..modelfile.parser import render_modelfile
 from ..templates.profile import ProfileCache, TemplateProfile
 from .aliases import ModelAliases
 from .blobs import BlobStore
 from .gguf import GGUFInfo, NotGGUFError, read_gguf
 from .manifests import ManifestStore
 from .model import LocalModel
-from .modelfile import render_modelfile
 from .names import ModelName
-from .options import format_parameters
 
 log = logging.getLogger("jupyter_ollama")
 
