@@ -9,7 +9,7 @@ the CLI's bars and spinners, `%ollama pull` in a terminal and the PullWidget all
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SUCCESS = "success"
@@ -34,8 +34,8 @@ class Layer:
 
 @dataclass(frozen=True)
 class Step:
-    """What one line changed: `layer` when it was a layer's (`new` the first time that layer shows),
-    else the status; `changed` when its status differs from the line before."""
+    """What one line changed: `layer` (that layer as the line left it) when it was a layer's, `new`
+    the first time that layer shows; else the status. `changed`: its status differs from the line before."""
 
     status: str
     changed: bool
@@ -64,7 +64,7 @@ class TransferProgress:
         layer.status = status
         layer.total = _count(line.get("total"), layer.total)
         layer.completed = _count(line.get("completed"), layer.completed)
-        return Step(status, changed, layer, new)
+        return Step(status, changed, replace(layer), new)
 
     @property
     def completed(self) -> int:
