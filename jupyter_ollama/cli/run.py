@@ -5,7 +5,9 @@ prompt's words (`cat notes.txt | jupyter-ollama run m summarize`). An embedding 
 prints the prompt's embedding as a JSON array. `--verbose` (or `/set verbose`) prints
 the timings after each reply, `--think` asks a thinking model to think aloud, and
 `--hidethinking` keeps its thoughts off the screen. For a model that reads images, image
-files named in a prompt (`./cat.png`) are sent as images (cli/images.py).
+files named in a prompt (`./cat.png`) are sent as images (client/images.py). Each reply is a
+turn of the client's chat session (client/chat.py), printed as Ollama's CLI prints it
+(views.Transcript); the magics and the chat widget use the same session.
 """
 
 from __future__ import annotations

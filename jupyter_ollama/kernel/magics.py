@@ -177,7 +177,8 @@ class OllamaMagics(Magics):
         kind = PartialReply if interrupted else Reply
         if interrupted:
             print(INTERRUPTED)
-        return kind.of(turn.content, is_json=bool(args.format), thinking=live.thinking, calls=live.calls)
+        # The value is what the cell shows (an interrupt may land between a piece's arrival and its display).
+        return kind.of(live.text, is_json=bool(args.format), thinking=live.thinking, calls=live.calls)
 
     def _asking(self, model: str, prompt: str) -> Message:
         """The user's message: image files it names go as images where the model reads them (as `ollama run`)."""
