@@ -1,11 +1,13 @@
 """What the CLI and the `%ollama` magics show, from the API's replies: the same columns in both.
 
 Each table is a header and rows of strings; the CLI prints it as text (`format.table`),
-a notebook renders it as HTML.
+a notebook renders it as HTML. A reply streams as `Transcript` writes it, in the CLI and in
+a terminal's IPython alike.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .format import human_bytes, human_number, human_time
@@ -155,3 +157,56 @@ def system_text(info: dict[str, Any]) -> str:
     for e in info.get("evictions", [])[-5:]:
         lines.append(f"evicted {e['model']}{' from ' + e['device'] if e['device'] else ''}: {e['reason']}")
     return "\n".join(lines)
+
+
+GREY, BOLD, DEFAULT = "\033[38;5;245m", "\033[1m", "\033[0m"
+
+
+class Transcript:
+    """A reply as `ollama run` prints it (cmd/cmd.go `chat`): the thinking between `Thinking...` and
+    `...done thinking.` (grey on a terminal), then the answer; tool calls it did not offer, said as such.
+
+    Each method gives the text to write for one piece, in order; `hide_thinking` leaves the thinking out.
+    """
+
+    def __init__(self, color: bool = False, hide_thinking: bool = False) -> None:
+        self.color, self.hide_thinking = color, hide_thinking
+        self._thinking = False  # the thinking part is open
+        self._at_line_start = True
+
+    def thinking(self, text: str) -> str:
+        if self.hide_thinking or not text:
+            return ""
+        opening = ""
+        if not self._thinking:
+            opening = f"{GREY}{BOLD}Thinking...\n{DEFAULT}{GREY}" if self.color else "Thinking...\n"
+            self._thinking = True
+        self._at_line_start = text.endswith("\n")
+        return opening + text
+
+    def content(self, text: str) -> str:
+        return self._close() + text if text else ""
+
+    def tool_calls(self, calls: list[tuple[str, Any]]) -> str:
+        """Ollama's renderToolCalls: the CLI offers no tools, so a call names a function that does not exist."""
+        if not calls:
+            return ""
+        if not self.color:
+            return self._close() + "\n".join(tool_call_lines(calls))
+        explain, value = GREY + BOLD, DEFAULT
+        lines = tool_call_lines(calls, explain, value)
+        return self._close() + explain + "\n".join(lines) + DEFAULT
+
+    def _close(self) -> str:
+        if not self._thinking:
+            return ""
+        self._thinking = False
+        closing = f"{GREY}{BOLD}...done thinking.\n\n{DEFAULT}" if self.color else "...done thinking.\n\n"
+        return ("" if self._at_line_start else "\n") + closing
+
+
+def tool_call_lines(calls: list[tuple[str, Any]], explain: str = "", value: str = "") -> list[str]:
+    """One line per call (name, arguments), in Ollama's words; `explain`/`value`: its terminal colours."""
+    return [f"  Model called a non-existent function '{value}{name}{explain}()' with arguments: "
+            f"{value}{json.dumps(arguments, separators=(',', ':'), ensure_ascii=False)}{explain}"
+            for name, arguments in calls]

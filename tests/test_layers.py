@@ -17,7 +17,9 @@ PACKAGE = Path(jupyter_ollama.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors", "envconfig", "_version", "format", "gojson", "views"},
     {"gotemplate"},
+    {"modelfile"},
     {"templates"},
+    {"client"},
     {"store"},
     {"tools"},
     {"runner"},
@@ -25,7 +27,6 @@ LAYERS: list[set[str]] = [
     {"scheduler"},
     {"api"},
     {"hub"},
-    {"client"},
     {"server"},
     {"cli"},
     {"discovery"},
@@ -86,6 +87,17 @@ def test_every_top_level_module_has_a_layer():
 
 def test_lower_layers_never_import_higher_ones():
     wrong = sorted(f"{a} -> {b}" for a, targets in graph().items() for b in targets if RANK[b] > RANK[a])
+    assert wrong == []
+
+
+# The notebook side talks to a server only through the client: it never reads the store itself,
+# nor borrows the command line's code (what both need is in client/ or modelfile/).
+FORBIDDEN = {"kernel": {"store", "cli"}, "widgets": {"store", "cli"}}
+
+
+def test_kernel_and_widgets_never_import_the_store_or_the_cli():
+    edges = graph()
+    wrong = sorted(f"{a} -> {b}" for a, banned in FORBIDDEN.items() for b in edges[a] & banned)
     assert wrong == []
 
 

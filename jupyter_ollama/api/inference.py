@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import BadRequest, NotFound, PromptTooLong
+from ..modelfile.options import validate_parameters
 from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
 from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded, RemoteLoaded, RunnerError, ShuttingDown
 from ..store.model import LocalModel, rfc3339
-from ..store.options import validate_parameters
 from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
 from ..templates.profile import TemplateProfile
 from ..tools import OutputParser, Parsed, check_tools

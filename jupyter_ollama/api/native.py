@@ -10,9 +10,9 @@ from tornado.http1connection import HTTP1Connection
 
 from .._version import OLLAMA_API_VERSION
 from ..errors import BadRequest, OllamaError
+from ..modelfile.options import validate_parameters
 from ..store.blobs import BlobWriter, normalize_digest
 from ..store.create import ModelCreator
-from ..store.options import validate_parameters
 from ..store.progress import storage_error
 from . import wire
 from .base import OllamaHandler, run_in_thread

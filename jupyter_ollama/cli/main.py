@@ -15,6 +15,8 @@ from pathlib import Path
 
 from .._version import __version__
 from ..client import Client, ClientError
+from ..client.arguments import bare_think, parse_interspersed, parse_think
+from ..client.progress import TransferProgress
 from ..errors import OllamaError
 from ..format import table
 from ..views import describe, models_table, running_table, system_text
@@ -31,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from ..store.modelfile import parse_modelfile
+    from ..modelfile.parser import parse_modelfile
 
     path = Path(args.file or "Modelfile")
     try:
@@ -49,12 +51,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     body["model"] = args.name
     if args.quantize:
         body["quantize"] = args.quantize
-    last = None
-    for event in client.stream("/api/create", body):
-        status = event.get("status", "")
-        if status != last:  # a quantizing line repeats with its progress: said once
-            print(status, flush=True)
-            last = status
+    progress = TransferProgress()
+    for line in client.stream("/api/create", body):
+        if progress.add(line).changed:  # a quantizing line repeats with its progress: said once
+            print(progress.status, flush=True)
     return 0
 
 
@@ -77,7 +77,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import RunOptions, parse_think, run
+    from .run import RunOptions, run
 
     options = RunOptions(
         keep_alive=args.keepalive,
@@ -196,20 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_interspersed(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
-    """Flags may come between a prompt's words, as cobra allows: `run m --think "Hi"`."""
-    args, extra = parser.parse_known_args(words)
-    if extra and getattr(args, "prompt", None) is not None and not any(word.startswith("-") for word in extra):
-        args.prompt += extra
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    # Go's NoOptDefVal: a bare `--think` means true and never takes the next word (the prompt) as its value.
-    argv = ["--think=true" if word == "--think" else word for word in (sys.argv[1:] if argv is None else argv)]
+    argv = bare_think(sys.argv[1:] if argv is None else argv)
     passed: list[str] = []
     if argv[:1] == ["launch"] and "--" in argv:  # the agent's own arguments, whatever they look like
         argv, passed = argv[: argv.index("--")], argv[argv.index("--") + 1 :]

@@ -5,7 +5,9 @@ prompt's words (`cat notes.txt | jupyter-ollama run m summarize`). An embedding 
 prints the prompt's embedding as a JSON array. `--verbose` (or `/set verbose`) prints
 the timings after each reply, `--think` asks a thinking model to think aloud, and
 `--hidethinking` keeps its thoughts off the screen. For a model that reads images, image
-files named in a prompt (`./cat.png`) are sent as images (cli/images.py).
+files named in a prompt (`./cat.png`) are sent as images (client/images.py). Each reply is a
+turn of the client's chat session (client/chat.py), printed as Ollama's CLI prints it
+(views.Transcript); the magics and the chat widget use the same session.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ..client import Client, ClientError
-from ..format import go_duration
-from ..store.options import parse_parameter
+from ..client.chat import Chat, Content, Message, Thinking, ToolCalls
+from ..client.images import extract_images
+from ..modelfile.options import parse_parameter
 from ..templates.capabilities import EMBEDDING, VISION
-from ..views import describe
-from .images import extract_images
+from ..views import Transcript, describe
 from .transfer import pull
 
 HELP = """Available Commands:
@@ -43,21 +45,6 @@ HELP = """Available Commands:
 
 Use \"\"\" to begin a multi-line message."""
 
-THINK_LEVELS = ("high", "medium", "low", "max")
-GREY, BOLD, DEFAULT = "\033[38;5;245m", "\033[1m", "\033[0m"
-
-
-def parse_think(value: str | None) -> bool | str | None:
-    """`--think`, `--think=false`, `--think=high`: Ollama's values for the flag."""
-    if value is None:
-        return None
-    text = value.strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    if text in THINK_LEVELS:
-        return text
-    raise ClientError(f"invalid value for --think: {value!r} (true, false, high, medium, low or max)")
-
 
 @dataclass
 class RunOptions:
@@ -69,94 +56,51 @@ class RunOptions:
     insecure: bool = False  # for the pull of a model that is not here
 
 
-def summary(final: dict[str, Any]) -> str:
-    """Ollama's `--verbose` block (api.Metrics.Summary), from a reply's last chunk."""
-    lines = []
-
-    def add(label: str, value: str) -> None:
-        lines.append(f"{label + ':':<22}{value}")
-
-    if final.get("total_duration"):
-        add("total duration", go_duration(final["total_duration"]))
-    if final.get("load_duration"):
-        add("load duration", go_duration(final["load_duration"]))
-    for prefix, count_key, duration_key in (("prompt eval", "prompt_eval_count", "prompt_eval_duration"), ("eval", "eval_count", "eval_duration")):
-        count, duration = final.get(count_key) or 0, final.get(duration_key) or 0
-        if count:
-            add(f"{prefix} count", f"{count} token(s)")
-        if duration:
-            add(f"{prefix} duration", go_duration(duration))
-            add(f"{prefix} rate", f"{count / (duration / 1e9):.2f} tokens/s")
-    return "\n".join(lines)
-
-
 class ChatSession:
+    """`ollama run`'s session: a `Chat` whose replies stream to the terminal, and the `/` commands."""
+
     def __init__(self, client: Client, model: str, options: dict[str, Any], run: RunOptions, out: TextIO, err: TextIO | None = None) -> None:
         self.client, self.model, self.out = client, model, out
         self.err = err or sys.stderr
-        self.options = dict(options)
         self.run = run
-        self.messages: list[dict[str, Any]] = []
-        self.system: str | None = None
+        self.chat = Chat(model, options=dict(options))
         self.reads_images = False  # the model has a projector: image files named in a prompt go as images
 
     def body(self, **extra: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "options": self.options, **extra}
+        """A request with this session's settings (the load before the first prompt)."""
+        body: dict[str, Any] = {"model": self.model, "options": self.chat.options, **extra}
         if self.run.keep_alive is not None:
             body["keep_alive"] = self.run.keep_alive
-        if self.run.format:
-            body["format"] = self.run.format
-        if self.run.think is not None:
-            body["think"] = self.run.think
         return body
 
     def _write(self, text: str) -> None:
-        self.out.write(text)
-        self.out.flush()
-
-    def _thinking_marks(self) -> tuple[str, str]:
-        if self.out.isatty():
-            return f"{GREY}{BOLD}Thinking...\n{DEFAULT}{GREY}", f"{GREY}{BOLD}...done thinking.\n\n{DEFAULT}"
-        return "Thinking...\n", "...done thinking.\n\n"
+        if text:
+            self.out.write(text)
+            self.out.flush()
 
     def ask(self, prompt: str) -> str:
-        """Send one user turn, stream the reply (and its thinking) to the terminal, keep it in the history."""
-        asked: dict[str, Any] = {"role": "user", "content": prompt}
+        """Send one user turn, stream the reply (and its thinking) to the terminal; the conversation keeps it."""
+        images: list[str] = []
         if self.reads_images:
             found = extract_images(prompt)
             for path in found.files:
                 print(f"Added image '{path}'", file=self.err, flush=True)
             if found.images:
-                asked = {"role": "user", "content": found.prompt, "images": found.images}
-        turn = ([{"role": "system", "content": self.system}] if self.system else []) + self.messages + [asked]
-        opening, closing = self._thinking_marks()
-        parts, thought, thinking, final = [], "", False, {}
-        events = self.client.stream("/api/chat", self.body(messages=turn))
-        try:
-            for event in events:
-                message = event.get("message") or {}
-                if message.get("thinking") and not self.run.hide_thinking:
-                    if not thinking:
-                        self._write(opening)
-                        thinking = True
-                    thought += message["thinking"]
-                    self._write(message["thinking"])
-                piece = message.get("content") or ""
-                if piece and thinking:
-                    self._write(("" if thought.endswith("\n") else "\n") + closing)
-                    thinking = False
-                parts.append(piece)
-                self._write(piece)
-                if event.get("done"):
-                    final = event
-        finally:
-            events.close()  # on Ctrl+C too: the server stops generating
+                prompt, images = found.prompt, found.images
+        self.chat.format, self.chat.think, self.chat.keep_alive = self.run.format or None, self.run.think, self.run.keep_alive
+        transcript = Transcript(color=self.out.isatty(), hide_thinking=self.run.hide_thinking)
+        with self.chat.turn(self.client, Message("user", prompt, images=images)) as turn:
+            for delta in turn:  # Ctrl+C ends the turn here: the server stops generating
+                if isinstance(delta, Thinking):
+                    self._write(transcript.thinking(delta.text))
+                elif isinstance(delta, Content):
+                    self._write(transcript.content(delta.text))
+                elif isinstance(delta, ToolCalls):
+                    self._write(transcript.tool_calls([(c.name, c.arguments) for c in delta.calls]))
         self._write("\n\n" if self.out.isatty() else "\n")
-        if self.run.verbose and final:
-            print(summary(final), file=self.err, flush=True)
-        reply = "".join(parts)
-        self.messages += [asked, {"role": "assistant", "content": reply}]
-        return reply
+        if self.run.verbose and turn.stats is not None:
+            print(turn.stats.summary(), file=self.err, flush=True)
+        return turn.content
 
     def command(self, line: str) -> bool:
         """Handle a `/` command; False means leave."""
@@ -167,7 +111,7 @@ class ChatSession:
         if head in ("/?", "/help"):
             print(HELP, file=self.out)
         elif head == "/clear":
-            self.messages = []
+            self.chat.clear()
             print("Cleared session context", file=self.out)
         elif head == "/set" and len(words) >= 2:
             self.set(words[1:], line)
@@ -187,10 +131,10 @@ class ChatSession:
             except Exception as err:  # a bad value is reported, the session goes on
                 print(f"Couldn't set parameter: {getattr(err, 'message', err)}", file=self.out)
             else:
-                self.options[name] = value
+                self.chat.options[name] = value
                 print(f"Set parameter '{name}' to '{raw}'", file=self.out)
         elif what == "system" and len(words) >= 2:
-            self.system = line.split(None, 2)[2]
+            self.chat.system = line.split(None, 2)[2]
             print("Set system message.", file=self.out)
         elif what == "think":
             level = words[1] if len(words) > 1 else None
@@ -221,7 +165,7 @@ class ChatSession:
         elif what in ("modelfile", "parameters", "template", "license"):
             print(info.get(what) or f"No {what} was specified for this model.", file=self.out)
         elif what == "system":
-            print(self.system or info.get("system") or "No system message was specified for this model.", file=self.out)
+            print(self.chat.system or info.get("system") or "No system message was specified for this model.", file=self.out)
         else:
             print(f"Unknown command '/show {what}'. Type /? for help", file=self.out)
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from ..client import Client
+from ..client.progress import TransferProgress
 from ..format import human_bytes
 from ..store.names import ModelName
 
@@ -179,32 +180,31 @@ class Display:
         self.stream.flush()
 
 
-def show_progress(events: Iterable[dict[str, Any]], verb: str, display: Display) -> None:
-    """Feed progress events to the display the way Ollama's CLI callbacks do."""
+def show_progress(lines: Iterable[dict[str, Any]], verb: str, display: Display) -> None:
+    """Draw a transfer's lines as Ollama's CLI callbacks do: a bar per layer, a spinner per status."""
+    progress = TransferProgress()
     bars: dict[str, Bar] = {}
     spinner: Spinner | None = None
-    current = ""
-    for event in events:
-        digest = event.get("digest")
-        if digest:
-            completed, total = int(event.get("completed") or 0), int(event.get("total") or 0)
-            if verb == "pulling" and completed == 0:
+    for line in lines:
+        step = progress.add(line)
+        layer = step.layer
+        if layer is not None:
+            bar = bars.get(layer.digest)
+            if bar is None and verb == "pulling" and layer.completed == 0:
                 continue  # Ollama skips the 0% line a layer starts with
             if spinner is not None:
                 spinner.stopped = True
-            bar = bars.get(digest)
             if bar is None:
-                label = f"{verb} {digest.removeprefix('sha256:').strip()[:12]}:"
+                label = f"{verb} {layer.digest.removeprefix('sha256:').strip()[:12]}:"
                 if verb == "pushing":  # Ollama's push labels its bars with the status as sent
-                    label = event.get("status") or f"pushing {digest[7:19]}..."
-                bar = bars[digest] = Bar(label, total, completed)
+                    label = layer.status or f"pushing {layer.digest[7:19]}..."
+                bar = bars[layer.digest] = Bar(label, layer.total, layer.completed)
                 display.add(bar)
-            bar.set(completed)
-        elif event.get("status") and event["status"] != current:
+            bar.set(layer.completed)
+        elif step.status and step.changed:
             if spinner is not None:
                 spinner.stopped = True
-            current = event["status"]
-            spinner = Spinner(current)
+            spinner = Spinner(step.status)
             display.add(spinner)
 
 

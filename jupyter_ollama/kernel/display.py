@@ -5,9 +5,12 @@ from __future__ import annotations
 import html
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from ..client.progress import TransferProgress
 from ..format import human_bytes, table
+from ..views import Transcript, tool_call_lines
 
 
 def in_notebook() -> bool:
@@ -20,22 +23,38 @@ def in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def quoted_thinking(thinking: str) -> str:
+    """A model's thinking as a Markdown quote above its answer, as the CLI shows it dimmed before the answer."""
+    lines = thinking.strip("\n").split("\n")
+    return "> *Thinking...*\n>\n" + "\n".join(f"> {line}" if line.strip() else ">" for line in lines) + "\n\n"
+
+
+def reply_markdown(text: str, thinking: str = "", calls: Sequence[str] = (), is_json: bool = False) -> str:
+    """A reply as Markdown: its thinking quoted, the answer (a JSON code block when asked for JSON), then any tool calls."""
+    answer = f"```json\n{text}\n```" if is_json else text
+    said = "".join(f"\n\n*{line.strip()}*" for line in calls)
+    return (quoted_thinking(thinking) if thinking.strip() else "") + answer + said
+
+
 class Reply(str):
     """A model's answer: a str (so `x = %ollama run ...` is just text) that renders as Markdown.
 
-    A reply asked for as JSON (`--format json` or a schema) renders as a JSON code block.
+    A reply asked for as JSON (`--format json` or a schema) renders as a JSON code block. The model's
+    thinking (`.thinking`, empty with `--hidethinking`) shows quoted above the answer, never in the text.
     """
 
     is_json = False
+    thinking = ""
+    calls: tuple[str, ...] = ()  # tool calls the model made, said as the CLI says them
 
     @classmethod
-    def of(cls, text: str, is_json: bool = False) -> Reply:
+    def of(cls, text: str, is_json: bool = False, thinking: str = "", calls: Sequence[str] = ()) -> Reply:
         reply = cls(text)
-        reply.is_json = is_json
+        reply.is_json, reply.thinking, reply.calls = is_json, thinking, tuple(calls)
         return reply
 
     def _repr_markdown_(self) -> str:
-        return f"```json\n{self}\n```" if self.is_json else str(self)
+        return reply_markdown(str(self), self.thinking, self.calls, self.is_json)
 
 
 def _markdown(text: str) -> dict[str, str]:
@@ -53,11 +72,18 @@ class PartialReply(Reply):
 
 
 class LiveText:
-    """Text that grows as tokens arrive: a display updated ~10 times a second, or stdout in a terminal."""
+    """A reply that grows as it arrives: a display updated ~10 times a second, or stdout in a terminal.
 
-    def __init__(self) -> None:
+    In a notebook its thinking shows quoted above the answer; in a terminal, as `ollama run` prints it.
+    """
+
+    def __init__(self, hide_thinking: bool = False) -> None:
         self.parts: list[str] = []
+        self.thoughts: list[str] = []
+        self.calls: list[str] = []
+        self.hide_thinking = hide_thinking
         self.notebook = in_notebook()
+        self._transcript = Transcript(color=not self.notebook and sys.stdout.isatty(), hide_thinking=hide_thinking)
         self._handle: Any = None
         self._last = 0.0
         if self.notebook:
@@ -69,22 +95,38 @@ class LiveText:
     def text(self) -> str:
         return "".join(self.parts)
 
+    @property
+    def thinking(self) -> str:
+        """The thinking as shown (none with `hide_thinking`)."""
+        return "" if self.hide_thinking else "".join(self.thoughts)
+
     def add(self, piece: str) -> None:
         self.parts.append(piece)
+        self._show(self._transcript.content(piece))
+
+    def add_thinking(self, piece: str) -> None:
+        self.thoughts.append(piece)
+        self._show(self._transcript.thinking(piece))
+
+    def add_tool_calls(self, calls: list[tuple[str, Any]]) -> None:
+        self.calls += tool_call_lines(calls)
+        self._show(self._transcript.tool_calls(calls))
+
+    def _show(self, written: str) -> None:
         if not self.notebook:
-            sys.stdout.write(piece)
+            sys.stdout.write(written)
             sys.stdout.flush()
         elif time.monotonic() - self._last > 0.1:
             self._refresh()
 
     def _refresh(self) -> None:
         self._last = time.monotonic()
-        self._handle.update(_markdown(self.text), raw=True)
+        self._handle.update(_markdown(reply_markdown(self.text, self.thinking, self.calls)), raw=True)
 
     def close(self, keep: bool = False) -> None:
         """End the live view: keep the final text, or clear it because the reply is shown as the cell's value."""
         if self.notebook:
-            self._handle.update(_markdown(self.text if keep else ""), raw=True)
+            self._handle.update(_markdown(reply_markdown(self.text, self.thinking, self.calls) if keep else ""), raw=True)
         else:
             sys.stdout.write("\n")
             sys.stdout.flush()
@@ -108,34 +150,21 @@ class Table:
 
 
 class Progress:
-    """Pull progress: one line per layer, updated in place."""
+    """A pull in a terminal (a notebook shows a PullWidget): one line per layer, redrawn in place until it is done."""
 
     def __init__(self) -> None:
-        self.notebook = in_notebook()
-        self.lines: dict[str, str] = {}
-        self._handle: Any = None
-        if self.notebook:
-            from IPython.display import HTML, display
+        self.transfer = TransferProgress()
 
-            self._handle = display(HTML(""), display_id=True)
-
-    def update(self, event: dict[str, Any]) -> None:
-        status = event.get("status", "")
-        total, done = event.get("total") or 0, event.get("completed") or 0
-        key = event.get("digest") or status
-        if total:
-            self.lines[key] = f"{status}: {int(100 * done / total)}% ({human_bytes(done)}/{human_bytes(total)})"
+    def update(self, line: dict[str, Any]) -> None:
+        step = self.transfer.add(line)
+        layer = step.layer
+        if layer is not None and layer.total:
+            done = min(layer.completed, layer.total)
+            text = f"{step.status}: {100 * done // layer.total}% ({human_bytes(done)}/{human_bytes(layer.total)})"
+            finished = layer.done
+        elif layer is None and not step.changed:
+            return  # said already
         else:
-            self.lines[key] = status
-        if self.notebook:
-            from IPython.display import HTML
-
-            rows = []
-            for line in self.lines.values():
-                percent = line.split(": ")[1].split("%")[0] if "%" in line else None
-                bar = f"<progress value='{percent}' max='100' style='width:200px'></progress> " if percent else ""
-                rows.append(f"<div>{bar}{html.escape(line)}</div>")
-            self._handle.update(HTML("".join(rows)))
-        else:
-            sys.stdout.write("\r" + self.lines[key][:100].ljust(100) + ("\n" if not total or done >= total else ""))
-            sys.stdout.flush()
+            text, finished = step.status, True
+        sys.stdout.write("\r" + text[:100].ljust(100) + ("\n" if finished else ""))
+        sys.stdout.flush()

@@ -12,9 +12,11 @@
     %ollama host                    which server is in use and how it was found
 
 Options for run/chat: --system TEXT, --format json, -o key=value (any Ollama
-option), --keepalive 5m, --think, --insecure. `{name}` in a prompt is replaced by
-that variable of the notebook. A model that is not here yet is pulled first, as
-`ollama run` does. Kernel > Interrupt stops a reply and keeps what arrived.
+option), --keepalive 5m, --think[=false|high|medium|low], --hidethinking, --insecure.
+A thinking model's thoughts show quoted above its answer (--hidethinking leaves
+them out). `{name}` in a prompt is replaced by that variable of the notebook. A
+model that is not here yet is pulled first, as `ollama run` does. Kernel > Interrupt
+stops a reply and keeps what arrived.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from ..cli.images import extract_images
-from ..cli.main import parse_interspersed
 from ..client import ClientError
+from ..client.arguments import bare_think, parse_interspersed, parse_think
+from ..client.chat import Chat, Content, Message, Thinking, ToolCalls
+from ..client.images import extract_images
+from ..client.progress import TransferProgress
 from ..discovery import Endpoint, find_server
 from ..errors import BadRequest, OllamaError
 from ..format import INTERRUPTED, human_bytes
-from ..store.modelfile import parse_modelfile
-from ..store.options import parse_parameter
+from ..modelfile.options import parse_parameter
+from ..modelfile.parser import parse_modelfile
 from ..templates.capabilities import VISION
 from ..views import describe, models_table, running_table
 from .display import LiveText, PartialReply, Progress, Reply, Table, in_notebook
@@ -57,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--format")
         p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE")
         p.add_argument("--keepalive")
-        p.add_argument("--think", action="store_true")
+        p.add_argument("--think", metavar="VALUE")  # a bare --think is --think=true (bare_think)
+        p.add_argument("--hidethinking", action="store_true")
         p.add_argument("--insecure", action="store_true")  # a model not here is pulled first, over http
         if name == "chat":
             p.add_argument("--reset", action="store_true")
@@ -99,7 +104,7 @@ def interpolate(text: str, namespace: dict[str, Any]) -> str:
 class OllamaMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.conversations: dict[str, list[dict[str, str]]] = {}
+        self.chats: dict[str, Chat] = {}  # `%ollama chat`: one conversation per model
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -114,7 +119,7 @@ class OllamaMagics(Magics):
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> Any:
         try:
-            args = parse_interspersed(_parser(), shlex.split(line))
+            args = parse_interspersed(_parser(), bare_think(shlex.split(line)))
         except ValueError as err:  # unbalanced quotes
             raise UsageError(f"%ollama: {err}") from None
         command = args.command or "help"
@@ -146,79 +151,78 @@ class OllamaMagics(Magics):
             raise UsageError(f"%ollama {args.command}: give a prompt after the model, or use %%ollama {args.command} MODEL")
         return interpolate(text, self.user_ns)
 
-    def _stream_chat(self, args: argparse.Namespace, messages: list[dict[str, Any]]) -> Reply:
-        body: dict[str, Any] = {"model": args.model, "messages": messages, "options": self._options(args)}
-        if args.format:
-            body["format"] = args.format
-        if args.keepalive:
-            body["keep_alive"] = args.keepalive
-        if args.think:
-            body["think"] = True
-        live = LiveText()
+    def _stream_chat(self, args: argparse.Namespace, chat: Chat, asked: Message) -> Reply:
+        """One turn of `chat` with this magic's settings, streamed into the cell; the reply is the value."""
+        chat.options, chat.format = self._options(args), args.format or None
+        chat.keep_alive, chat.think = args.keepalive or None, parse_think(args.think)
+        live = LiveText(hide_thinking=args.hidethinking)
         interrupted = False
         with self.endpoint.client() as client:
-            events = client.stream("/api/chat", body)
+            turn = chat.turn(client, asked)
             try:
-                for event in events:
-                    live.add(event.get("message", {}).get("content", ""))
+                for delta in turn:
+                    if isinstance(delta, Thinking):
+                        live.add_thinking(delta.text)
+                    elif isinstance(delta, Content):
+                        live.add(delta.text)
+                    elif isinstance(delta, ToolCalls):
+                        live.add_tool_calls([(call.name, call.arguments) for call in delta.calls])
             except KeyboardInterrupt:  # Kernel > Interrupt
                 interrupted = True
             finally:
-                events.close()  # hangs up now: the server stops generating and frees the slot
+                turn.close()  # hangs up now: the server stops generating and frees the slot
                 # A whole answer is the cell's value, rendered as Markdown: the live view goes.
                 # An interrupted one stays where it is, as far as it got.
                 live.close(keep=interrupted)
+        kind = PartialReply if interrupted else Reply
         if interrupted:
             print(INTERRUPTED)
-            return PartialReply.of(live.text, is_json=bool(args.format))
-        return Reply.of(live.text, is_json=bool(args.format))
+        # The value is what the cell shows (an interrupt may land between a piece's arrival and its display).
+        return kind.of(live.text, is_json=bool(args.format), thinking=live.thinking, calls=live.calls)
 
-    def _asking(self, model: str, prompt: str) -> dict[str, Any]:
+    def _asking(self, model: str, prompt: str) -> Message:
         """The user's message: image files it names go as images where the model reads them (as `ollama run`)."""
         found = extract_images(prompt, Path.cwd())
         if not found.images:
-            return {"role": "user", "content": prompt}
+            return Message("user", prompt)
         with self.endpoint.client() as client:
             capabilities = client.request("POST", "/api/show", {"model": model}).get("capabilities") or []
         if VISION not in capabilities:
-            return {"role": "user", "content": prompt}
+            return Message("user", prompt)
         for path in found.files:
             print(f"Added image '{path}'")
-        return {"role": "user", "content": found.prompt, "images": found.images}
+        return Message("user", found.prompt, images=found.images)
 
     def do_run(self, args: argparse.Namespace, cell: str | None) -> Reply | None:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": args.system}] if args.system else []
         prompt = self._prompt(args, cell)
         if not self._ensure_model(args.model, args.insecure):
             return None
-        messages.append(self._asking(args.model, prompt))
-        return self._stream_chat(args, messages)
+        return self._stream_chat(args, Chat(args.model, system=args.system or ""), self._asking(args.model, prompt))
 
     def do_chat(self, args: argparse.Namespace, cell: str | None) -> Any:
         if args.widget:
             return self._chat_widget(args, cell)
-        history = self.conversations.setdefault(args.model, [])
+        chat = self.chats.setdefault(args.model, Chat(args.model))
         if args.reset:
-            history.clear()
+            chat.clear()
+            chat.system = ""
             if not args.prompt and not (cell and cell.strip()):
                 print(f"Forgot the conversation with {args.model}.")
                 return None
-        if args.system and not history:
-            history.append({"role": "system", "content": args.system})
+        if args.system and not chat.messages:
+            chat.system = args.system
         prompt = self._prompt(args, cell)
         if not self._ensure_model(args.model, args.insecure):
             return None
-        asked = self._asking(args.model, prompt)
-        reply = self._stream_chat(args, history + [asked])
-        history += [asked, {"role": "assistant", "content": str(reply)}]
-        return reply
+        return self._stream_chat(args, chat, self._asking(args.model, prompt))
 
     def _chat_widget(self, args: argparse.Namespace, cell: str | None) -> Any:
         if not in_notebook():
             raise UsageError("%ollama chat --widget needs a notebook; in a terminal, use %ollama chat MODEL PROMPT")
         unsupported = [
             flag
-            for flag, value in (("--format", args.format), ("--keepalive", args.keepalive), ("--think", args.think), ("--reset", args.reset))
+            for flag, value in (("--format", args.format), ("--keepalive", args.keepalive), ("--think", args.think),
+                                ("--hidethinking", args.hidethinking), ("--reset", args.reset))
             if value
         ]
         if unsupported:
@@ -328,10 +332,11 @@ class OllamaMagics(Magics):
         body["model"] = args.model
         if "from" in body and not self._ensure_model(body["from"]):  # FROM a model not here: Ollama pulls it
             return
-        for event in client.stream("/api/create", body):
-            status = event.get("status", "")
-            if status in ("parsing GGUF", "writing manifest", "success") or status.startswith("creating"):
-                print(status)
+        progress = TransferProgress()
+        for line in client.stream("/api/create", body):
+            step = progress.add(line)
+            if step.changed and (step.status in ("parsing GGUF", "writing manifest", "success") or step.status.startswith("creating")):
+                print(step.status)
 
     def do_host(self, args: argparse.Namespace, cell: str | None) -> None:
         endpoint = self.endpoint

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import BadRequest, NotFound
 from ..gotemplate import TemplateError
+from ..modelfile.options import validate_parameters
 from ..templates.go import parse_template
 from .blobs import normalize_digest
 from .draft import REMOTE_DRAFT, check_draft
@@ -37,7 +38,6 @@ from .manifests import (
     Manifest,
 )
 from .names import INVALID_MODEL_NAME, ModelName
-from .options import validate_parameters
 from .progress import storage_error
 from .quantize import QuantType, check_source, parse_quant_type, quantize_file, source_type
 from .remote_hosts import check_allowed, parse_engines

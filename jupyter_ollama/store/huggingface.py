@@ -185,8 +185,8 @@ def side_layer(
     cancel: threading.Event | None,
 ) -> Layer:
     """A repo's `template`, `system` or `params` file as a layer (checked as `create` checks it)."""
+    from ..modelfile.options import validate_parameters
     from .create import check_template
-    from .options import validate_parameters
 
     data = Path(download(repo_id, file, revision, lambda _: None, None, cancel)).read_bytes()
     try:

@@ -21,6 +21,8 @@ from typing import Any
 
 from .. import envconfig
 from ..errors import BadRequest, NotFound, OllamaError
+from ..modelfile.options import format_parameters
+from ..modelfile.parser import render_modelfile
 from ..templates.profile import ProfileCache, TemplateProfile
 from .aliases import ModelAliases
 from .blobs import BlobStore
@@ -29,9 +31,7 @@ from .holds import Hold, held
 from .locks import StoreLock, store_lock
 from .manifests import Manifest, ManifestStore
 from .model import LocalModel
-from .modelfile import render_modelfile
 from .names import ModelName
-from .options import format_parameters
 
 log = logging.getLogger("jupyter_ollama")
 

@@ -1,10 +1,11 @@
 """`ChatWidget`: a conversation with a model, streamed into the notebook.
 
-While a reply streams, its text travels as custom `delta` messages (buffered,
-about every 40 ms), never as the whole text again; when it ends, the reply is set
-once in the synced `messages` trait, so a view rendered later shows the whole
-conversation. Generation runs in a thread, so the Stop button works while the
-kernel is idle; stopping hangs up the HTTP stream, which frees the server's slot.
+Each reply is a turn of the client's chat session (client/chat.py). While it streams, its
+text and thinking travel as custom `delta` messages (buffered, about every 40 ms), never
+as the whole text again; when it ends, the reply (with its `thinking`) is set once in the
+synced `messages` trait, so a view rendered later shows the whole conversation, the
+thinking folded above the answer. Generation runs in a thread, so the Stop button works
+while the kernel is idle; stopping hangs up the HTTP stream, which frees the server's slot.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import traitlets
 
-from ..client import Client, hang_up
+from ..client.chat import Chat, ChatTurn, Content, Message, Stats, Thinking, ToolCalls
 from ..errors import OllamaError
 from ..format import INTERRUPTED
-from ..store.options import parse_parameter
+from ..modelfile.options import parse_parameter
 from ._base import ServerWidget, Task, front_end, message_of
 
 FLUSH_SECONDS = 0.04  # how often buffered tokens go to the browser
@@ -66,17 +66,16 @@ def parse_options(text: str) -> dict[str, Any]:
     return options
 
 
-def reply_stats(final: dict[str, Any]) -> dict[str, Any]:
-    """What is shown under a reply, from the stream's last chunk."""
-    count, duration = final.get("eval_count") or 0, final.get("eval_duration") or 0
+def reply_stats(final: Stats) -> dict[str, Any]:
+    """What is shown under a reply, from its final stats."""
     stats: dict[str, Any] = {
-        "eval_count": count,
-        "eval_duration": duration,
-        "total_duration": final.get("total_duration") or 0,
-        "done_reason": final.get("done_reason") or "stop",
+        "eval_count": final.eval_count,
+        "eval_duration": final.eval_duration,
+        "total_duration": final.total_duration,
+        "done_reason": final.done_reason or "stop",
     }
-    if count and duration:
-        stats["tokens_per_second"] = round(count / (duration / 1e9), 1)
+    if rate := final.tokens_per_second:
+        stats["tokens_per_second"] = round(rate, 1)
     return stats
 
 
@@ -89,8 +88,11 @@ class _Reply:
     done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     parts: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)  # tool calls, as the API sends them
     pending: list[str] = field(default_factory=list)
-    response: httpx.Response | None = None
+    pending_thinking: list[str] = field(default_factory=list)
+    turn: ChatTurn | None = None
     chunks: int = 0
 
 
@@ -102,7 +104,7 @@ class ChatWidget(ServerWidget):
 
     model = traitlets.Unicode("").tag(sync=True)
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the server's models, for the picker
-    messages = traitlets.List(traitlets.Dict()).tag(sync=True)  # {role, content[, stats]}
+    messages = traitlets.List(traitlets.Dict()).tag(sync=True)  # {role, content[, thinking][, stats]}
     system = traitlets.Unicode("").tag(sync=True)
     options = traitlets.Unicode("").tag(sync=True)  # JSON object or key=value items, see parse_options
     streaming = traitlets.Bool(False).tag(sync=True)
@@ -137,14 +139,13 @@ class ChatWidget(ServerWidget):
         if problem is not None:
             self._update(error=problem)
             return False
-        history = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in self.messages]
+        history = [Message.from_wire(m) for m in self.messages]
+        chat = Chat(self.model, system=self.system if self.system.strip() else "", messages=history, options=options)
         user = {"role": "user", "content": text}
-        system = [{"role": "system", "content": self.system}] if self.system.strip() else []
-        body = {"model": self.model, "messages": [*system, *history, user], "options": options, "stream": True}
         reply = _Reply(id=len(history) + 1)
         self._current = self._last = reply
         self._update(messages=[*self.messages, user], streaming=True, error="")
-        threading.Thread(target=self._generate, args=(reply, body), name="ollama-chat", daemon=True).start()
+        threading.Thread(target=self._generate, args=(reply, chat, Message("user", text)), name="ollama-chat", daemon=True).start()
         return True
 
     def stop(self) -> None:
@@ -153,8 +154,8 @@ class ChatWidget(ServerWidget):
         if reply is None:
             return
         reply.cancel.set()
-        if reply.response is not None:
-            hang_up(reply.response)
+        if reply.turn is not None:
+            reply.turn.cancel()
         self._finish(reply, {"stopped": True, "eval_count": reply.chunks})
 
     def wait(self, timeout: float | None = None) -> str | None:
@@ -213,65 +214,67 @@ class ChatWidget(ServerWidget):
             if not self.model and names:
                 self.model = names[0]
 
-    def _generate(self, reply: _Reply, body: dict[str, Any]) -> None:
-        final: dict[str, Any] = {}
+    def _generate(self, reply: _Reply, chat: Chat, asked: Message) -> None:
+        turn: ChatTurn | None = None
         error = None
         try:
             with self._connect() as client:
-                final = self._read(client, reply, body)
+                turn = reply.turn = chat.turn(client, asked)
+                if reply.cancel.is_set():  # stop() came before the turn existed
+                    turn.cancel()
+                self._read(turn, reply)
         except Exception as err:  # the widget shows it; a hang-up after stop() is no error
             if not reply.cancel.is_set():
                 error = message_of(err)
         if reply.cancel.is_set():
             return
         self._flush(reply)
-        if error is None and not final:
-            error = "the server ended the reply early"
-        self._finish(reply, reply_stats(final) if final else {"eval_count": reply.chunks}, error)
+        final = turn.stats if turn is not None else None
+        self._finish(reply, reply_stats(final) if final is not None else {"eval_count": reply.chunks}, error)
 
-    def _read(self, client: Client, reply: _Reply, body: dict[str, Any]) -> dict[str, Any]:
-        """Stream the reply into `reply`, sending deltas; the last chunk (with timings), or {}."""
-
-        def opened(response: httpx.Response) -> None:
-            reply.response = response
-            if reply.cancel.is_set():  # stop() came while the request was being sent
-                hang_up(response)
-
-        final: dict[str, Any] = {}
+    def _read(self, turn: ChatTurn, reply: _Reply) -> None:
+        """Stream the turn into `reply`, sending deltas about every FLUSH_SECONDS."""
         last_flush = 0.0
-        events = client.stream("/api/chat", body, opened=opened)
-        try:
-            for event in events:
+        with turn:  # hangs up now if the loop ends early, not when the turn is collected
+            for delta in turn:
                 if reply.cancel.is_set():
                     break
-                piece = (event.get("message") or {}).get("content") or ""
-                if piece:
-                    reply.chunks += 1
-                    reply.parts.append(piece)
-                    reply.pending.append(piece)
-                if event.get("done"):
-                    final = event
-                elif reply.pending and time.monotonic() - last_flush >= FLUSH_SECONDS:
+                if isinstance(delta, Thinking):
+                    reply.thoughts.append(delta.text)
+                    reply.pending_thinking.append(delta.text)
+                elif isinstance(delta, Content):
+                    reply.parts.append(delta.text)
+                    reply.pending.append(delta.text)
+                elif isinstance(delta, ToolCalls):
+                    reply.calls += [call.to_wire() for call in delta.calls]
+                reply.chunks += 1
+                if time.monotonic() - last_flush >= FLUSH_SECONDS:
                     self._flush(reply)
                     last_flush = time.monotonic()
-        finally:
-            events.close()  # hangs up now, not when the generator is collected
-        return final
 
     def _flush(self, reply: _Reply) -> None:
         with reply.lock:
-            if reply.pending and not reply.done.is_set():
-                self.send({"type": "delta", "id": reply.id, "text": "".join(reply.pending)})
+            if (reply.pending or reply.pending_thinking) and not reply.done.is_set():
+                delta: dict[str, Any] = {"type": "delta", "id": reply.id, "text": "".join(reply.pending)}
+                if reply.pending_thinking:
+                    delta["thinking"] = "".join(reply.pending_thinking)
+                self.send(delta)
                 reply.pending.clear()
+                reply.pending_thinking.clear()
 
     def _finish(self, reply: _Reply, stats: dict[str, Any], error: str | None = None) -> None:
         with reply.lock:
             if reply.done.is_set():
                 return
-            text = "".join(reply.parts)
+            text, thinking = "".join(reply.parts), "".join(reply.thoughts)
             messages = list(self.messages)
-            if text or (error is None and not stats.get("stopped")):  # a stop before any token leaves none
-                messages.append({"role": "assistant", "content": text, "stats": stats})
+            if text or thinking or reply.calls or (error is None and not stats.get("stopped")):  # a stop before any token leaves none
+                message: dict[str, Any] = {"role": "assistant", "content": text}
+                if thinking:
+                    message["thinking"] = thinking
+                if reply.calls:
+                    message["tool_calls"] = list(reply.calls)
+                messages.append({**message, "stats": stats})
             if self._current is reply:
                 self._current = None
             self._update(messages=messages, streaming=False, error=error or "")

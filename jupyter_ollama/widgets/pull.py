@@ -1,4 +1,8 @@
-"""`PullWidget`: a model download with a bar per layer, speed and time left, then success or the error."""
+"""`PullWidget`: a model download with a bar per layer, speed and time left, then success or the error.
+
+The server's status lines are folded by the client's `TransferProgress` (client/progress.py), as the
+CLI's bars and `%ollama pull` in a terminal fold them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import httpx
 import traitlets
 
 from ..client import hang_up
+from ..client.progress import TransferProgress
 from ..format import INTERRUPTED
 from ._base import ServerWidget, Task, front_end, message_of
 
@@ -100,9 +105,9 @@ class PullWidget(ServerWidget):
         super().close()
 
     def _pull(self, cancel: threading.Event) -> None:
-        layers: dict[str, dict[str, Any]] = {}
+        progress = TransferProgress()
         speed = Speed()
-        status, last = "", 0.0
+        last = 0.0
 
         def opened(response: httpx.Response) -> None:
             self._response = response
@@ -110,12 +115,11 @@ class PullWidget(ServerWidget):
                 hang_up(response)
 
         def publish(final: bool = False, **more: Any) -> None:
-            completed = sum(x["completed"] for x in layers.values())
-            total = sum(x["total"] for x in layers.values())
+            completed, total = progress.completed, progress.total
             speed.add(time.monotonic(), completed)
             self._update(
-                status=status,
-                layers=[dict(x) for x in layers.values()],
+                status=progress.status,
+                layers=[layer.to_dict() for layer in progress.layers.values()],
                 completed=completed,
                 total=total,
                 speed=0.0 if final else speed.rate,
@@ -127,29 +131,21 @@ class PullWidget(ServerWidget):
         error: str | None = None
         try:
             with self._connect() as client:
-                events = client.stream("/api/pull", body, opened=opened)
+                lines = client.stream("/api/pull", body, opened=opened)
                 try:
-                    for event in events:
+                    for line in lines:
                         if cancel.is_set():
                             break
-                        status = str(event.get("status", status))
-                        digest = event.get("digest")
-                        if digest:
-                            layers[digest] = {
-                                "digest": digest,
-                                "status": status,
-                                "completed": int(event.get("completed") or 0),
-                                "total": int(event.get("total") or 0),
-                            }
-                        if not digest or time.monotonic() - last >= UPDATE_SECONDS:
+                        step = progress.add(line)
+                        if step.layer is None or time.monotonic() - last >= UPDATE_SECONDS:
                             publish()
                             last = time.monotonic()
                 finally:
-                    events.close()  # hangs up now: the server stops the download
+                    lines.close()  # hangs up now: the server stops the download
         except Exception as err:  # the widget shows it
             error = message_of(err)
         self._response = None
-        if error is None and status == "success":
+        if error is None and progress.succeeded:
             pass  # done, even if cancel() came a moment too late
         elif cancel.is_set():
             error = "cancelled"

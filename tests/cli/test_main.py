@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_ollama.cli.run import run as run_chat
 from jupyter_ollama.client import Client
-from jupyter_ollama.store.modelfile import parse_modelfile
+from jupyter_ollama.modelfile.parser import parse_modelfile
 
 from ..conftest import start_server
 

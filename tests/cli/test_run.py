@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from jupyter_ollama.cli.run import embed, prompt_of, run, summary
+from jupyter_ollama.cli.run import embed, prompt_of, run
 from jupyter_ollama.client import Client, ClientError
+from jupyter_ollama.client.chat import Stats
 
 from ..api.templates import THINKING
 from .test_main import Terminal, greedy
@@ -64,7 +65,7 @@ def test_summary_reads_like_ollamas():
         "eval_count": 20,
         "eval_duration": 400_000_000,
     }
-    assert summary(final) == (
+    assert Stats.from_chunk(final).summary() == (
         "total duration:       1.23456789s\n"
         "load duration:        12.345678ms\n"
         "prompt eval count:    10 token(s)\n"

@@ -13,6 +13,15 @@ def test_a_json_reply_renders_as_a_json_block_and_stays_the_text():
     assert Reply.of("**bold** answer")._repr_markdown_() == "**bold** answer"
 
 
+def test_thinking_shows_quoted_above_the_answer_and_stays_out_of_the_text():
+    reply = Reply.of("4", thinking="2+2 is 4.\n\nSo: 4.\n")
+    assert reply == "4" and reply.thinking.startswith("2+2")
+    assert reply._repr_markdown_() == "> *Thinking...*\n>\n> 2+2 is 4.\n>\n> So: 4.\n\n4"
+    as_json = Reply.of('{"a": 1}', is_json=True, thinking="JSON, then.")
+    assert as_json._repr_markdown_() == '> *Thinking...*\n>\n> JSON, then.\n\n```json\n{"a": 1}\n```'
+    assert Reply.of("4", thinking="  \n")._repr_markdown_() == "4"  # nothing to show
+
+
 def test_an_empty_table_says_so():
     empty = Table(["NAME"], [], empty="No model is loaded.")
     assert repr(empty) == "No model is loaded." and empty._repr_html_() == "<p>No model is loaded.</p>"

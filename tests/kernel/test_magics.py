@@ -6,6 +6,7 @@ import httpx
 import ollama
 import pytest
 
+from ..api.templates import THINKING
 from ..registry_server import Registry
 from .conftest import clean_env, run_notebook, text_of
 
@@ -130,3 +131,54 @@ def test_run_sends_the_image_files_a_prompt_names_to_a_model_that_reads_images(t
     seen, unseen = text_of(notebook.cells[1]), text_of(notebook.cells[2])
     assert seen.startswith("Added image './red.png'\n") and len(seen) > len("Added image './red.png'\n")
     assert "Error" not in seen and "Added image" not in unseen and "Error" not in unseen
+
+
+@pytest.fixture(scope="module")
+def thinker(client, smollm2) -> str:
+    """SmolLM2 behind a template that opens <think> for it: what it writes is its thinking."""
+    client.create(model="magic-thinker", from_=smollm2, template=THINKING, parameters={"temperature": 0, "num_predict": 12})
+    return "magic-thinker:latest"
+
+
+def test_run_and_chat_show_a_thinking_models_thoughts_quoted_and_hidethinking_hides_them(tmp_path, server, thinker):
+    cells = [
+        "%load_ext jupyter_ollama",
+        f'%ollama run {thinker} "What is 2+2?"',
+        f'x = %ollama run {thinker} "What is 2+2?" --hidethinking\nprint(repr(x), repr(x.thinking))',
+        f'%ollama chat {thinker} "What is 2+2?"',
+        f'y = %ollama run {thinker} "What is 2+2?"\nprint(repr(y), bool(y.thinking))',
+        f'%ollama run {thinker} "What is 2+2?" --think=false -o num_predict=4',
+        f'%ollama run {thinker} "Hi" --think=sometimes',
+    ]
+    notebook, _ = run_notebook(cells, clean_env(OLLAMA_HOST=server.host), tmp_path)
+    c = notebook.cells
+    [shown] = [o.data["text/markdown"] for o in c[1].outputs if o.output_type == "execute_result"]
+    quote, _, answer = shown.partition("\n\n")
+    assert quote.startswith("> *Thinking...*\n>\n> ") and len(quote) > len("> *Thinking...*\n>\n> ")  # above the answer
+    assert all(line.startswith(">") for line in quote.splitlines())
+    assert text_of(c[2]).strip() == "'' ''"  # hidden: it only thought, so nothing shows and the value is empty
+    assert "> *Thinking...*" in text_of(c[3])  # the chat shows it too
+    assert text_of(c[4]).strip() == "'' True"  # the thinking is on the value, never in its text
+    off = text_of(c[5])
+    assert off.strip() and "Thinking" not in off
+    assert "UsageError: Error: invalid value for --think: 'sometimes'" in text_of(c[6])
+
+
+def test_a_terminal_shows_thinking_as_the_cli_does(monkeypatch, capsys, server, thinker):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_ollama import discovery
+
+    monkeypatch.setenv("OLLAMA_HOST", server.host)
+    discovery.forget()
+    try:
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "jupyter_ollama")
+        reply = shell.run_line_magic("ollama", f'run {thinker} "What is 2+2?"')
+        out = capsys.readouterr().out
+        assert out.startswith("Thinking...\n") and reply.thinking and reply.thinking in out and reply == ""
+        hidden = shell.run_line_magic("ollama", f'run {thinker} "What is 2+2?" --hidethinking')
+        assert capsys.readouterr().out.strip() == "" and hidden == ""
+    finally:
+        discovery.forget()
+        InteractiveShell.clear_instance()

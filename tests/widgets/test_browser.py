@@ -226,3 +226,55 @@ def walk(page: Page, lab, registry: Registry) -> None:  # type: ignore[no-untype
     shot(page.locator(".jo-gpu"), "monitor-dark")
     menu(page, "Settings", "Theme", "JupyterLab Light")
     expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
+
+
+THINKER_CELL = """from jupyter_ollama.widgets import ChatWidget
+# An earlier turn that thought: with it, the tiny model thinks one sentence, closes </think> and answers.
+thinking = ChatWidget('lab-thinker', options='temperature=0, num_predict=40', messages=[
+    {'role': 'user', 'content': 'What is 2+2?'}, {'role': 'assistant', 'content': '4', 'thinking': '2+2 is 4.'}])
+thinking"""
+
+
+def test_the_chat_widget_shows_a_thinking_models_thoughts(jupyter_lab, browser_page: Page) -> None:
+    from ..api.templates import THINKING
+
+    created = jupyter_lab.api("POST", "api/create", json={"model": "lab-thinker", "from": "smollm2", "template": THINKING,
+                                                          "stream": False})
+    assert created.status_code == 200, created.text
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(THINKER_CELL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    import httpx
+
+    saved = httpx.put(f"{jupyter_lab.url}api/contents/thinking.ipynb", headers={"Authorization": f"token {jupyter_lab.token}"},
+                      timeout=60, json={"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(nb))})
+    assert saved.status_code in (200, 201), saved.text
+    page = browser_page
+    page.set_default_timeout(TIMEOUT)
+    expect.set_options(timeout=TIMEOUT)
+    try:
+        # `reset`: only this notebook, not the ones an earlier test left open in the workspace.
+        page.goto(f"{jupyter_lab.url}lab/tree/thinking.ipynb?reset&token={jupyter_lab.token}")
+        page.locator("#jupyterlab-splash").wait_for(state="detached")
+        expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle")).to_have_count(1)
+        menu(page, "Run", "Run All Cells")
+        chat = page.locator(".jp-NotebookPanel:visible .jo-chat")
+        expect(chat).to_have_count(1)
+        # The earlier reply: its thought folded above its answer.
+        earlier = chat.locator(".jo-assistant").first.locator("details.jo-thinking")
+        expect(earlier.locator("summary")).to_have_text("Thinking")
+        assert earlier.evaluate("d => d.open") is False
+        prompt = chat.locator(".jo-prompt")
+        prompt.fill("What is the capital of France?")
+        prompt.press("Enter")
+        expect(chat.locator(".jo-stats")).to_have_count(1)  # the reply has ended (the earlier one has no stats)
+        reply = chat.locator(".jo-assistant").last
+        thought = reply.locator("details.jo-thinking")
+        expect(thought.locator("summary")).to_have_text("Thinking")
+        assert thought.evaluate("d => d.open") is False  # folded once the answer came
+        expect(reply.locator(".jo-body")).to_have_text("4")
+        thought.locator("summary").click()
+        expect(thought.locator(".jo-thinking-body")).to_have_text("The capital of France is Paris.")
+        shot(chat, "chat-thinking-lab")
+    except BaseException:
+        shot(page, "thinking-failure")
+        raise

@@ -10,6 +10,7 @@ import pytest
 from jupyter_ollama.widgets import ChatWidget
 from jupyter_ollama.widgets.chat import parse_options
 
+from ..api.templates import THINKING
 from ..conftest import wait_for
 from .conftest import browser_sets, custom, from_browser, updates
 
@@ -147,3 +148,25 @@ def test_parse_options():
     assert parse_options(' {"top_k": 5} ') == {"top_k": 5}
     assert parse_options("temperature=0.2 num_predict=200") == {"temperature": 0.2, "num_predict": 200}
     assert parse_options("stop=User: \nseed=1") == {"stop": ["User:"], "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def thinker(client, smollm2) -> str:
+    """SmolLM2 behind a template that opens <think> for it: what it writes is its thinking."""
+    client.create(model="widget-thinker", from_=smollm2, template=THINKING, parameters={"temperature": 0, "num_predict": 12})
+    return "widget-thinker:latest"
+
+
+def test_a_thinking_models_thoughts_stream_and_stay_with_the_reply(server, thinker):
+    chat = ChatWidget(thinker, endpoint=server.url)
+    assert chat.send_message("What is 2+2?")
+    assert chat.wait(120) == "" and chat.error == ""  # it only thought: the answer is empty
+    reply = chat.messages[-1]
+    assert reply["role"] == "assistant" and reply["content"] == "" and reply["thinking"].strip()
+    pieces = deltas(chat)
+    assert all("text" in p for p in pieces) and "".join(p.get("thinking", "") for p in pieces) == reply["thinking"]
+    assert reply["stats"]["eval_count"] == 12
+    # The conversation goes on from a reply that only thought.
+    chat.send_message("And 3+3?")
+    assert chat.wait(120) is not None and [m["role"] for m in chat.messages] == ["user", "assistant"] * 2
+    assert chat.messages[-1]["thinking"]

@@ -22,7 +22,10 @@ PAGE = """<!doctype html><html><head><style>{css}</style></head>
 <script type="module">
 const module = await import(URL.createObjectURL(new Blob([{esm}], {{type: "text/javascript"}})));
 const state = {state};
-const model = {{ get: (key) => state[key], set() {{}}, save_changes() {{}}, send() {{}}, on() {{}}, off() {{}} }};
+const handlers = {{}};
+const model = {{ get: (key) => state[key], set() {{}}, save_changes() {{}}, send() {{}},
+                on(event, handler) {{ (handlers[event] = handlers[event] || []).push(handler); }}, off() {{}} }};
+window.emit = (event, payload) => (handlers[event] || []).forEach(handler => handler(payload));  // a message from Python
 module.default.render({{ model, el: document.getElementById("view") }});
 window.widgetModule = module;
 window.rendered = true;
@@ -161,3 +164,43 @@ def test_the_model_picker_lists_a_model_once(browser_page: Page) -> None:
     assert browser_page.locator(".jo-select").input_value() == "smollm2:latest"
     show(browser_page, ChatWidget, {**state, "model": "elsewhere"})  # a model the list lacks is still shown
     expect(browser_page.locator(".jo-select option")).to_have_text(["elsewhere", "smollm2:latest", "gemma3:latest"])
+
+
+THOUGHT = "The user asks for 2+2.\nTwo plus two is four, so the answer is 4."
+
+
+def test_thinking_folds_above_the_answer(browser_page: Page) -> None:
+    page = browser_page
+    state = {"messages": [{"role": "user", "content": "What is 2+2?"},
+                          {"role": "assistant", "content": "It is **4**.", "thinking": THOUGHT,
+                           "stats": {"eval_count": 31, "tokens_per_second": 88.2, "done_reason": "stop"}},
+                          {"role": "user", "content": "And <b>3+3</b>?"}],
+             "models": ["thinker:latest"], "model": "thinker:latest", "system": "", "options": "", "streaming": True, "error": ""}
+    show(page, ChatWidget, state)
+    view = page.locator("#view")
+    done = view.locator(".jo-message.jo-assistant").first
+    thought = done.locator("details.jo-thinking")
+    # A finished reply: its thinking folded above the answer, as text; opened with a click.
+    expect(thought.locator("summary")).to_have_text("Thinking")
+    assert thought.evaluate("d => d.open") is False
+    assert thought.evaluate("d => d.nextElementSibling.classList.contains('jo-body')")  # above the answer
+    expect(done.locator(".jo-body strong")).to_have_text("4")
+    thought.locator("summary").click()
+    expect(thought.locator(".jo-thinking-body")).to_have_text(THOUGHT)
+    expect(thought.locator(".jo-thinking-body")).to_be_visible()
+
+    # A reply streaming: open while the model thinks (with the text as it arrives), folded once it answers.
+    page.evaluate("""() => {
+        window.emit('msg:custom', {type: 'delta', id: 3, text: '', thinking: 'Three plus three'});
+        window.emit('msg:custom', {type: 'delta', id: 3, text: '', thinking: ' is <b>six</b>.'});
+    }""")
+    live = view.locator(".jo-live")
+    expect(live.locator(".jo-thinking summary")).to_have_text("Thinking…")
+    expect(live.locator(".jo-thinking-body")).to_have_text("Three plus three is <b>six</b>.")  # text, never markup
+    assert live.locator(".jo-thinking").evaluate("d => d.open") is True
+    view.screenshot(path=str(ARTIFACTS / "widgets-chat-thinking-live.png"))
+    page.evaluate("() => window.emit('msg:custom', {type: 'delta', id: 3, text: 'It is 6.'})")
+    expect(live.locator(".jo-body")).to_have_text("It is 6.")
+    expect(live.locator(".jo-thinking summary")).to_have_text("Thinking")
+    assert live.locator(".jo-thinking").evaluate("d => d.open") is False
+    view.screenshot(path=str(ARTIFACTS / "widgets-chat-thinking.png"))

@@ -1,7 +1,9 @@
 /**
  * ChatWidget's view. State lives in the model's traits (messages, model, streaming, error); a
- * reply in progress arrives as {type: "delta", id, text} custom messages, appended here and drawn
- * at most once per animation frame. When the reply ends, Python sets it in `messages`.
+ * reply in progress arrives as {type: "delta", id, text, thinking?} custom messages, appended here
+ * and drawn at most once per animation frame. When the reply ends, Python sets it in `messages`.
+ * A thinking model's thoughts show in a collapsible "Thinking" part above its answer: open while
+ * it thinks, folded once the answer starts (unless the reader opened or closed it).
  */
 
 import type { AnyModel, RenderProps } from '@anywidget/types';
@@ -22,6 +24,7 @@ interface Stats {
 interface Message {
   role: string;
   content?: string;
+  thinking?: string;
   stats?: Stats;
 }
 
@@ -39,6 +42,14 @@ interface Delta {
   type: string;
   id: number;
   text: string;
+  thinking?: string;
+}
+
+interface Thought {
+  root: HTMLDetailsElement;
+  label: HTMLElement;
+  body: HTMLElement;
+  touched: boolean; // the reader opened or closed it: left as they set it
 }
 
 function statsLine(stats?: Stats): HTMLElement | null {
@@ -65,6 +76,19 @@ function messageNode(role: string, who: string): { root: HTMLElement; body: HTML
   const body = h('div', { class: 'jo-body' });
   const root = h('div', { class: `jo-message jo-${role}` }, h('div', { class: 'jo-role' }, who), body);
   return { root, body };
+}
+
+/** The collapsible "Thinking" part, put above `body`: the thoughts as plain text, never as markup. */
+function thoughtNode(body: HTMLElement, text: string, open: boolean): Thought {
+  const label = h('span', {}, 'Thinking');
+  const content = h('div', { class: 'jo-thinking-body' });
+  content.textContent = text;
+  const root = h('details', { class: 'jo-thinking' }, h('summary', {}, label), content) as HTMLDetailsElement;
+  root.open = open;
+  body.before(root);
+  const thought: Thought = { root, label, body: content, touched: false };
+  root.querySelector('summary')?.addEventListener('click', () => (thought.touched = true));
+  return thought;
 }
 
 function render({ model, el }: Pick<RenderProps<ChatState>, 'model' | 'el'>): () => void {
@@ -118,7 +142,14 @@ function render({ model, el }: Pick<RenderProps<ChatState>, 'model' | 'el'>): ()
   );
   isolateKeys(el);
 
-  let live: { id: number; text: string; node: { root: HTMLElement; body: HTMLElement }; frame: number } | null = null;
+  let live: {
+    id: number;
+    text: string;
+    thinking: string;
+    node: { root: HTMLElement; body: HTMLElement };
+    thought: Thought | null;
+    frame: number;
+  } | null = null;
   let unsent: { text: string; count: number } | null = null; // restored to the input if the kernel refuses it
 
   const atBottom = (): boolean => list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -157,6 +188,9 @@ function render({ model, el }: Pick<RenderProps<ChatState>, 'model' | 'el'>): ()
       const role = m.role === 'user' ? 'user' : m.role === 'assistant' ? 'assistant' : 'other';
       const { root, body } = messageNode(role, role === 'user' ? 'You' : role === 'assistant' ? 'Assistant' : m.role);
       if (role === 'assistant') {
+        if (m.thinking) {
+          thoughtNode(body, m.thinking, false);
+        }
         body.innerHTML = renderMarkdown(m.content || '');
         const stats = statsLine(m.stats);
         if (stats) {
@@ -208,15 +242,28 @@ function render({ model, el }: Pick<RenderProps<ChatState>, 'model' | 'el'>): ()
     if (!live || live.id !== msg.id) {
       list.querySelectorAll('.jo-live').forEach(n => n.remove());
       const node = messageNode('assistant jo-live', 'Assistant');
-      live = { id: msg.id, text: '', node, frame: 0 };
+      live = { id: msg.id, text: '', thinking: '', node, thought: null, frame: 0 };
       list.append(node.root);
     }
-    live.text += msg.text;
+    live.text += msg.text || '';
+    live.thinking += msg.thinking || '';
     if (!live.frame) {
       const current = live;
       current.frame = requestAnimationFrame(() => {
         current.frame = 0;
         const stick = atBottom();
+        if (current.thinking && !current.thought) {
+          current.thought = thoughtNode(current.node.body, '', true);
+        }
+        const thought = current.thought;
+        if (thought) {
+          thought.body.textContent = current.thinking;
+          const answering = current.text.length > 0;
+          thought.label.textContent = answering ? 'Thinking' : 'Thinking…';
+          if (answering && !thought.touched) {
+            thought.root.open = false; // the answer has started: the thoughts fold away
+          }
+        }
         current.node.body.innerHTML = renderMarkdown(current.text);
         follow(stick);
       });

@@ -1,4 +1,4 @@
-"""Image files named in a prompt, found as `ollama run` finds them (cli/images.py), and `run` sending them."""
+"""Image files named in a prompt, found as `ollama run` finds them (client/images.py), and `run` sending them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from jupyter_ollama.cli.images import extract_images
 from jupyter_ollama.client import ClientError
+from jupyter_ollama.client.images import extract_images
 from tests.projector import png
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.store.modelfile import (
+from jupyter_ollama.modelfile.parser import (
     Command,
     Modelfile,
     ModelfileError,

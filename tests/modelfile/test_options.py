@@ -6,7 +6,7 @@ import pytest
 
 from jupyter_ollama.errors import BadRequest
 from jupyter_ollama.gotemplate.printing import format_float
-from jupyter_ollama.store.options import (
+from jupyter_ollama.modelfile.options import (
     DEFAULT_OPTIONS,
     DEPRECATED_PARAMETERS,
     LOAD_TIME_OPTIONS,
