@@ -76,9 +76,9 @@ def test_sidebar_manages_pulls_chats_and_unloads(jupyter_lab, registry, gemma_gg
         }).observe(log, {subtree: true, childList: true, characterData: true});
     }""")
     message = panel.get_by_label("Message")
-    message.fill("Name three colors.")
+    message.fill("Count from one to twenty, in words.")  # a reply of many pieces: it streams however busy the machine
     message.press("Enter")
-    expect(panel.locator(".jp-Ollama-message-user")).to_have_text("Name three colors.")
+    expect(panel.locator(".jp-Ollama-message-user")).to_have_text("Count from one to twenty, in words.")
     expect(panel.locator(".jp-Ollama-chatStatus")).to_contain_text("tokens/s")
     reply = panel.locator(".jp-Ollama-message-assistant").last
     expect(reply).not_to_be_empty()
