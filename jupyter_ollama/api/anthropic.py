@@ -14,43 +14,44 @@ tokenizer. Claude Code adds `?beta=true` to both paths: the query is not read.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from ..errors import OllamaError, PromptTooLong
 from ..templates.capabilities import THINKING
 from ..tools import check_tools, forced_call_schema
 from . import anthropic_wire as aw
-from .inference import STARTED, ChatHandler
-from .sse import HEARTBEAT, Chunks, Events, SSEHandler, chat_chunks, with_heartbeat
+from .inference import STARTED, ChatHandler, Chunks
+from .prepare import LoadOnly, RenderOnly
+from .sse import HEARTBEAT, NAMED_SSE, Events, SSEHandler, chat_chunks, with_heartbeat
+from .wire import ChatRequest
 
 
 class AnthropicHandler(SSEHandler, ChatHandler):
-    named_events = True
-    end_marker = None
+    framing = NAMED_SSE
 
     def error_body(self, status_code: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
         if isinstance(err, PromptTooLong):  # Anthropic's words, which Claude Code reads to compact the conversation
             message = f"prompt is too long: {err.tokens} tokens > {err.limit} maximum"
         return aw.error_body(status_code, message)
 
-    async def relax_think(self, native: dict[str, Any]) -> None:
+    async def relax_think(self, native: ChatRequest) -> ChatRequest:
         """Claude Code asks every model to think: one that cannot answers without thinking, as from Ollama."""
-        if native["think"]:
-            profile = await asyncio.to_thread(self.store.profile, self.find_model(native["model"]))
+        if native.think:
+            profile = await asyncio.to_thread(self.store.profile, self.find_model(native.model))
             if THINKING not in profile.capabilities:
-                native["think"] = None
+                return replace(native, think=None)
+        return native
 
 
 class MessagesHandler(AnthropicHandler):
     async def post(self) -> None:
-        body = self.json_body(aw.MESSAGES)
-        native, choice = aw.chat_request(body)
-        await self.relax_think(native)
+        request = self.json_body(aw.MessagesRequest)
+        native, choice = aw.chat_request(request)
+        native = await self.relax_think(native)
         chunks = await chat_chunks(self, native, choice, announce=True)
-        if chunks is None:
-            return
-        stream = aw.MessageStream(aw.new_id("msg"), body["model"])
-        await self.answer(chunks, native["stream"], lambda final: aw.message(stream.mid, body["model"], final),
+        stream = aw.MessageStream(aw.new_id("msg"), request.model)
+        await self.answer(chunks, native.stream, lambda final: aw.message(stream.mid, request.model, final),
                           lambda c: with_heartbeat(self._events(c, stream), HEARTBEAT, lambda: {"type": "ping"}))
 
     async def _events(self, chunks: Chunks, stream: aw.MessageStream) -> Events:
@@ -68,14 +69,18 @@ class CountTokensHandler(AnthropicHandler):
     """The tokens the prompt of a Messages request takes, as the model reads it: `{"input_tokens": N}`."""
 
     async def post(self) -> None:
-        native, choice = aw.count_request(self.json_body(aw.COUNT_TOKENS))
-        await self.relax_think(native)
-        tools = check_tools(native.get("tools"))
-        prepared = await self.prepare_chat(native, forced_call_schema(tools, choice) if tools else None)
-        if prepared is None:  # no turn to read: answered already
+        native, choice = aw.count_request(self.json_body(aw.CountTokensRequest))
+        native = await self.relax_think(native)
+        tools = check_tools(native.tools)
+        preparation = await self.prepare_chat(native, forced_call_schema(tools, choice) if tools else None)
+        if isinstance(preparation, LoadOnly):  # no turn to read (as on /api/chat, the model is loaded)
+            await self.load(preparation)
+            self.write_json({"input_tokens": 0})
             return
-        async with self.scheduler.use(prepared.model, prepared.options, prepared.keep_alive, requester=self.requester()) as loaded:
-            tokens = await loaded.runner.count_tokens(prepared.job.prompt)
+        prompt = preparation.prompt if isinstance(preparation, RenderOnly) else preparation.job.prompt
+        async with self.scheduler.use(preparation.model, preparation.options, preparation.keep_alive,
+                                      requester=self.requester()) as loaded:
+            tokens = await loaded.runner.count_tokens(prompt)
         self.write_json({"input_tokens": tokens})
 
 

@@ -26,28 +26,48 @@ import binascii
 import json
 import logging
 import secrets
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import BadRequest
 from ..gojson import json_type
 from .openai_wire import MAX_TOKENS
-from .wire import Shape
+from .wire import ChatRequest, WireRequest
 
 log = logging.getLogger("jupyter_ollama")
 
-MESSAGES = Shape(
-    "MessagesRequest",
-    {
-        "model": "string", "max_tokens": "int", "messages": "array", "system": "any", "stream": "bool",
-        "temperature": "number", "top_p": "number", "top_k": "int", "stop_sequences": "array",
-        "tools": "array", "tool_choice": "object", "thinking": "object", "metadata": "object",
-        "output_config": "object", "context_management": "object", "service_tier": "string",
-    },
-)
-COUNT_TOKENS = Shape(
-    "CountTokensRequest",
-    {"model": "string", "messages": "array", "system": "any", "tools": "array", "tool_choice": "object", "thinking": "object"},
-)
+
+
+@dataclass(frozen=True)
+class MessagesRequest(WireRequest):
+    go_struct = "MessagesRequest"
+
+    model: str = ""
+    max_tokens: int | None = None  # required
+    messages: list[Any] = field(default_factory=list)
+    system: Any = None  # a string or text blocks
+    stream: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop_sequences: list[Any] | None = None
+    tools: list[Any] = field(default_factory=list)
+    tool_choice: dict[str, Any] | None = None
+    thinking: dict[str, Any] | None = None  # {"type": "enabled" | "disabled" | "adaptive", ...}
+    metadata: dict[str, Any] | None = None
+    output_config: dict[str, Any] = field(default_factory=dict)  # {"effort", "format"}
+    context_management: dict[str, Any] | None = None
+    service_tier: str | None = None
+
+
+@dataclass(frozen=True)
+class CountTokensRequest(MessagesRequest):
+    """A Messages request whose prompt is counted, not answered: no `max_tokens` needed (nor read)."""
+
+    go_struct = "CountTokensRequest"
+
+    max_tokens: Any = None
+
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                 404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
@@ -253,21 +273,21 @@ def _tool_choice(choice: dict[str, Any]) -> Any:
     raise BadRequest('tool_choice.type must be "auto", "any", "none", or "tool" with a name')
 
 
-def _think(body: dict[str, Any]) -> bool | str | None:
-    thinking = body.get("thinking")
+def _think(request: MessagesRequest) -> bool | str | None:
+    thinking = request.thinking
     if thinking is not None:
         kind = thinking.get("type")
         if kind not in ("enabled", "disabled", "adaptive"):
             raise BadRequest('thinking.type must be "enabled", "disabled" or "adaptive"')
         return {"enabled": True, "disabled": False}.get(kind)
-    effort = str((body.get("output_config") or {}).get("effort") or "").strip().lower()
+    effort = str(request.output_config.get("effort") or "").strip().lower()
     effort = "high" if effort == "xhigh" else effort
     return effort if effort in _EFFORTS else None
 
 
-def _format(body: dict[str, Any]) -> Any:
+def _format(request: MessagesRequest) -> Any:
     """`output_config.format`: a JSON schema the reply must follow (structured outputs)."""
-    fmt = (body.get("output_config") or {}).get("format")
+    fmt = request.output_config.get("format")
     if fmt is None:
         return None
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
@@ -275,15 +295,15 @@ def _format(body: dict[str, Any]) -> Any:
     return fmt["schema"]
 
 
-def messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+def messages(request: MessagesRequest) -> list[dict[str, Any]]:
     """The conversation as native messages: one system prompt (`system`, then the system-role messages in
     order, as Claude Code sends them inside `messages`), then the turns."""
-    if not body.get("messages"):
+    if not request.messages:
         raise BadRequest("messages is required")
-    system = [_system(body["system"])] if body.get("system") else []
+    system = [_system(request.system)] if request.system else []
     turns: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # tool_use ids -> names, for the results that answer them
-    for i, message in enumerate(body["messages"]):
+    for i, message in enumerate(request.messages):
         if isinstance(message, dict) and message.get("role") == "system":
             system.append(_system(message.get("content"), f"messages.{i}.content"))
         else:
@@ -292,35 +312,33 @@ def messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return ([{"role": "system", "content": "\n\n".join(system)}] if system else []) + turns
 
 
-def chat_request(body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The `/api/chat` body for a Messages request, and its tool_choice in OpenAI's shape."""
-    if not body.get("model"):
+def chat_request(request: MessagesRequest) -> tuple[ChatRequest, Any]:
+    """The `/api/chat` request for a Messages request, and its tool_choice in OpenAI's shape."""
+    if not request.model:
         raise BadRequest("model is required")
-    max_tokens = body.get("max_tokens")
+    max_tokens = request.max_tokens
     if max_tokens is None or not 1 <= max_tokens <= MAX_TOKENS:
         raise BadRequest("max_tokens is required and must be positive")
-    native_messages = messages(body)
+    native_messages = messages(request)
     options: dict[str, Any] = {"num_predict": max_tokens}
-    for key, option in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("stop_sequences", "stop")):
-        if body.get(key) is not None:
-            options[option] = body[key]
+    for option, value in (("temperature", request.temperature), ("top_p", request.top_p), ("top_k", request.top_k),
+                          ("stop", request.stop_sequences)):
+        if value is not None:
+            options[option] = value
     if not all(isinstance(s, str) for s in options.get("stop", [])):
         raise BadRequest("stop_sequences must be an array of strings")
-    native: dict[str, Any] = {"model": body["model"], "messages": native_messages, "options": options,
-                              "stream": bool(body.get("stream")), "think": _think(body)}
-    fmt = _format(body)
-    if fmt is not None:
-        native["format"] = fmt
-    choice = _tool_choice(body["tool_choice"]) if body.get("tool_choice") else None
-    tools = _tools(body["tools"]) if body.get("tools") and choice != "none" else []
-    if tools:
-        native["tools"] = tools
+    think = _think(request)
+    fmt = _format(request)
+    choice = _tool_choice(request.tool_choice) if request.tool_choice else None
+    tools = _tools(request.tools) if request.tools and choice != "none" else []
+    native = ChatRequest(model=request.model, messages=native_messages, options=options, stream=request.stream,
+                         think=think, format=fmt, tools=tools or None)
     return native, choice
 
 
-def count_request(body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """The `/api/chat` body whose prompt a count_tokens request counts (no `max_tokens` there)."""
-    return chat_request({**body, "max_tokens": 1})
+def count_request(request: MessagesRequest) -> tuple[ChatRequest, Any]:
+    """The `/api/chat` request whose prompt a count_tokens request counts (no `max_tokens` there)."""
+    return chat_request(replace(request, max_tokens=1))
 
 
 # -- reply -----------------------------------------------------------------------

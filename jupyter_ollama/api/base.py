@@ -2,6 +2,8 @@
 
 Errors follow Ollama: `{"error": "..."}` with a real status before anything was
 streamed, one `{"error": ...}` line after. Nothing ever answers with a traceback.
+`send_events` is that ladder for every stream, NDJSON here and server-sent events
+on the OpenAI and Anthropic routes (`Framing`), each error in the route's shape.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import tornado.httputil
+import tornado.iostream
 import tornado.web
 
 from .. import envconfig
@@ -23,12 +26,44 @@ from ..scheduler.turns import ANONYMOUS, Requester
 from ..store.store import ModelStore
 from .encoding import decoded
 from .origins import ALLOW_HEADERS, ALLOW_METHODS, BrowserGuard, host_allowed
-from .wire import Shape
+from .wire import WireRequest
 
 log = logging.getLogger("jupyter_ollama")
 
 JSON_TYPE = "application/json; charset=utf-8"
 NDJSON_TYPE = "application/x-ndjson"
+
+R = TypeVar("R", bound=WireRequest)
+
+
+class Framing(Protocol):
+    """How a stream writes its events: the headers it opens with, each event, an error event, its end."""
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    @property
+    def end(self) -> str: ...
+
+    def event(self, event: dict[str, Any]) -> str: ...
+
+    def error(self, event: dict[str, Any]) -> str: ...
+
+
+class NDJSONFraming:
+    """Ollama's streams: one JSON object a line."""
+
+    headers = {"Content-Type": NDJSON_TYPE}
+    end = ""
+
+    def event(self, event: dict[str, Any]) -> str:
+        return json.dumps(event, ensure_ascii=False) + "\n"
+
+    def error(self, event: dict[str, Any]) -> str:
+        return json.dumps(event) + "\n"
+
+
+NDJSON = NDJSONFraming()
 
 
 @tornado.web.stream_request_body
@@ -118,7 +153,8 @@ class OllamaHandler(tornado.web.RequestHandler):
         # protect, and under Jupyter the token in the Authorization header is the guard.
         return None
 
-    def json_body(self, shape: Shape) -> dict[str, Any]:
+    def json_body(self, request: type[R]) -> R:
+        """The body as the typed `request` it declares; 400 in Go's words when a field has the wrong type."""
         if self._body_limit < 0:
             raise self._too_large()
         body: bytes | None = bytes(self._body or b"")
@@ -132,7 +168,7 @@ class OllamaHandler(tornado.web.RequestHandler):
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as err:
             raise BadRequest(f"invalid JSON: {err}") from None
-        return shape.check(data)
+        return request.from_json(data)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -171,6 +207,10 @@ class OllamaHandler(tornado.web.RequestHandler):
             status_code = exc.status
         super().send_error(status_code, **kwargs)
 
+    def stream_error(self, status: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
+        """The event that reports an error once streaming has started: the route's error shape."""
+        return self.error_body(status, message, err)
+
     async def respond_stream(self, events: AsyncIterator[dict[str, Any]], stream: bool) -> None:
         """NDJSON when `stream` (Ollama's default), else only the last event as one object."""
         if not stream:
@@ -179,25 +219,34 @@ class OllamaHandler(tornado.web.RequestHandler):
                 last = event
             self.write_json(last)
             return
+        await self.send_events(events, NDJSON)
+
+    async def send_events(self, events: AsyncIterator[dict[str, Any]], framing: Framing) -> None:
+        """Stream `events` in `framing`. Before the first event an error is raised, to be answered with a real
+        status in the route's shape; after it, one error event in that shape (`stream_error`) ends the stream.
+        A client that hung up ends it quietly; a bug mid-stream is reported so, its traceback logged."""
         started = False
         try:
             async for event in events:
                 if not started:
-                    self.set_header("Content-Type", NDJSON_TYPE)
+                    for name, value in framing.headers.items():
+                        self.set_header(name, value)
                     started = True
-                self.write(json.dumps(event, ensure_ascii=False) + "\n")
+                self.write(framing.event(event))
                 await self.flush()
+            if framing.end:
+                self.write(framing.end)
         except OllamaError as err:
             if not started:
                 raise
-            self.write(json.dumps({"error": err.message}) + "\n")
+            self.write(framing.error(self.stream_error(err.status, err.message, err)))
         except tornado.iostream.StreamClosedError:
             return
-        except Exception as err:  # a bug mid-stream: report it in Ollama's shape, log the traceback
+        except Exception as err:  # a bug mid-stream: reported in the route's shape, traceback logged
             if not started:
                 raise
             log.exception("error while streaming %s", self.request.path)
-            self.write(json.dumps({"error": f"internal error: {err}"}) + "\n")
+            self.write(framing.error(self.stream_error(500, f"internal error: {err}")))
         self.finish()
 
 

@@ -1,11 +1,11 @@
 """Ollama's inference endpoints: generate, chat, embed, embeddings, and ps.
 
-Handlers parse and validate, ask the scheduler for a slot, and shape the
-runner's events into Ollama's chunks. The prompt itself is rendered by the
-runner, which has the tokenizer and the model's template. The output is split
-into thinking, content and tool calls here (`tools.OutputParser`); each call
-goes out in the chunk where it is parsed, as Ollama sends it. `prepare_chat`/`prepare_generate` are shared with the
-OpenAI routes, which reshape the same chunks.
+Handlers read their typed request (`wire`), check it (`prepare_chat`/`prepare_generate`: what it comes to,
+a generation, a load or a rendered prompt, which each route answers in its own shape), ask the scheduler for
+a slot, and shape the runner's events into Ollama's chunks. The prompt itself is rendered by the runner, which
+has the tokenizer and the model's template. The output is split into thinking, content and tool calls here
+(`tools.OutputParser`); each call goes out in the chunk where it is parsed, as Ollama sends it. The OpenAI and
+Anthropic routes translate their requests to the native ones and reshape the same chunks.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import replace
 from typing import Any
 
 from ..errors import BadRequest, NotFound, PromptTooLong
@@ -23,45 +23,30 @@ from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest,
 from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded, RemoteLoaded, RunnerError, ShuttingDown
 from ..store.model import LocalModel, rfc3339
-from ..templates.capabilities import EMBEDDING, TOOLS, go_capabilities, require
-from ..templates.profile import TemplateProfile
 from ..tools import OutputParser, Parsed, check_tools
 from . import wire
 from .base import OllamaHandler
 from .prepare import (
+    LoadOnly,
+    LocalPolicy,
+    ModelPolicy,
+    Preparation,
+    Prepared,
+    RemotePolicy,
+    RenderOnly,
     check_format,
-    check_images,
     check_messages,
-    check_think,
     generation_flags,
     merged,
-    output_parser,
-    think_tags,
-    think_value,
 )
 
-# A remote model's template and capabilities are its engines' business: nothing to read here.
-REMOTE_PROFILE = TemplateProfile((), None, None, ("", ""), "")
-
-
 STARTED = "started"  # the key of the chunk that announces a generation (InferenceHandler.chunks)
+
+Chunks = AsyncIterator[dict[str, Any]]
 
 
 def now() -> str:
     return rfc3339(time.time())
-
-
-@dataclass
-class Prepared:
-    """A checked chat or generate request, ready to run."""
-
-    name: str  # the model as the request named it (echoed in every chunk)
-    model: LocalModel
-    options: dict[str, Any]
-    keep_alive: Any
-    job: CompletionRequest  # what the runner gets
-    output: Callable[[str], OutputParser]  # a fresh parser for the model's output, given the prompt's tail
-    prompt_tokens: int = 0  # once it runs: the prompt's tokens, as the runner counted them (its Started event)
 
 
 def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[str, Any]], done: bool) -> dict[str, Any]:
@@ -70,20 +55,32 @@ def chunk(name: str, field: str, content: str, thinking: str, calls: list[dict[s
     if calls:
         extra["tool_calls"] = calls
     if field == "message":
-        body: dict[str, Any] = {"message": {"role": "assistant", "content": content, **extra}}
+        said: dict[str, Any] = {"message": {"role": "assistant", "content": content, **extra}}
     else:
-        body = {"response": content, **extra}
-    return {"model": name, "created_at": now(), **body, "done": done}
+        said = {"response": content, **extra}
+    return {"model": name, "created_at": now(), **said, "done": done}
 
 
-def with_logprobs(body: dict[str, Any], logprobs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**body, "logprobs": logprobs} if logprobs else body
+def loaded_chunk(name: str, field: str, reason: str) -> dict[str, Any]:
+    """Ollama's reply to an empty prompt or conversation: the model was loaded (`reason` "load") or unloaded."""
+    return {**chunk(name, field, "", "", [], done=True), "done_reason": reason}
+
+
+def rendered_chunk(name: str, field: str, rendered: str) -> dict[str, Any]:
+    """Ollama's reply to `_debug_render_only`: with an empty `response` or `message`, so that a client's response
+    type still parses it."""
+    return {**chunk(name, field, "", "", [], done=False), "_debug_info": {"rendered_template": rendered}}
+
+
+def with_logprobs(reply: dict[str, Any], logprobs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**reply, "logprobs": logprobs} if logprobs else reply
 
 
 class InferenceHandler(OllamaHandler):
     # The OpenAI and Anthropic routes' 404 says how an agent's model name (`claude-*`) reaches a local model.
     alias_hint = False
     prepared: Prepared | None = None  # the request being answered, once checked
+    task: asyncio.Future[None] | None = None  # the answer, while it runs (a hang-up cancels it)
 
     def find_model(self, name: str | None, embedding: bool = False) -> LocalModel:
         """The model a request names, or its alias; 404 in Ollama's words, which differ between its generate/chat and embed."""
@@ -98,37 +95,66 @@ class InferenceHandler(OllamaHandler):
             raise NotFound(message)
         return model
 
-    def request_options(self, body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        options = validate_parameters(body.get("options") or {})
-        keep_alive = parse_keep_alive(body["keep_alive"]) if body.get("keep_alive") is not None else "default"
+    def request_options(self, request: wire.ModelRequest) -> tuple[dict[str, Any], Any]:
+        options = validate_parameters(request.options)
+        keep_alive = parse_keep_alive(request.keep_alive) if request.keep_alive is not None else "default"
         return options, keep_alive
+
+    async def policy(self, model: LocalModel) -> ModelPolicy:
+        """How this request's model is checked and read: by its template here, or by its engines (a remote model)."""
+        if model.is_remote:
+            return RemotePolicy()
+        return LocalPolicy(model, await asyncio.to_thread(self.store.profile, model))
 
     def on_connection_close(self) -> None:
         # The client went away: stop generating for it (the runner frees the slot).
-        task = getattr(self, "task", None)
-        if task is not None and not task.done():
-            task.cancel()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
-    async def load_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any, empty: dict[str, Any]) -> None:
-        """An empty prompt or message list loads the model; with keep_alive 0 it unloads it."""
-        if keep_alive == 0:
-            await self.scheduler.unload(model)
-            reason = "unload"
+    async def run(self, answer: Awaitable[None]) -> None:
+        """Answer in a task, so that a client hanging up cancels the generation."""
+        self.task = asyncio.ensure_future(answer)
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+    async def load(self, request: LoadOnly) -> str:
+        """Load the model; with keep_alive 0, unload it. The done_reason that says which: "load" or "unload"."""
+        if request.keep_alive == 0:
+            await self.scheduler.unload(request.model)
+            return "unload"
+        async with self.scheduler.use(request.model, request.options, request.keep_alive, requester=self.requester()):
+            pass
+        return "load"
+
+    async def render_prompt(self, request: RenderOnly) -> str:
+        """The prompt the model would read, rendered by its runner."""
+        async with self.scheduler.use(request.model, request.options, request.keep_alive, requester=self.requester()) as loaded:
+            return await loaded.runner.render(request.prompt)
+
+    async def answer_native(self, preparation: Preparation, field: str, stream: bool) -> None:
+        """Ollama's answer: a load, an unload or a rendered prompt as one object; a generation as NDJSON chunks,
+        or with `stream: false` as one object."""
+        if isinstance(preparation, LoadOnly):
+            self.write_json(loaded_chunk(preparation.name, field, await self.load(preparation)))
+        elif isinstance(preparation, RenderOnly):
+            self.write_json(rendered_chunk(preparation.name, field, await self.render_prompt(preparation)))
         else:
-            async with self.scheduler.use(model, options, keep_alive, requester=self.requester()):
-                pass
-            reason = "load"
-        self.write_json({"model": body["model"], "created_at": now(), **empty, "done": True, "done_reason": reason})
+            chunks = self.chunks(preparation, field)
+            await self.run(self.respond_stream(chunks if stream else merged(chunks, field), stream))
 
-    async def render_only(self, body: dict[str, Any], model: LocalModel, options: dict[str, Any], keep_alive: Any,
-                          prompt: Prompt, empty: dict[str, Any]) -> None:
-        """`_debug_render_only`: the prompt the model would read, without generating.
-
-        With the reply's empty `response` or `message`, so that a client's response type still parses it."""
-        async with self.scheduler.use(model, options, keep_alive, requester=self.requester()) as loaded:
-            rendered = await loaded.runner.render(prompt)
-        self.write_json({"model": body["model"], "created_at": now(), **empty, "done": False,
-                         "_debug_info": {"rendered_template": rendered}})
+    async def native_chunks(self, preparation: Preparation, field: str, announce: bool = False) -> Chunks:
+        """The native chunks a preparation comes to, for a route that shapes them its own way (OpenAI's, Anthropic's):
+        a generation's; for an empty prompt, which loads the model, one final chunk with done_reason "load"
+        (or "unload"). `announce`: first a STARTED chunk (see `chunks`)."""
+        if isinstance(preparation, RenderOnly):  # no translated request asks for it
+            raise BadRequest("_debug_render_only is answered on /api/chat and /api/generate only")
+        if isinstance(preparation, Prepared):
+            self.prepared = preparation
+            return self.chunks(preparation, field, announce)
+        final = loaded_chunk(preparation.name, field, await self.load(preparation))
+        return _replayed([{"model": preparation.name, STARTED: True, "done": False}] if announce else [], final)
 
     async def generation(self, model: LocalModel, options: dict[str, Any], keep_alive: Any,
                          job: CompletionRequest) -> AsyncIterator[Started | Piece | dict[str, Any]]:
@@ -185,7 +211,7 @@ class InferenceHandler(OllamaHandler):
                 raise ShuttingDown() from None
             raise
 
-    async def chunks(self, p: Prepared, field: str, announce: bool = False) -> AsyncIterator[dict[str, Any]]:
+    async def chunks(self, p: Prepared, field: str, announce: bool = False) -> Chunks:
         """Ollama's chunks for a generation: thinking, content and each tool call as soon as it is parsed.
 
         `announce`: first a STARTED chunk, when the model begins to read the prompt (a stream that opens
@@ -215,143 +241,112 @@ class InferenceHandler(OllamaHandler):
             if isinstance(event, dict):
                 yield with_logprobs({**chunk(p.name, field, "", "", [], done=True), **remote, **event}, logprobs)
 
-    async def run(self, chunks: AsyncIterator[dict[str, Any]], stream: bool) -> None:
-        """Respond in a task, so that a client hanging up cancels the generation."""
-        self.task = asyncio.ensure_future(self.respond_stream(chunks, stream))
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
+
+async def _replayed(first: list[dict[str, Any]], last: dict[str, Any]) -> Chunks:
+    for item in first:
+        yield item
+    yield last
 
 
 class GenerateHandler(InferenceHandler):
     async def post(self) -> None:
-        body = self.json_body(wire.GENERATE)
-        prepared = await self.prepare_generate(body)
-        if prepared is None:
-            return
-        stream = body.get("stream", True)
-        chunks = self.chunks(prepared, "response")
-        await self.run(chunks if stream else merged(chunks, "response"), stream)
+        request = self.json_body(wire.GenerateRequest)
+        await self.answer_native(await self.prepare_generate(request), "response", request.stream)
 
-    async def prepare_generate(self, body: dict[str, Any]) -> Prepared | None:
-        """Validate; None when the request was answered already (load, unload, render only)."""
-        model = self.find_model(body.get("model"))
-        options, keep_alive = self.request_options(body)
-        fmt = check_format(body.get("format"))
-        remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
-        profile = REMOTE_PROFILE if remote else await asyncio.to_thread(self.store.profile, model)
-        caps = profile.capabilities
-        if not remote:
-            check_images(model, caps, body.get("images"))
-        raw = bool(body.get("raw"))
-        if raw and (body.get("template") or body.get("system") or body.get("context")):
+    async def prepare_generate(self, request: wire.GenerateRequest) -> Preparation:
+        """Check the request; what it comes to: a generation, a load (an empty prompt), a rendered prompt."""
+        model = self.find_model(request.model)
+        options, keep_alive = self.request_options(request)
+        fmt = check_format(request.format)
+        policy = await self.policy(model)
+        policy.check_images(request.images)
+        raw = request.raw
+        if raw and (request.template or request.system or request.context):
             raise BadRequest("raw mode does not support template, system, or context")
-        think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))
-        if EMBEDDING in caps and not remote:
-            raise BadRequest(f'"{body["model"]}" does not support generate')
-        prompt = body.get("prompt") or ""
-        template = body.get("template") or model.template
-        if body.get("suffix") and not remote:
-            insert = go_capabilities(template) if template else []
-            if "insert" not in insert:
-                raise BadRequest(f'"{model.name.display()}" does not support insert')
-        if not prompt and not body.get("suffix"):
-            await self.load_only(body, model, options, keep_alive, {"response": ""})
-            return None
+        think = policy.think(request.think)
+        policy.check_route(request.model, "generate")
+        template = request.template or model.template
+        if request.suffix:
+            policy.check_insert(template)
+        if not request.prompt and not request.suffix:
+            return LoadOnly(request.model, model, options, keep_alive)
         if raw:
-            spec = Prompt(raw=prompt, images=list(body.get("images") or []))
+            spec = Prompt(raw=request.prompt, images=list(request.images))
         else:
-            system = body.get("system") or model.system
-            messages = ([{"role": "system", "content": system}] if system else [])
-            if not body.get("context"):
+            system = request.system or model.system
+            messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+            if not request.context:
                 messages += model.messages
-            images = {"images": body["images"]} if body.get("images") else {}
-            messages.append({"role": "user", "content": prompt, **images})
-            spec = Prompt(messages=messages, template=template, suffix=body.get("suffix"), think=think)
-        if body.get("_debug_render_only"):
-            await self.render_only(body, model, options, keep_alive, spec, {"response": ""})
-            return None
-        profile = profile if remote else profile.with_go_template(template)
+            images = {"images": request.images} if request.images else {}
+            messages.append({"role": "user", "content": request.prompt, **images})
+            spec = Prompt(messages=messages, template=template, suffix=request.suffix, think=think)
+        if request.debug_render_only:
+            return RenderOnly(request.model, model, options, keep_alive, spec)
+        policy = policy.with_template(template)
         # With a format, a thinking model thinks first; the grammar applies after its thinking (runner/thinkfirst.py).
-        job = CompletionRequest(spec, context=body.get("context") or [], format=fmt, return_tokens=not raw,
-                                think_tags=None if raw or remote else think_tags(profile, spec), **generation_flags(body))
-        output: Callable[[str], OutputParser] = (
-            (lambda tail: OutputParser()) if raw or remote else (lambda tail: output_parser(profile, spec, tail)))
-        return Prepared(body["model"], model, options, keep_alive, job, output)
+        job = CompletionRequest(spec, context=request.context, format=fmt, return_tokens=not raw,
+                                think_tags=None if raw else policy.think_tags(spec), **generation_flags(request))
+        output = (lambda tail: OutputParser()) if raw else policy.output(spec)
+        return Prepared(request.model, model, options, keep_alive, job, output)
 
 
 class ChatHandler(InferenceHandler):
     async def post(self) -> None:
-        body = self.json_body(wire.CHAT)
-        prepared = await self.prepare_chat(body)
-        if prepared is None:
-            return
-        stream = body.get("stream", True)
-        chunks = self.chunks(prepared, "message")
-        await self.run(chunks if stream else merged(chunks, "message"), stream)
+        request = self.json_body(wire.ChatRequest)
+        await self.answer_native(await self.prepare_chat(request), "message", request.stream)
 
-    async def prepare_chat(self, body: dict[str, Any], forced: dict[str, Any] | None = None) -> Prepared | None:
-        """Validate; None when answered already. `forced`: a JSON schema a forced tool call must follow."""
-        model = self.find_model(body.get("model"))
-        options, keep_alive = self.request_options(body)
-        fmt = check_format(body.get("format"))
-        messages = check_messages(body.get("messages") or [])
-        tools = check_tools(body.get("tools"))
-        remote = model.is_remote  # its engines render, think and call tools: they decide what the model can do
-        profile = REMOTE_PROFILE if remote else await asyncio.to_thread(self.store.profile, model)
-        caps = profile.capabilities
-        if not remote:
-            for i, message in enumerate(messages):
-                check_images(model, caps, message.get("images"), f"messages[{i}].images")
-        if tools and not remote:
-            require(model, caps, TOOLS)
-        think = check_think(body.get("think")) if remote else think_value(model, caps, body.get("think"))
-        if EMBEDDING in caps and not remote:
-            raise BadRequest(f'"{body["model"]}" does not support chat')
+    async def prepare_chat(self, request: wire.ChatRequest, forced: dict[str, Any] | None = None) -> Preparation:
+        """Check the request; what it comes to: a generation, a load (no messages), a rendered prompt.
+        `forced`: a JSON schema a forced tool call must follow."""
+        model = self.find_model(request.model)
+        options, keep_alive = self.request_options(request)
+        fmt = check_format(request.format)
+        messages = check_messages(request.messages)
+        tools = check_tools(request.tools)
+        policy = await self.policy(model)
+        for i, message in enumerate(messages):
+            policy.check_images(message.get("images"), f"messages[{i}].images")
+        if tools:
+            policy.check_tools()
+        think = policy.think(request.think)
+        policy.check_route(request.model, "chat")
         if not messages:
-            await self.load_only(body, model, options, keep_alive, {"message": {"role": "assistant", "content": ""}})
-            return None
+            return LoadOnly(request.model, model, options, keep_alive)
         first_is_system = messages[0]["role"] == "system"
         messages = model.messages + messages
         if model.system and not first_is_system:
             messages.insert(0, {"role": "system", "content": model.system})
         spec = Prompt(messages=messages, template=model.template, tools=tools or None, think=think)
-        if body.get("_debug_render_only"):
-            await self.render_only(body, model, options, keep_alive, spec, {"message": {"role": "assistant", "content": ""}})
-            return None
+        if request.debug_render_only:
+            return RenderOnly(request.model, model, options, keep_alive, spec)
         # With a format or a forced call, a thinking model thinks first; the grammar applies after its thinking
         # (runner/thinkfirst.py). A forced call is a grammar like any other there, so it thinks first too.
-        job = CompletionRequest(spec, format=forced or fmt, think_tags=None if remote else think_tags(profile, spec),
-                                **generation_flags(body))
-        if remote:
-            return Prepared(body["model"], model, options, keep_alive, job, lambda tail: OutputParser())
-        return Prepared(body["model"], model, options, keep_alive, job,
-                        lambda tail: output_parser(profile, spec, tail, forced=forced is not None))
+        job = CompletionRequest(spec, format=forced or fmt, think_tags=policy.think_tags(spec), **generation_flags(request))
+        return Prepared(request.model, model, options, keep_alive, job, policy.output(spec, forced=forced is not None))
 
 
 class EmbedHandler(InferenceHandler):
     async def post(self) -> None:
-        body = self.json_body(wire.EMBED)
-        model = self.find_model(body.get("model"), embedding=True)
-        options, keep_alive = self.request_options(body)
-        inputs = body.get("input")
+        request = self.json_body(wire.EmbedRequest)
+        model = self.find_model(request.model, embedding=True)
+        options, keep_alive = self.request_options(request)
+        inputs = request.input
         if inputs is None or inputs == "":
             inputs = []
         elif isinstance(inputs, str):
             inputs = [inputs]
         elif not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
             raise BadRequest("invalid input type")
-        dimensions = body.get("dimensions") or 0
+        dimensions = request.dimensions
         started = time.perf_counter()
         requester = self.requester()
         async with self.scheduler.use(model, options, keep_alive, requester=requester) as loaded:
             loaded_at = time.perf_counter()
-            reply = await embed(loaded, inputs, body.get("truncate", True)) if inputs else EmbedReply([], 0)
+            reply = await embed(loaded, inputs, request.truncate) if inputs else EmbedReply([], 0)
         self.scheduler.users.record(requester, reply.prompt_eval_count, 0)
         vectors = [truncate_dims(v, dimensions) for v in reply.embeddings] if dimensions else reply.embeddings
         self.write_json({
-            "model": body["model"], "embeddings": vectors,
+            "model": request.model, "embeddings": vectors,
             "total_duration": int((time.perf_counter() - started) * 1e9),
             "load_duration": int((loaded_at - started) * 1e9),
             "prompt_eval_count": reply.prompt_eval_count,
@@ -362,11 +357,11 @@ class EmbeddingsHandler(InferenceHandler):
     """The legacy endpoint: one prompt, one vector."""
 
     async def post(self) -> None:
-        body = self.json_body(wire.EMBEDDINGS)
-        model = self.find_model(body.get("model"), embedding=True)
-        options, keep_alive = self.request_options(body)
+        request = self.json_body(wire.EmbeddingRequest)
+        model = self.find_model(request.model, embedding=True)
+        options, keep_alive = self.request_options(request)
         async with self.scheduler.use(model, options, keep_alive, requester=self.requester()) as loaded:
-            prompt = body.get("prompt") or ""
+            prompt = request.prompt
             # Unlike /api/embed, this legacy endpoint returns the vector unnormalized.
             reply = await embed(loaded, [prompt], True, normalize=False) if prompt else EmbedReply([[]], 0)
         self.write_json({"embedding": reply.embeddings[0]})

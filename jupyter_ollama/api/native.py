@@ -43,16 +43,14 @@ class TagsHandler(OllamaHandler):
 
 class ShowHandler(OllamaHandler):
     async def post(self) -> None:
-        body = self.json_body(wire.SHOW)
-        name = body.get("model") or body.get("name")
+        request = self.json_body(wire.ShowRequest)
+        name = request.model or request.name
         if not name:
             raise BadRequest("model is required")
-        reply = await asyncio.to_thread(
-            self.store.show, name, bool(body.get("verbose")), body.get("system")
-        )
+        reply = await asyncio.to_thread(self.store.show, name, request.verbose, request.system)
         scheduler = self.settings.get("ollama_scheduler")
         if scheduler is not None:  # what loading it will take, before anyone loads it
-            options = validate_parameters(body.get("options") or {})
+            options = validate_parameters(request.options)
             reply["capacity"] = await asyncio.to_thread(scheduler.capacity, self.store.get(name), options)
         self.write_json(reply)
 
@@ -61,8 +59,8 @@ class CopyHandler(OllamaHandler):
     manages_store = "copy"
 
     async def post(self) -> None:
-        body = self.json_body(wire.COPY)
-        await asyncio.to_thread(self.store.copy, body.get("source", ""), body.get("destination", ""))
+        request = self.json_body(wire.CopyRequest)
+        await asyncio.to_thread(self.store.copy, request.source, request.destination)
         self.finish()
 
 
@@ -70,8 +68,8 @@ class DeleteHandler(OllamaHandler):
     manages_store = "delete"
 
     async def delete(self) -> None:
-        body = self.json_body(wire.DELETE)
-        await asyncio.to_thread(self.store.delete, body.get("model") or body.get("name") or "")
+        request = self.json_body(wire.DeleteRequest)
+        await asyncio.to_thread(self.store.delete, request.model or request.name)
         self.finish()
 
 
@@ -79,9 +77,9 @@ class CreateHandler(OllamaHandler):
     manages_store = "create"
 
     async def post(self) -> None:
-        body = self.json_body(wire.CREATE)
-        creator = lambda progress: ModelCreator(self.store, progress).create(body)  # noqa: E731
-        await self.respond_stream(run_in_thread(creator), stream=body.get("stream", True))
+        request = self.json_body(wire.CreateRequest)
+        creator = lambda progress: ModelCreator(self.store, progress).create(request.checked)  # noqa: E731
+        await self.respond_stream(run_in_thread(creator), stream=request.stream)
 
 
 @tornado.web.stream_request_body

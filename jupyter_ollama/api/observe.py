@@ -19,13 +19,13 @@ class HealthHandler(OllamaHandler):
     """200 with slot states; `?fail_on_no_slot` answers 503 when every loaded slot is busy."""
 
     async def get(self) -> None:
-        body = await report.health(self.scheduler)
+        health = await report.health(self.scheduler)
         status = 200
         # Busy means every slot of every loaded model is taken; with nothing loaded, a request would load one.
-        if self.get_argument("fail_on_no_slot", None) is not None and body["models"] and body["slots_idle"] == 0:
-            body["status"] = "no slot available"
+        if self.get_argument("fail_on_no_slot", None) is not None and health["models"] and health["slots_idle"] == 0:
+            health["status"] = "no slot available"
             status = 503
-        self.write_json(body, status)
+        self.write_json(health, status)
 
 
 class SystemHandler(OllamaHandler):

@@ -18,8 +18,7 @@ from typing import Any
 
 from ..errors import OllamaError, PromptTooLong
 from . import openai_wire as ow
-from .inference import ChatHandler, GenerateHandler, embed, truncate_dims
-from .prepare import merged
+from .inference import ChatHandler, Chunks, GenerateHandler, embed, truncate_dims
 from .sse import SSEHandler, chat_chunks
 
 _ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}
@@ -96,15 +95,12 @@ def chat_completion(rid: str, final: dict[str, Any]) -> dict[str, Any]:
 
 class ChatCompletionsHandler(OpenAIHandler, ChatHandler):
     async def post(self) -> None:
-        body = self.json_body(ow.CHAT_COMPLETION)
-        native = ow.chat_request(body)
-        chunks = await chat_chunks(self, native, body.get("tool_choice"))
-        if chunks is None:
-            return
+        request = self.json_body(ow.ChatCompletionRequest)
+        native = ow.chat_request(request)
+        chunks = await chat_chunks(self, native, request.tool_choice)
         rid = ow.reply_id("chatcmpl")
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        await self.answer(chunks, native["stream"], lambda final: chat_completion(rid, final),
-                          lambda c: chat_sse(c, rid, include_usage))
+        await self.answer(chunks, native.stream, lambda final: chat_completion(rid, final),
+                          lambda c: chat_sse(c, rid, request.include_usage))
 
 
 def _completion_choice(chunk: dict[str, Any], logprobs: ow.CompletionLogprobs) -> dict[str, Any]:
@@ -115,55 +111,39 @@ def _completion_choice(chunk: dict[str, Any], logprobs: ow.CompletionLogprobs) -
 
 class CompletionsHandler(OpenAIHandler, GenerateHandler):
     async def post(self) -> None:
-        body = self.json_body(ow.COMPLETION)
-        native = ow.completion_request(body)
+        request = self.json_body(ow.CompletionRequest)
+        native = ow.completion_request(request)
         rid, created = ow.reply_id("cmpl"), ow.now_s()
-        if not native["prompt"] and not native["suffix"]:
-            # Ollama: an empty prompt loads the model and answers with done_reason "load".
-            model = self.find_model(native["model"])
-            async with self.scheduler.use(model, native["options"], "default", requester=self.requester()):
-                pass
-            chunks: AsyncIterator[dict[str, Any]] = _single({"model": native["model"], "response": "", "done": True, "done_reason": "load"})
-        else:
-            prepared = await self.prepare_generate(native)
-            if prepared is None:  # answered already
-                return
-            chunks = self.chunks(prepared, "response")
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-
+        # An empty prompt loads the model, as on /api/generate: an empty completion, its finish_reason "load".
+        chunks = await self.native_chunks(await self.prepare_generate(native), "response")
         logprobs = ow.CompletionLogprobs()
 
-        async def sse() -> AsyncIterator[dict[str, Any]]:
+        def whole(final: dict[str, Any]) -> dict[str, Any]:
+            return {**_envelope(rid, "text_completion", created, final["model"], [_completion_choice(final, logprobs)]),
+                    "usage": ow.usage(final)}
+
+        async def events(chunks: Chunks) -> Chunks:
             async for chunk in chunks:
                 yield _envelope(rid, "text_completion", created, chunk["model"], [_completion_choice(chunk, logprobs)])
-                if chunk["done"] and include_usage:
+                if chunk["done"] and request.include_usage:
                     yield {**_envelope(rid, "text_completion", created, chunk["model"], []), "usage": ow.usage(chunk)}
 
-        async def reply() -> None:
-            async for final in merged(chunks, "response"):
-                self.write_json({**_envelope(rid, "text_completion", created, final["model"], [_completion_choice(final, logprobs)]),
-                                 "usage": ow.usage(final)})
-
-        await self.run_task(self.respond_sse(sse()) if native["stream"] else reply())
-
-
-async def _single(chunk: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-    yield chunk
+        await self.answer(chunks, native.stream, whole, events, field="response")
 
 
 class EmbeddingsHandler(OpenAIHandler):
     async def post(self) -> None:
-        body = self.json_body(ow.EMBEDDING)
-        inputs = ow.embedding_input(body)
-        model = self.find_model(body.get("model"))
+        request = self.json_body(ow.EmbedRequest)
+        inputs = ow.embedding_input(request)
+        model = self.find_model(request.model)
         requester = self.requester()
         async with self.scheduler.use(model, {}, "default", requester=requester) as loaded:
             reply = await embed(loaded, inputs, True)
         self.scheduler.users.record(requester, reply.prompt_eval_count, 0)
         vectors = reply.embeddings
-        if body.get("dimensions"):
-            vectors = [truncate_dims(v, body["dimensions"]) for v in vectors]
-        self.write_json(ow.embedding_list(body["model"], vectors, reply.prompt_eval_count, body.get("encoding_format")))
+        if request.dimensions:
+            vectors = [truncate_dims(v, request.dimensions) for v in vectors]
+        self.write_json(ow.embedding_list(request.model, vectors, reply.prompt_eval_count, request.encoding_format))
 
 
 class ModelsHandler(OpenAIHandler):

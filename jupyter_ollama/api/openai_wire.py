@@ -16,38 +16,74 @@ import json
 import random
 import struct
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
-from .wire import Shape
+from .wire import ChatRequest, GenerateRequest, WireRequest
 
 MAX_TOKENS = 2**31 - 1  # what num_predict can hold
 MAX_TOP_LOGPROBS = 20  # chat completions' top_logprobs
 MAX_COMPLETION_LOGPROBS = 5  # legacy completions' logprobs
 
-CHAT_COMPLETION = Shape(
-    "ChatCompletionRequest",
-    {
-        "model": "string", "messages": "array", "stream": "bool", "stream_options": "object",
-        "max_tokens": "int", "max_completion_tokens": "int", "seed": "int", "stop": "any",
-        "temperature": "number", "frequency_penalty": "number", "presence_penalty": "number",
-        "top_p": "number", "response_format": "object", "tools": "array", "tool_choice": "any",
-        "reasoning": "object", "reasoning_effort": "string", "logprobs": "bool", "top_logprobs": "int",
-    },
-)
-COMPLETION = Shape(
-    "CompletionRequest",
-    {
-        "model": "string", "prompt": "string", "frequency_penalty": "number", "max_tokens": "int",
-        "presence_penalty": "number", "seed": "int", "stop": "any", "stream": "bool", "stream_options": "object",
-        "temperature": "number", "top_p": "number", "suffix": "string", "logprobs": "int",
-    },
-)
-EMBEDDING = Shape(
-    "EmbedRequest", {"input": "any", "model": "string", "dimensions": "int", "encoding_format": "string"}
-)
 
-_EFFORTS = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
+
+@dataclass(frozen=True)
+class SamplingRequest(WireRequest):
+    """The fields chat completions and (legacy) completions share."""
+
+    model: str = ""
+    stream: bool = False
+    stream_options: dict[str, Any] = field(default_factory=dict)
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None  # the newer name of max_tokens
+    seed: int | None = None
+    stop: Any = None  # a string or an array of strings
+    temperature: float | None = None  # None: OpenAI's default, 1.0
+    top_p: float | None = None  # None: OpenAI's default, 1.0
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        """`stream_options.include_usage`: a streamed reply ends with a usage chunk."""
+        return bool(self.stream_options.get("include_usage"))
+
+
+@dataclass(frozen=True)
+class ChatCompletionRequest(SamplingRequest):
+    go_struct = "ChatCompletionRequest"
+
+    messages: list[Any] = field(default_factory=list)
+    response_format: dict[str, Any] = field(default_factory=dict)
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    reasoning: dict[str, Any] | None = None  # {"effort": ...}
+    reasoning_effort: str | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+
+
+@dataclass(frozen=True)
+class CompletionRequest(SamplingRequest):
+    go_struct = "CompletionRequest"
+
+    prompt: str = ""
+    suffix: str = ""
+    logprobs: int | None = None  # how many alternatives per token (0: the sampled tokens' logprobs only)
+
+
+@dataclass(frozen=True)
+class EmbedRequest(WireRequest):
+    go_struct = "EmbedRequest"
+
+    input: Any = None  # a string or an array of strings
+    model: str = ""
+    dimensions: int | None = None
+    encoding_format: str | None = None  # "float" or "base64"
+
+
+_EFFORTS: dict[str, bool | str] = {"none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
             "max": "max", "xhigh": "max", "ultra": "max"}
 _IMAGE_PREFIXES = ("data:;base64,", *(f"data:image/{t};base64," for t in ("jpeg", "jpg", "png", "webp")))
 
@@ -70,20 +106,22 @@ def _stop(stop: Any, strict: bool) -> list[str] | None:
     raise BadRequest("invalid type for 'stop' field: expected a string or an array of strings")
 
 
-def _options(body: dict[str, Any], strict_stop: bool) -> dict[str, Any]:
+def _options(request: SamplingRequest, strict_stop: bool) -> dict[str, Any]:
     # OpenAI's defaults (1.0) when absent or null; an explicit 0 is kept (top_p 0 is greedy, as in Ollama).
-    options: dict[str, Any] = {key: 1.0 if body.get(key) is None else body[key] for key in ("temperature", "top_p")}
-    stop = _stop(body.get("stop"), strict_stop)
+    options: dict[str, Any] = {"temperature": 1.0 if request.temperature is None else request.temperature,
+                               "top_p": 1.0 if request.top_p is None else request.top_p}
+    stop = _stop(request.stop, strict_stop)
     if stop is not None:
         options["stop"] = stop
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+    max_tokens = request.max_tokens if request.max_tokens is not None else request.max_completion_tokens
     if max_tokens is not None:
         if not 1 <= max_tokens <= MAX_TOKENS:
             raise BadRequest(f"max_tokens must be an integer from 1 to {MAX_TOKENS}, not {max_tokens}")
         options["num_predict"] = max_tokens
-    for key in ("seed", "frequency_penalty", "presence_penalty"):
-        if body.get(key) is not None:
-            options[key] = body[key]
+    for key, value in (("seed", request.seed), ("frequency_penalty", request.frequency_penalty),
+                       ("presence_penalty", request.presence_penalty)):
+        if value is not None:
+            options[key] = value
     return options
 
 
@@ -169,61 +207,51 @@ def _name_for_call(messages: list[Any], call_id: str) -> str:
     return ""
 
 
-def chat_request(body: dict[str, Any]) -> dict[str, Any]:
-    """The `/api/chat` body for a chat completion request (tool_choice is handled by the caller)."""
-    messages = body.get("messages") or []
-    if not messages:
+def chat_request(request: ChatCompletionRequest) -> ChatRequest:
+    """The `/api/chat` request for a chat completion request (tool_choice is handled by the caller)."""
+    if not request.messages:
         raise BadRequest("[] is too short - 'messages'")
-    native: dict[str, Any] = {
-        "model": body.get("model"),
-        "messages": [part for m in messages for part in _messages(m, messages)],
-        "options": _options(body, strict_stop=False),
-        "stream": bool(body.get("stream")),
-    }
-    fmt = body.get("response_format") or {}
-    kind = str(fmt.get("type", "")).strip().lower()
+    messages = [part for m in request.messages for part in _messages(m, request.messages)]
+    options = _options(request, strict_stop=False)
+    fmt: Any = None
+    kind = str(request.response_format.get("type", "")).strip().lower()
     if kind == "json_object":
-        native["format"] = "json"
+        fmt = "json"
     elif kind == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt.get("json_schema"), dict) else None
+        given = request.response_format.get("json_schema")
+        schema = (given or {}).get("schema") if isinstance(given, dict) else None
         if not isinstance(schema, dict):
             raise BadRequest("response_format json_schema needs a `json_schema.schema` object")
-        native["format"] = schema
+        fmt = schema
     elif kind not in ("", "text"):
-        raise BadRequest(f"invalid response_format type: {fmt.get('type')!r}")
-    if body.get("tools") is not None and body.get("tool_choice") != "none":
-        native["tools"] = body["tools"]
-    reasoning = body.get("reasoning")
-    if reasoning is not None and not isinstance(reasoning, dict):
-        raise BadRequest("invalid reasoning: expected an object with an effort")
-    effort = (reasoning or {}).get("effort")
+        raise BadRequest(f"invalid response_format type: {request.response_format.get('type')!r}")
+    tools = request.tools if request.tools is not None and request.tool_choice != "none" else None
+    effort: Any = (request.reasoning or {}).get("effort")
     if effort is None:
-        effort = body.get("reasoning_effort")
+        effort = request.reasoning_effort
+    think: bool | str | None = None
     if effort is not None and effort != "":
         if not isinstance(effort, str) or effort not in _EFFORTS:
             raise BadRequest(f'invalid reasoning value: "{effort}" (must be "minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")')
-        native["think"] = _EFFORTS[effort]
-    top = body.get("top_logprobs")
+        think = _EFFORTS[effort]
+    top = request.top_logprobs
     if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
         raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
-    if body.get("logprobs"):  # top_logprobs alone asks for nothing, as in OpenAI
-        native.update(logprobs=True, top_logprobs=top or 0)
-    return native
+    logprobs = request.logprobs  # top_logprobs alone asks for nothing, as in OpenAI
+    return ChatRequest(model=request.model, messages=messages, options=options, stream=request.stream, format=fmt,
+                       tools=tools, think=think, logprobs=logprobs, top_logprobs=(top or 0) if logprobs else 0)
 
 
-def completion_request(body: dict[str, Any]) -> dict[str, Any]:
-    """The `/api/generate` body for a legacy completion request."""
-    options = _options(body, strict_stop=True)
+def completion_request(request: CompletionRequest) -> GenerateRequest:
+    """The `/api/generate` request for a legacy completion request."""
+    options = _options(request, strict_stop=True)
     options.setdefault("frequency_penalty", 0.0)
     options.setdefault("presence_penalty", 0.0)
-    native = {"model": body.get("model"), "prompt": body.get("prompt") or "", "suffix": body.get("suffix") or "",
-              "options": options, "stream": bool(body.get("stream"))}
-    top = body.get("logprobs")
-    if top is not None:  # 0: the sampled tokens' logprobs only
-        if not 0 <= top <= MAX_COMPLETION_LOGPROBS:
-            raise BadRequest(f"logprobs must be between 0 and {MAX_COMPLETION_LOGPROBS}")
-        native.update(logprobs=True, top_logprobs=top)
-    return native
+    top = request.logprobs
+    if top is not None and not 0 <= top <= MAX_COMPLETION_LOGPROBS:  # 0: the sampled tokens' logprobs only
+        raise BadRequest(f"logprobs must be between 0 and {MAX_COMPLETION_LOGPROBS}")
+    return GenerateRequest(model=request.model, prompt=request.prompt, suffix=request.suffix, options=options,
+                           stream=request.stream, logprobs=top is not None, top_logprobs=top or 0)
 
 
 def chat_logprobs(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -254,11 +282,11 @@ class CompletionLogprobs:
         return out
 
 
-def embedding_input(body: dict[str, Any]) -> list[str]:
-    fmt = body.get("encoding_format")
+def embedding_input(request: EmbedRequest) -> list[str]:
+    fmt = request.encoding_format
     if fmt and fmt.lower() not in ("float", "base64"):
         raise BadRequest(f"Invalid value for 'encoding_format' = {fmt}. Supported values: ['float', 'base64'].")
-    value = body.get("input")
+    value = request.input
     if value == "":
         return [""]
     if isinstance(value, str):

@@ -1,5 +1,8 @@
-"""Checks and output shaping shared by /api/chat, /api/generate and the OpenAI routes.
+"""Checks and output shaping shared by /api/chat, /api/generate and the OpenAI and Anthropic routes.
 
+- what preparing a request comes to (`Prepared`, `LoadOnly`, `RenderOnly`), which each route answers in its shape;
+- `ModelPolicy`: what differs between a local model and a remote one (whose engines render, think and call
+  tools), chosen once per request;
 - request checks: `format`, `think`, messages (roles, content, tool calls, images);
 - `think_tags`: the tags of the thinking a request's output starts with (a `format` waits for its end);
 - `output_parser`: how the model's raw output is split into thinking, content and
@@ -10,16 +13,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import BadRequest
-from ..runner.protocol import Prompt, image_bytes
+from ..runner.protocol import CompletionRequest, Prompt, image_bytes
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
-from ..templates.capabilities import THINKING, VISION
+from ..templates.capabilities import EMBEDDING, THINKING, TOOLS, VISION, go_capabilities, require
 from ..templates.profile import TemplateProfile
 from ..tools import OutputParser, ThinkingParser, ToolCallParser, tool_names
+from .wire import GenerationRequest
 
 THINK_LEVELS = ("high", "medium", "low", "max")
 # A Modelfile's MESSAGE roles, and OpenAI's `developer`, which Ollama passes to the template as it is.
@@ -29,16 +35,161 @@ CHAT_ROLES = (*MESSAGE_ROLES, "developer")
 MAX_TOP_LOGPROBS = 20
 
 
-def generation_flags(body: dict[str, Any]) -> dict[str, Any]:
-    """The CompletionRequest fields a chat or generate body sets besides its prompt: truncate, shift, logprobs."""
-    top = body.get("top_logprobs") or 0
+# -- what a prepared request comes to ---------------------------------------------------
+
+
+@dataclass
+class ModelCall:
+    """The model a request runs, as it named it, with the request's options and keep_alive."""
+
+    name: str  # the model as the request named it (echoed in every reply)
+    model: LocalModel
+    options: dict[str, Any]
+    keep_alive: Any  # seconds, None (forever) or "default"
+
+
+@dataclass
+class Prepared(ModelCall):
+    """A checked chat or generate request, ready to run."""
+
+    job: CompletionRequest  # what the runner gets
+    output: Callable[[str], OutputParser]  # a fresh parser for the model's output, given the prompt's tail
+    prompt_tokens: int = 0  # once it runs: the prompt's tokens, as the runner counted them (its Started event)
+
+
+@dataclass
+class LoadOnly(ModelCall):
+    """An empty prompt or conversation: load the model (keep_alive 0: unload it); nothing is generated."""
+
+
+@dataclass
+class RenderOnly(ModelCall):
+    """`_debug_render_only`: the prompt the model would read, rendered without generating."""
+
+    prompt: Prompt
+
+
+Preparation = Prepared | LoadOnly | RenderOnly
+
+
+# -- local and remote models -------------------------------------------------------------
+
+
+class ModelPolicy(ABC):
+    """What this server checks and reads for a request to one model, chosen once per request
+    (`InferenceHandler.policy`): a model run here is read through its template (capabilities, think and tool
+    tags); a remote model's engines render, think and call tools, so they decide what it can do."""
+
+    @abstractmethod
+    def check_images(self, images: Any, where: str = "images") -> None:
+        """400 for images the model cannot read, or that are not base64."""
+
+    @abstractmethod
+    def think(self, think: Any) -> bool | str | None:
+        """The request's `think`, checked, as the prompt gets it."""
+
+    @abstractmethod
+    def check_route(self, name: str, route: str) -> None:
+        """400 when the model cannot answer `route` ("chat", "generate"): an embedding model."""
+
+    @abstractmethod
+    def check_tools(self) -> None:
+        """400 when the model cannot call tools."""
+
+    @abstractmethod
+    def check_insert(self, template: str | None) -> None:
+        """400 when `template` (the request's or the model's) cannot fill in a `suffix`."""
+
+    @abstractmethod
+    def with_template(self, template: str | None) -> ModelPolicy:
+        """This policy for a request that brings its own TEMPLATE."""
+
+    @abstractmethod
+    def think_tags(self, prompt: Prompt) -> tuple[str, str] | None:
+        """The tags of the thinking the output starts with, for a `format` that waits for its end."""
+
+    @abstractmethod
+    def output(self, prompt: Prompt, forced: bool = False) -> Callable[[str], OutputParser]:
+        """A fresh parser for the model's output, given the rendered prompt's tail; `forced`: a call is forced."""
+
+
+@dataclass(frozen=True)
+class LocalPolicy(ModelPolicy):
+    """A model run here: its template's profile says what it can do and how its output reads."""
+
+    model: LocalModel
+    profile: TemplateProfile
+
+    def check_images(self, images: Any, where: str = "images") -> None:
+        check_images(self.model, self.profile.capabilities, images, where)
+
+    def think(self, think: Any) -> bool | str | None:
+        return think_value(self.model, self.profile.capabilities, think)
+
+    def check_route(self, name: str, route: str) -> None:
+        if EMBEDDING in self.profile.capabilities:
+            raise BadRequest(f'"{name}" does not support {route}')
+
+    def check_tools(self) -> None:
+        require(self.model, self.profile.capabilities, TOOLS)
+
+    def check_insert(self, template: str | None) -> None:
+        if "insert" not in (go_capabilities(template) if template else []):
+            raise BadRequest(f'"{self.model.name.display()}" does not support insert')
+
+    def with_template(self, template: str | None) -> ModelPolicy:
+        return replace(self, profile=self.profile.with_go_template(template))
+
+    def think_tags(self, prompt: Prompt) -> tuple[str, str] | None:
+        return think_tags(self.profile, prompt)
+
+    def output(self, prompt: Prompt, forced: bool = False) -> Callable[[str], OutputParser]:
+        profile = self.profile
+        return lambda tail: output_parser(profile, prompt, tail, forced=forced)
+
+
+@dataclass(frozen=True)
+class RemotePolicy(ModelPolicy):
+    """A remote model: the request's own values are checked; its engines decide the rest, and split its output."""
+
+    def check_images(self, images: Any, where: str = "images") -> None:
+        return None
+
+    def think(self, think: Any) -> bool | str | None:
+        return check_think(think)
+
+    def check_route(self, name: str, route: str) -> None:
+        return None
+
+    def check_tools(self) -> None:
+        return None
+
+    def check_insert(self, template: str | None) -> None:
+        return None
+
+    def with_template(self, template: str | None) -> ModelPolicy:
+        return self
+
+    def think_tags(self, prompt: Prompt) -> tuple[str, str] | None:
+        return None
+
+    def output(self, prompt: Prompt, forced: bool = False) -> Callable[[str], OutputParser]:
+        return lambda tail: OutputParser()
+
+
+# -- request checks ----------------------------------------------------------------------
+
+
+def generation_flags(request: GenerationRequest) -> dict[str, Any]:
+    """The CompletionRequest fields a chat or generate request sets besides its prompt: truncate, shift, logprobs."""
+    top = request.top_logprobs
     if not 0 <= top <= MAX_TOP_LOGPROBS:
         raise BadRequest(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
     return {
-        "truncate": body.get("truncate", True),
-        "shift": body.get("shift", True),
-        "cut_prompt": body.get("shift") is True,  # asked for: a prompt longer than the context is cut, not refused
-        "logprobs": bool(body.get("logprobs")) or top > 0,
+        "truncate": request.truncate,
+        "shift": request.shift is not False,
+        "cut_prompt": request.shift is True,  # asked for: a prompt longer than the context is cut, not refused
+        "logprobs": request.logprobs or top > 0,
         "top_logprobs": top,
     }
 

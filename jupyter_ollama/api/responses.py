@@ -12,34 +12,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import OllamaError
 from . import openai_wire as ow
 from . import responses_wire as rw
-from .inference import STARTED, ChatHandler
+from .inference import STARTED, ChatHandler, Chunks
 from .openai import OpenAIHandler
-from .sse import HEARTBEAT, Chunks, Events, chat_chunks, with_heartbeat
+from .sse import HEARTBEAT, NAMED_SSE, Events, chat_chunks, with_heartbeat
 
 
 class ResponsesHandler(OpenAIHandler, ChatHandler):
-    named_events = True
-    end_marker = None
+    framing = NAMED_SSE
     events: rw.ResponseStream | None = None
 
-    def stream_error(self, status: int, message: str) -> dict[str, Any]:
+    def stream_error(self, status: int, message: str, err: OllamaError | None = None) -> dict[str, Any]:
         assert self.events is not None  # the stream has started
         return self.events.error(status, message)
 
     async def post(self) -> None:
-        body = self.json_body(rw.RESPONSES)
-        table = rw.tool_table(body.get("tools"))
-        chat = rw.chat_body(body, table)
+        request = self.json_body(rw.ResponsesRequest)
+        table = rw.tool_table(request.tools)
+        chat = rw.chat_body(request, table)
         native = ow.chat_request(chat)
-        chunks = await chat_chunks(self, native, chat.get("tool_choice"), announce=True)
-        if chunks is None:
-            return
+        chunks = await chat_chunks(self, native, chat.tool_choice, announce=True)
         rid = rw.new_id("resp")
-        events = self.events = rw.ResponseStream(rid, body, table)
-        await self.answer(chunks, native["stream"],
-                          lambda final: rw.response_object(rid, body, "completed", rw.final_output(final, table), final),
+        events = self.events = rw.ResponseStream(rid, request, table)
+        await self.answer(chunks, native.stream,
+                          lambda final: rw.response_object(rid, request, "completed", rw.final_output(final, table), final),
                           lambda c: with_heartbeat(_sse(c, events), HEARTBEAT, events.in_progress))
 
 

@@ -31,22 +31,40 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..gojson import json_type
-from .openai_wire import MAX_TOKENS, openai_tool_calls
-from .wire import Shape
+from .openai_wire import MAX_TOKENS, ChatCompletionRequest, openai_tool_calls
+from .wire import WireRequest
 
 log = logging.getLogger("jupyter_ollama")
 
-RESPONSES = Shape(
-    "ResponsesRequest",
-    {
-        "model": "string", "input": "any", "instructions": "string", "max_output_tokens": "int",
-        "reasoning": "object", "temperature": "number", "top_p": "number", "text": "object",
-        "tools": "array", "tool_choice": "any", "stream": "bool", "truncation": "string",
-        "previous_response_id": "string", "background": "bool", "store": "bool", "metadata": "object",
-        "parallel_tool_calls": "bool", "conversation": "any", "include": "array", "prompt_cache_key": "string",
-        "client_metadata": "any", "service_tier": "string",
-    },
-)
+
+
+@dataclass(frozen=True)
+class ResponsesRequest(WireRequest):
+    go_struct = "ResponsesRequest"
+
+    model: str = ""
+    input: Any = None  # a string, or an array of items
+    instructions: str | None = None
+    max_output_tokens: int | None = None
+    reasoning: dict[str, Any] = field(default_factory=dict)  # {"effort", "summary"}
+    temperature: float | None = None
+    top_p: float | None = None
+    text: dict[str, Any] = field(default_factory=dict)  # {"format": ...}
+    tools: list[Any] = field(default_factory=list)
+    tool_choice: Any = None
+    stream: bool = False
+    truncation: str = "disabled"
+    previous_response_id: str = ""
+    background: bool = False
+    store: bool | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    parallel_tool_calls: bool | None = None
+    conversation: Any = None
+    include: list[Any] = field(default_factory=list)
+    prompt_cache_key: str | None = None
+    client_metadata: Any = None
+    service_tier: str | None = None
+
 
 _PART_TYPES = {"input_text": "text", "output_text": "text", "input_image": "image_url"}
 
@@ -106,12 +124,12 @@ _SKIPPED_ITEMS = ("web_search_call", "file_search_call", "code_interpreter_call"
                   "mcp_approval_response", "compaction", "local_shell_call", "local_shell_call_output")
 
 
-def _messages(body: dict[str, Any], table: ToolTable) -> list[dict[str, Any]]:
+def _messages(request: ResponsesRequest, table: ToolTable) -> list[dict[str, Any]]:
     """Chat messages for the request's `instructions` and `input`."""
     messages: list[dict[str, Any]] = []
-    if body.get("instructions"):
-        messages.append({"role": "system", "content": body["instructions"]})
-    items = body.get("input")
+    if request.instructions:
+        messages.append({"role": "system", "content": request.instructions})
+    items = request.input
     if isinstance(items, str):
         return messages + ([{"role": "user", "content": items}] if items else [])
     if items is None:
@@ -253,36 +271,27 @@ def _response_format(text: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": fmt["type"]}
 
 
-def chat_body(body: dict[str, Any], table: ToolTable) -> dict[str, Any]:
-    """The chat completion request that asks what `body` asks, with `table` (the request's tools) as its tools."""
-    for unsupported in ("previous_response_id", "conversation"):
-        if body.get(unsupported):
-            raise BadRequest(f"{unsupported} is not supported: responses are not stored, send the whole conversation as input")
-    if body.get("background"):
+def chat_body(request: ResponsesRequest, table: ToolTable) -> ChatCompletionRequest:
+    """The chat completion request that asks what `request` asks, with `table` (the request's tools) as its tools."""
+    for name, unsupported in (("previous_response_id", request.previous_response_id), ("conversation", request.conversation)):
+        if unsupported:
+            raise BadRequest(f"{name} is not supported: responses are not stored, send the whole conversation as input")
+    if request.background:
         raise BadRequest("background responses are not supported")
-    messages = _messages(body, table)
+    messages = _messages(request, table)
     if not any(m["role"] not in ("system", "developer") for m in messages):
         raise BadRequest("input is required")
-    chat: dict[str, Any] = {"model": body.get("model"), "messages": messages, "stream": bool(body.get("stream"))}
-    for key in ("temperature", "top_p"):
-        if key in body:
-            chat[key] = body[key]
-    if "max_output_tokens" in body:
-        if not 1 <= body["max_output_tokens"] <= MAX_TOKENS:
-            raise BadRequest(f"max_output_tokens must be an integer from 1 to {MAX_TOKENS}, not {body['max_output_tokens']}")
-        chat["max_tokens"] = body["max_output_tokens"]
-    effort = (body.get("reasoning") or {}).get("effort")
-    if effort is not None:
-        if not isinstance(effort, str):
-            raise BadRequest(f"reasoning.effort must be a string, not {json_type(effort)}")
-        chat["reasoning"] = {"effort": effort}
-    if table.functions:
-        chat["tools"] = table.functions
-        chat["tool_choice"] = _tool_choice(body.get("tool_choice"))
-    response_format = _response_format(body.get("text") or {})
-    if response_format:
-        chat["response_format"] = response_format
-    return chat
+    max_tokens = request.max_output_tokens
+    if max_tokens is not None and not 1 <= max_tokens <= MAX_TOKENS:
+        raise BadRequest(f"max_output_tokens must be an integer from 1 to {MAX_TOKENS}, not {max_tokens}")
+    effort = request.reasoning.get("effort")
+    if effort is not None and not isinstance(effort, str):
+        raise BadRequest(f"reasoning.effort must be a string, not {json_type(effort)}")
+    tool_choice = _tool_choice(request.tool_choice) if table.functions else None
+    return ChatCompletionRequest(
+        model=request.model, messages=messages, stream=request.stream, temperature=request.temperature,
+        top_p=request.top_p, max_tokens=max_tokens, reasoning={"effort": effort} if effort is not None else None,
+        tools=table.functions or None, tool_choice=tool_choice, response_format=_response_format(request.text) or {})
 
 
 # -- reply -----------------------------------------------------------------------
@@ -312,27 +321,28 @@ def usage(final: dict[str, Any]) -> dict[str, Any]:
             "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
 
 
-def response_object(rid: str, body: dict[str, Any], status: str, output: list[dict[str, Any]],
+def response_object(rid: str, request: ResponsesRequest, status: str, output: list[dict[str, Any]],
                     final: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `response` object, echoing the request's settings; `final` (the last native chunk) when done."""
-    text = body.get("text") or {}
-    reasoning = body.get("reasoning") or {}
+    text, reasoning = request.text, request.reasoning
     incomplete = final is not None and final.get("done_reason") == "length"
     return {
         "id": rid, "object": "response", "created_at": int(time.time()),
         "completed_at": int(time.time()) if final is not None else None,
         "status": "incomplete" if incomplete else status,
         "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
-        "model": body.get("model"), "previous_response_id": None, "instructions": body.get("instructions"),
-        "output": output, "error": None, "tools": body.get("tools") or [], "tool_choice": body.get("tool_choice", "auto"),
-        "truncation": body.get("truncation", "disabled"), "parallel_tool_calls": True,
+        "model": request.model, "previous_response_id": None, "instructions": request.instructions,
+        "output": output, "error": None, "tools": request.tools,
+        "tool_choice": "auto" if request.tool_choice is None else request.tool_choice,
+        "truncation": request.truncation, "parallel_tool_calls": True,
         "text": {"format": text.get("format") or {"type": "text"}},
-        "top_p": body.get("top_p", 1.0), "temperature": body.get("temperature", 1.0),
+        "top_p": 1.0 if request.top_p is None else request.top_p,
+        "temperature": 1.0 if request.temperature is None else request.temperature,
         "presence_penalty": 0, "frequency_penalty": 0, "top_logprobs": 0,
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")} if reasoning else None,
         "usage": usage(final) if final is not None else None,
-        "max_output_tokens": body.get("max_output_tokens"), "max_tool_calls": None, "store": False,
-        "background": False, "service_tier": "default", "metadata": body.get("metadata") or {},
+        "max_output_tokens": request.max_output_tokens, "max_tool_calls": None, "store": False,
+        "background": False, "service_tier": "default", "metadata": request.metadata,
         "safety_identifier": None, "prompt_cache_key": None,
     }
 
@@ -355,8 +365,8 @@ class ResponseStream:
     the whole response (its status "incomplete" at max_output_tokens).
     """
 
-    def __init__(self, rid: str, body: dict[str, Any], table: ToolTable) -> None:
-        self.rid, self.body, self.table = rid, body, table
+    def __init__(self, rid: str, request: ResponsesRequest, table: ToolTable) -> None:
+        self.rid, self.request, self.table = rid, request, table
         self.sequence = 0
         self.output: list[dict[str, Any]] = []  # the items done so far
         self.open: dict[str, Any] | None = None  # the item being written: reasoning or message
@@ -371,12 +381,12 @@ class ResponseStream:
         return {"item_id": self.open["id"], "output_index": len(self.output)}
 
     def start(self) -> list[dict[str, Any]]:
-        response = response_object(self.rid, self.body, "in_progress", [])
+        response = response_object(self.rid, self.request, "in_progress", [])
         return [self.event("response.created", response=response), self.event("response.in_progress", response=response)]
 
     def in_progress(self) -> dict[str, Any]:
         """response.in_progress again: the Responses API's only event for "still working" (a keep-alive)."""
-        return self.event("response.in_progress", response=response_object(self.rid, self.body, "in_progress", self.output))
+        return self.event("response.in_progress", response=response_object(self.rid, self.request, "in_progress", self.output))
 
     def _open(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         events = self._close()
@@ -430,7 +440,7 @@ class ResponseStream:
             if not self.output and self.open is None:  # nothing said: one empty message, as in the whole reply
                 events += self._open(message_item(new_id("msg"), "", "in_progress"))
             events += self._close()
-            response = response_object(self.rid, self.body, "completed", self.output, chunk)
+            response = response_object(self.rid, self.request, "completed", self.output, chunk)
             # response.completed even when incomplete (the status says so): what clients wait for, as from Ollama.
             events.append(self.event("response.completed", response=response))
         return events

@@ -17,16 +17,7 @@ from ..store.names import ModelName
 from ..store.pull import pull_model
 from ..store.push import push_model
 from .base import OllamaHandler, run_in_thread
-from .wire import Shape
-
-PULL = Shape(
-    "PullRequest",
-    {"model": "string", "name": "string", "insecure": "bool", "stream": "bool", "username": "string", "password": "string"},
-)
-PUSH = Shape(
-    "PushRequest",
-    {"model": "string", "name": "string", "insecure": "bool", "stream": "bool", "username": "string", "password": "string"},
-)
+from .wire import PullRequest, PushRequest
 
 
 class _TransferHandler(OllamaHandler):
@@ -41,27 +32,27 @@ class PullHandler(_TransferHandler):
     manages_store = "pull"
 
     async def post(self) -> None:
-        body = self.json_body(PULL)
-        name = ModelName.parse(body.get("model") or body.get("name") or "")  # 400 invalid model name
+        request = self.json_body(PullRequest)
+        name = ModelName.parse(request.model or request.name)  # 400 invalid model name
         self.cancel = threading.Event()
-        insecure, cancel, store = bool(body.get("insecure")), self.cancel, self.store
+        insecure, cancel, store = request.insecure, self.cancel, self.store
         work = lambda progress: pull_model(store, name, progress, insecure=insecure, cancel=cancel)  # noqa: E731
-        await self.respond_stream(run_in_thread(work), stream=body.get("stream", True))
+        await self.respond_stream(run_in_thread(work), stream=request.stream)
 
 
 class PushHandler(_TransferHandler):
     manages_store = "push"
 
     async def post(self) -> None:
-        body = self.json_body(PUSH)
-        text = body.get("model") or body.get("name")
+        request = self.json_body(PushRequest)
+        text = request.model or request.name
         if not text:
             raise BadRequest("model is required")
         name = ModelName.parse(text)
         self.cancel = threading.Event()
-        insecure, cancel, store = bool(body.get("insecure")), self.cancel, self.store
+        insecure, cancel, store = request.insecure, self.cancel, self.store
         work = lambda progress: push_model(store, name, progress, insecure=insecure, cancel=cancel)  # noqa: E731
-        await self.respond_stream(run_in_thread(work), stream=body.get("stream", True))
+        await self.respond_stream(run_in_thread(work), stream=request.stream)
 
 
 def transfer_routes() -> list[tuple[str, type, dict[str, Any]]]:

@@ -41,39 +41,39 @@ def test_claude_code_first_turn():
     assert request["path"] == "/v1/messages?beta=true" and request["headers"]["authorization"] == "Bearer secret"
     body = request["body"]
     assert [m["role"] for m in body["messages"]] == ["user", "system"]  # what failed with 'role must be "user" or "assistant"'
-    native, choice = aw.chat_request(body)
-    system, *turns = native["messages"]
+    native, choice = aw.chat_request(aw.MessagesRequest.from_json(body))
+    system, *turns = native.messages
     # The top-level system blocks, then the system-role message, in order, in one system prompt.
     blocks = "".join(b["text"] for b in body["system"])
     inline = body["messages"][1]["content"][0]["text"]
     assert system == {"role": "system", "content": blocks + "\n\n" + inline}
     assert [t["role"] for t in turns] == ["user"] and turns[0]["content"].endswith("Say hi")
     # Every tool but the deferred placeholder, as functions.
-    names = [t["function"]["name"] for t in native["tools"]]
+    names = [t["function"]["name"] for t in native.tools]
     assert "DeferredToolPlaceholder" not in names and len(names) == len(body["tools"]) - 1 and "Bash" in names
-    assert native["options"]["num_predict"] == 32000 and native["stream"] is True
-    assert native["think"] == "high" or native["think"] is None  # adaptive thinking: the effort, or the model decides
+    assert native.options["num_predict"] == 32000 and native.stream is True
+    assert native.think == "high" or native.think is None  # adaptive thinking: the effort, or the model decides
     assert choice is None
 
 
 def test_claude_code_tool_turn():
-    native, _ = aw.chat_request(recorded("claude_code_tool_turn")["body"])
-    roles = [m["role"] for m in native["messages"]]
+    native, _ = aw.chat_request(aw.MessagesRequest.from_json(recorded("claude_code_tool_turn")["body"]))
+    roles = [m["role"] for m in native.messages]
     assert roles == ["system", "user", "assistant", "tool"]
-    call = native["messages"][2]["tool_calls"][0]
+    call = native.messages[2]["tool_calls"][0]
     assert call == {"id": "toolu_01", "function": {"name": "Bash", "arguments": {"command": "echo hi", "description": "Say hi"}}}
-    assert native["messages"][3] == {"role": "tool", "content": "hi", "tool_call_id": "toolu_01", "tool_name": "Bash"}
+    assert native.messages[3] == {"role": "tool", "content": "hi", "tool_call_id": "toolu_01", "tool_name": "Bash"}
 
 
 def test_system_messages_join_in_order():
     body = {"model": "m", "max_tokens": 8, "system": "A.", "messages": [
         {"role": "system", "content": "B."}, {"role": "user", "content": "Hi"},
         {"role": "system", "content": [{"type": "text", "text": "C."}]}, {"role": "assistant", "content": "Hello"}]}
-    native, _ = aw.chat_request(body)
-    assert native["messages"] == [{"role": "system", "content": "A.\n\nB.\n\nC."}, {"role": "user", "content": "Hi"},
-                                  {"role": "assistant", "content": "Hello"}]
+    native, _ = aw.chat_request(aw.MessagesRequest.from_json(body))
+    assert native.messages == [{"role": "system", "content": "A.\n\nB.\n\nC."}, {"role": "user", "content": "Hi"},
+                               {"role": "assistant", "content": "Hello"}]
     with pytest.raises(BadRequest, match="messages.0.content must be a string or an array of text blocks"):
-        aw.chat_request({**body, "messages": [{"role": "system", "content": 5}]})
+        aw.chat_request(aw.MessagesRequest.from_json({**body, "messages": [{"role": "system", "content": 5}]}))
 
 
 def test_tools_of_every_type():
@@ -82,8 +82,8 @@ def test_tools_of_every_type():
                       {"type": "code_execution_20250825", "name": "code_execution"},
                       {"type": "bash_20250124", "name": "bash"},
                       {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}]
-    native, _ = aw.chat_request(body)
-    functions = {t["function"]["name"]: t["function"] for t in native["tools"]}
+    native, _ = aw.chat_request(aw.MessagesRequest.from_json(body))
+    functions = {t["function"]["name"]: t["function"] for t in native.tools}
     assert "web_search" not in functions and "code_execution" not in functions  # server tools: left out
     assert functions["bash"]["parameters"]["properties"]["command"] == {"type": "string"}
     assert functions["str_replace_based_edit_tool"]["parameters"]["required"] == ["command", "path"]
@@ -101,8 +101,8 @@ def test_documents_and_server_tool_history():
                 {"type": "web_search_result", "title": "Sky", "url": "https://example.org/sky"}]},
             {"type": "text", "text": "Blue."}]},
         {"role": "user", "content": [{"type": "container_upload", "file_id": "f"}, {"type": "text", "text": "Sure?"}]}]}
-    native, _ = aw.chat_request(body)
-    user, assistant, last = native["messages"]
+    native, _ = aw.chat_request(aw.MessagesRequest.from_json(body))
+    user, assistant, last = native.messages
     assert user["content"] == "Document: Notes\nThe sky is green.\n\nWhat color is the sky?"
     assert assistant["content"] == '[web_search: {"query": "sky color"}]\n- Sky: https://example.org/sky\nBlue.'
     assert "tool_calls" not in assistant and last["content"] == "Sure?"  # a block of a newer API is not read
@@ -110,14 +110,15 @@ def test_documents_and_server_tool_history():
 
 def test_output_config_format_is_structured_output():
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    native, _ = aw.chat_request({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}],
-                                 "output_config": {"effort": "low", "format": {"type": "json_schema", "schema": schema}}})
-    assert native["format"] == schema and native["think"] == "low"
+    native, _ = aw.chat_request(aw.MessagesRequest.from_json({
+        "model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}],
+        "output_config": {"effort": "low", "format": {"type": "json_schema", "schema": schema}}}))
+    assert native.format == schema and native.think == "low"
 
 
 def test_count_tokens_request_needs_no_max_tokens():
-    native, _ = aw.count_request({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
-    assert native["messages"] == [{"role": "user", "content": "Hi"}]
+    native, _ = aw.count_request(aw.CountTokensRequest.from_json({"model": "m", "messages": [{"role": "user", "content": "Hi"}]}))
+    assert native.messages == [{"role": "user", "content": "Hi"}]
 
 
 # -- Codex: /v1/responses --------------------------------------------------------------
@@ -128,19 +129,19 @@ def test_codex_first_turn():
     kinds = [t["type"] for t in body["tools"]]
     assert "namespace" in kinds and "web_search" in kinds  # what failed with "only function tools are supported"
     table = rw.tool_table(body["tools"])
-    native = ow.chat_request(rw.chat_body(body, table))
-    names = [t["function"]["name"] for t in native["tools"]]
+    native = ow.chat_request(rw.chat_body(rw.ResponsesRequest.from_json(body), table))
+    names = [t["function"]["name"] for t in native.tools]
     members = [t["name"] for t in next(t for t in body["tools"] if t["type"] == "namespace")["tools"]]
     assert [n for n in names if n.startswith("multi_agent_v1.")] == [f"multi_agent_v1.{m}" for m in members]
     assert "web_search" not in names and "exec_command" in names
-    assert [m["role"] for m in native["messages"]][:2] == ["system", "system"]  # developer messages
-    assert native["messages"][-1] == {"role": "user", "content": "Say hi"}
+    assert [m["role"] for m in native.messages][:2] == ["system", "system"]  # developer messages
+    assert native.messages[-1] == {"role": "user", "content": "Say hi"}
 
 
 def test_codex_tool_turn():
     body = recorded("codex_tool_turn")["body"]
-    native = ow.chat_request(rw.chat_body(body, rw.tool_table(body["tools"])))
-    call_turn, result = native["messages"][-2:]
+    native = ow.chat_request(rw.chat_body(rw.ResponsesRequest.from_json(body), rw.tool_table(body["tools"])))
+    call_turn, result = native.messages[-2:]
     assert call_turn["role"] == "assistant"
     assert call_turn["tool_calls"] == [{"id": "call_1", "function": {"name": "exec_command", "arguments": {"cmd": "echo hi"}}}]
     assert result["role"] == "tool" and result["tool_call_id"] == "call_1" and result["tool_name"] == "exec_command"
@@ -169,7 +170,7 @@ def test_namespaced_and_custom_calls_go_back_as_codex_reads_them():
         "type": "custom_tool_call", "name": "apply_patch", "input": "*** Begin Patch", "call_id": "c2"}
     assert items[2]["type"] == "function_call" and "namespace" not in items[2]
     # Streamed: the custom call's input arrives as custom_tool_call_input events.
-    stream = rw.ResponseStream("resp_1", {"model": "m"}, table)
+    stream = rw.ResponseStream("resp_1", rw.ResponsesRequest(model="m"), table)
     events = stream.add({"message": {"content": "", "tool_calls": calls[1:2]}, "done": False})
     assert [e["type"] for e in events] == ["response.output_item.added", "response.custom_tool_call_input.delta",
                                            "response.custom_tool_call_input.done", "response.output_item.done"]
@@ -188,8 +189,8 @@ def test_custom_and_namespaced_history_reads_back():
         {"type": "function_call_output", "call_id": "c2", "output": "ok"},
         {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "x"}},
         {"type": "item_reference", "id": "msg_1"}]}
-    native = ow.chat_request(rw.chat_body(body, table))
-    messages = native["messages"]
+    native = ow.chat_request(rw.chat_body(rw.ResponsesRequest.from_json(body), table))
+    messages = native.messages
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "tool"]
     assert messages[2]["tool_calls"][0]["function"] == {"name": "apply_patch", "arguments": {"input": "*** Begin Patch"}}
     assert messages[3]["tool_name"] == "apply_patch" and messages[3]["content"] == "Done!"

@@ -291,6 +291,22 @@ def test_count_tokens_is_what_the_model_reads(server, claude, models):
     assert missing.status_code == 400 and missing.json()["error"]["message"] == "messages is required"
 
 
+def test_a_conversation_with_nothing_to_read_loads_the_model_and_answers_in_anthropics_shape(server, smollm2):
+    """An empty turn becomes no native message: the model is loaded, as /api/chat does for an empty conversation, and
+    the answer is an empty message (streamed: its events), nothing to count."""
+    empty = {"model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": []}]}
+    reply = post(server, empty)
+    assert reply.status_code == 200, reply.text
+    message = reply.json()
+    assert message["type"] == "message" and message["model"] == "smollm2" and message["content"] == [{"type": "text", "text": ""}]
+    assert message["stop_reason"] == "end_turn" and message["usage"] == {"input_tokens": 0, "output_tokens": 0}
+    with httpx.stream("POST", server.url + "/v1/messages", json={**empty, "stream": True}, timeout=60) as streamed:
+        kinds = [line.removeprefix("event: ") for line in streamed.iter_lines() if line.startswith("event: ")]
+    assert kinds == ["message_start", "content_block_start", "content_block_stop", "message_delta", "message_stop"]
+    counted = httpx.post(server.url + "/v1/messages/count_tokens", json=empty, timeout=60)
+    assert counted.status_code == 200 and counted.json() == {"input_tokens": 0}
+
+
 def test_structured_output_and_compressed_bodies(server, claude, smollm2):
     schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
     body = {"model": "smollm2", "max_tokens": 40, "temperature": 0, "messages": [{"role": "user", "content": "Name a color."}],

@@ -150,6 +150,23 @@ def test_completions(oai, smollm2):
         oai.completions.create(model="smollm2", prompt="def f(", suffix="return 1", max_tokens=4)
 
 
+def test_an_empty_prompt_loads_the_model_and_answers_an_empty_completion(server, smollm2):
+    """As on /api/generate (Ollama's done_reason "load"), in OpenAI's shape, whole or streamed."""
+    url = server.url + "/v1/completions"
+    reply = httpx.post(url, json={"model": "smollm2", "prompt": ""}, timeout=60).json()
+    assert reply["object"] == "text_completion" and reply["model"] == "smollm2"
+    assert reply["choices"] == [{"text": "", "index": 0, "finish_reason": "load"}]
+    assert reply["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    loaded = [m["name"] for m in httpx.get(server.url + "/api/ps", timeout=60).json()["models"]]
+    assert "smollm2:latest" in loaded
+    with httpx.stream("POST", url, json={"model": "smollm2", "stream": True}, timeout=60) as streamed:
+        events = streamed.read().decode().split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""] and len(events) == 3
+    assert json.loads(events[0][6:])["choices"] == [{"text": "", "index": 0, "finish_reason": "load"}]
+    missing = httpx.post(url, json={"model": "nothing-here", "prompt": ""}, timeout=60)
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+
+
 def test_embeddings(oai, smollm2):
     floats = oai.embeddings.create(model="smollm2", input=["hello", "world"])
     assert [d.index for d in floats.data] == [0, 1] and floats.usage.prompt_tokens > 0

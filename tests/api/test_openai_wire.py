@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from jupyter_ollama.api.openai_wire import chat_request
+from jupyter_ollama.api.openai_wire import ChatCompletionRequest, chat_request
 from jupyter_ollama.errors import BadRequest
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
@@ -25,7 +25,7 @@ def test_content_parts_become_one_message_each_with_tool_fields_on_the_last():
              "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "look", "arguments": "{}"}}]},
         ],
     }
-    messages = chat_request(body)["messages"]
+    messages = chat_request(ChatCompletionRequest.from_json(body)).messages
     assert messages[:3] == [
         {"role": "user", "content": "Look:"},
         {"role": "user", "content": "", "images": [PNG]},
@@ -36,13 +36,14 @@ def test_content_parts_become_one_message_each_with_tool_fields_on_the_last():
 
 
 def test_top_p_zero_is_kept_and_absent_or_null_sampling_means_openais_one():
-    assert chat_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "top_p": 0})["options"]["top_p"] == 0
-    options = chat_request({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": None})["options"]
+    ask = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    assert chat_request(ChatCompletionRequest.from_json({**ask, "top_p": 0})).options["top_p"] == 0
+    options = chat_request(ChatCompletionRequest.from_json({**ask, "temperature": None})).options
     assert options["temperature"] == 1.0 and options["top_p"] == 1.0
 
 
 @pytest.mark.parametrize("body", [{"reasoning": {"effort": []}}, {"reasoning": "high"}, {"reasoning_effort": {"a": 1}}])
 def test_a_reasoning_effort_of_the_wrong_type_is_a_clear_400(body):
     with pytest.raises(BadRequest) as info:
-        chat_request({"model": "m", "messages": [{"role": "user", "content": "x"}], **body})
+        chat_request(ChatCompletionRequest.from_json({"model": "m", "messages": [{"role": "user", "content": "x"}], **body}))
     assert info.value.status == 400
