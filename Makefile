@@ -26,7 +26,7 @@ LLAMA_CUDA_INSTALL = CUDACXX="$(NVCC)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BI
 LLAMA_RECORD = printf 'backend=%s\nreason=%s\ncmake_args=%s\n' '$(LLAMA_BACKEND)' '$(LLAMA_REASON)' "$$CMAKE_ARGS" > $(VENV)/jupyter-ollama-llama-build.txt
 # LLAVA_BUILD=OFF leaves out llama.cpp's multimodal library (llama_cpp.mtmd_cpp: images, audio); this compiles
 # it alone (about a minute on 2 cores) and caches it in ~/.cache/jupyter-ollama/mtmd, so a fresh clone copies it.
-MTMD_INSTALL = $(BIN)/python tools/build_mtmd.py --record $(VENV)/jupyter-ollama-llama-build.txt
+MTMD_INSTALL = $(BIN)/python build_tools/build_mtmd.py --record $(VENV)/jupyter-ollama-llama-build.txt
 
 # The JupyterLab sidebar: TypeScript in labextension/, built (npm + jupyter-builder) into
 # jupyter_ollama/labextension/, which the wheel ships and the editable install links.
@@ -111,7 +111,7 @@ serve: setup
 
 # Quality gates: lint and types, Python and TypeScript. `make test` runs them first.
 lint: setup
-	$(BIN)/ruff check jupyter_ollama tests benchmarks tools
+	$(BIN)/ruff check jupyter_ollama tests benchmarks build_tools
 	$(BIN)/mypy
 	cd labextension && $(NPM) run lint
 
