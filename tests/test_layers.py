@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"client"},
     {"store"},
     {"tools"},
+    {"runners"},
     {"runner"},
     {"remote"},
     {"scheduler"},

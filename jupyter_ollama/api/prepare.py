@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import BadRequest
-from ..runner.protocol import Prompt, image_bytes
+from ..runners.protocol import Prompt, image_bytes
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
 from ..templates.capabilities import THINKING, VISION

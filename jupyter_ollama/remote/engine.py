@@ -16,7 +16,7 @@ import httpx
 
 from .. import envconfig
 from ..errors import OllamaError
-from ..runner.protocol import CompletionEvent, CompletionRequest, Done, EmbedReply, EmbedRequest
+from ..runners.protocol import CompletionEvent, CompletionRequest, Done, EmbedReply, EmbedRequest
 from ..store.remote_hosts import EngineSpec
 from . import ollama_api, openai_api
 from .signals import Capacity, read_capacity

@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from ..errors import BadRequest
-from ..runner.protocol import (
+from ..runners.protocol import (
     CompletionEvent,
     CompletionRequest,
     EmbedReply,
@@ -37,7 +37,7 @@ log = logging.getLogger("jupyter_ollama")
 
 
 class RemotePool:
-    """The `Runner` of a remote model (see `runner.protocol.Runner`)."""
+    """The `Runner` of a remote model (see `runners.protocol.Runner`)."""
 
     def __init__(self, remote_model: str, engines: list[EngineSpec], check_interval: float = 5.0) -> None:
         self.remote_model = remote_model

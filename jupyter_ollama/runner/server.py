@@ -22,11 +22,7 @@ import tornado.log
 import tornado.web
 
 from ..errors import BadRequest, OllamaError, PromptTooLong
-from .engine import DRAFT_NUM_PREDICT, Completion, Engine
-from .llama import LlamaModel
-from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
-from .prompt_cache import Settings as CacheSettings
-from .protocol import (
+from ..runners.protocol import (
     CompletionRequest,
     Done,
     EmbedReply,
@@ -41,6 +37,10 @@ from .protocol import (
     from_json,
     to_json,
 )
+from .engine import DRAFT_NUM_PREDICT, Completion, Engine
+from .llama import LlamaModel
+from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
+from .prompt_cache import Settings as CacheSettings
 from .sampling import SamplingOptions, grammar_for_format
 from .thinkfirst import ThinkFirst
 from .vision import IMAGE_TOKEN, MediaPrompt, Vision
@@ -98,7 +98,7 @@ class HealthHandler(RunnerHandler):
 
 
 class CompletionHandler(RunnerHandler):
-    """Streams NDJSON events (protocol.py): Started, Pieces, then Done, or one `{"error"}`."""
+    """Streams NDJSON events (runners/protocol.py): Started, Pieces, then Done, or one `{"error"}`."""
 
     async def post(self) -> None:
         request = CompletionRequest.of(self.body())

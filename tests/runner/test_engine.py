@@ -16,9 +16,9 @@ from jupyter_ollama.errors import BadRequest
 from jupyter_ollama.runner.engine import Completion, Engine
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens
-from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
 from jupyter_ollama.runner.thinkfirst import ThinkFirst
+from jupyter_ollama.runners.protocol import Prompt
 
 N_SLOTS = 3
 N_CTX_SLOT = 512

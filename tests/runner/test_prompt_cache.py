@@ -18,9 +18,9 @@ from jupyter_ollama.runner.engine import Completion, Engine
 from jupyter_ollama.runner.llama import LlamaModel, batch_add
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.prompt_cache import Settings
-from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.seqstate import snapshot
+from jupyter_ollama.runners.protocol import Prompt
 
 DIGEST = "sha256:" + "5" * 64  # the model's blob digest, as the scheduler passes it
 MIN_SAVE = 64  # tokens: small prompts keep the tests fast (the default is 256)

@@ -11,9 +11,9 @@ import pytest
 from jupyter_ollama.errors import BadRequest
 from jupyter_ollama.runner.engine import Completion, Engine
 from jupyter_ollama.runner.prompt import media_prompt, prompt_tokens, render
-from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.vision import IMAGE_TOKEN, Vision
+from jupyter_ollama.runners.protocol import Prompt
 from tests.projector import IMAGE_TOKENS, png
 
 RED = base64.b64encode(png(40, 20, (220, 20, 20))).decode()

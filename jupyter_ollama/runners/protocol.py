@@ -2,9 +2,10 @@
 
 As Ollama's `llm/server.go` has one `LlamaServer` interface, the scheduler and the
 handlers reach a loaded model only through `Runner`: the local llama.cpp subprocess
-(`scheduler/runner_process.py`) implements it, and so can an engine elsewhere.
-The shapes here are what crosses that boundary; over the subprocess's loopback
-HTTP they travel as the JSON of their fields (`to_json` / `from_json`).
+(`runners/process.py`, which starts the `runner/` program) implements it, and so do
+the remote engines (`remote/`). The shapes here are what crosses that boundary; over
+the subprocess's loopback HTTP they travel as the JSON of their fields (`to_json` /
+`from_json`, `event_to_json` / `event_from_json`).
 This module imports nothing heavy: the manager loads it without llama.cpp.
 """
 

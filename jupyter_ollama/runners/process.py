@@ -1,7 +1,9 @@
 """The manager's side of one runner subprocess: start it, talk to it, stop it.
 
-`RunnerProcess` is the local implementation of `runner.protocol.Runner`: the typed
+`RunnerProcess` is the local implementation of `runners.protocol.Runner`: the typed
 calls become loopback HTTP requests to the subprocess, authenticated by a secret.
+The subprocess is the `runner/` program, started by its module name
+(`python -m jupyter_ollama.runner`): nothing in the manager imports it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import httpx
 
 from ..errors import OllamaError, PromptTooLong
-from ..runner.protocol import (
+from .protocol import (
     CompletionEvent,
     CompletionRequest,
     EmbedReply,
