@@ -9,6 +9,7 @@ dies, however it dies, never leaves a runner holding memory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import os
@@ -27,17 +28,17 @@ from ..runners.protocol import (
     Done,
     EmbedReply,
     EmbedRequest,
+    Failed,
     LoadConfig,
-    Piece,
     Prompt,
     RunnerHealth,
-    SlotState,
     Started,
+    StreamEvent,
     event_to_json,
     from_json,
     to_json,
 )
-from .engine import DRAFT_NUM_PREDICT, Completion, Engine
+from .engine import DRAFT_NUM_PREDICT, Completion, Engine, EngineEvent
 from .llama import LlamaModel
 from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
 from .prompt_cache import Settings as CacheSettings
@@ -83,7 +84,7 @@ class RunnerHandler(tornado.web.RequestHandler):
 class HealthHandler(RunnerHandler):
     def get(self) -> None:
         health = RunnerHealth(
-            slots=[SlotState(**s) for s in self.engine.slot_states()],
+            slots=self.engine.slot_states(),
             waiting=len(self.engine.waiting),
             threads=self.engine.threads[0],
             threads_batch=self.engine.threads[1],
@@ -98,7 +99,7 @@ class HealthHandler(RunnerHandler):
 
 
 class CompletionHandler(RunnerHandler):
-    """Streams NDJSON events (runners/protocol.py): Started, Pieces, then Done, or one `{"error"}`."""
+    """Streams the engine's events as NDJSON (runners/protocol.py): Started, Pieces, then Done or Failed."""
 
     async def post(self) -> None:
         request = CompletionRequest.of(self.body())
@@ -109,7 +110,7 @@ class CompletionHandler(RunnerHandler):
                 media.close()
             raise PromptTooLong(len(tokens), self.engine.n_ctx_slot)
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        events: asyncio.Queue[EngineEvent] = asyncio.Queue()
         self.completion = Completion(
             tokens=tokens,
             options=SamplingOptions.from_options(options),
@@ -129,20 +130,16 @@ class CompletionHandler(RunnerHandler):
         await asyncio.to_thread(self.engine.find_cached, self.completion)  # reads a disk entry: not on the IOLoop
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
-        if not await self.send(event_to_json(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:], prompt_tokens=len(tokens)))):
+        if not await self.send(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:], prompt_tokens=len(tokens))):
             return
         while True:
             event = await events.get()
-            if "error" in event:
-                out = event
-            elif event.get("done"):
+            if isinstance(event, Done) and request.return_tokens:
                 context = [t for t in tokens if t != IMAGE_TOKEN] + self.completion.generated  # an image is not a token
-                out = event_to_json(from_json(Done, {**event, "tokens": context if request.return_tokens else None}))
-            else:
-                out = event_to_json(Piece(event["content"], event.get("logprobs")))
-            if not await self.send(out):
+                event = dataclasses.replace(event, tokens=context)
+            if not await self.send(event):
                 return
-            if event.get("done") or "error" in event:
+            if isinstance(event, (Done, Failed)):
                 break
         self.finish()
 
@@ -165,10 +162,10 @@ class CompletionHandler(RunnerHandler):
             raise BadRequest("the prompt ends with an image: the model needs text after it")
         return text, media.tokens, media
 
-    async def send(self, event: dict[str, Any]) -> bool:
+    async def send(self, event: StreamEvent) -> bool:
         """Write one line; False (and the request cancelled) when the manager has hung up."""
         try:
-            self.write(json.dumps(event) + "\n")
+            self.write(json.dumps(event_to_json(event)) + "\n")
             await self.flush()
             return True
         except tornado.iostream.StreamClosedError:

@@ -10,6 +10,7 @@ from jupyter_ollama.runner.draftmodel import load_draft
 from jupyter_ollama.runner.engine import Engine
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.sampling import SamplingOptions
+from jupyter_ollama.runners.protocol import Failed
 
 from .test_engine import N_CTX_SLOT, chat, complete, start
 
@@ -29,7 +30,7 @@ def plain(model) -> list[str]:
 def replies(engine: Engine, model: LlamaModel, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
     running = [start(engine, chat(model, content), num_predict=30, **kwargs) for content in PROMPTS]
     finals = [collector.wait() for _, collector in running]
-    assert all("error" not in final for final in finals), finals
+    assert all(not isinstance(final, Failed) for final in finals), finals
     return [collector.text for _, collector in running]
 
 
@@ -68,7 +69,7 @@ def test_a_draft_that_does_not_load_is_said_and_the_model_serves(model, tmp_path
     try:
         assert engine.drafts is None and engine.draft_error.startswith("the draft model did not load")
         _, collector, final = complete(engine, chat(model, PROMPTS[1]), num_predict=5)
-        assert final["eval_count"] == 5 and engine.tokens_drafted_total == 0
+        assert final.eval_count == 5 and engine.tokens_drafted_total == 0
     finally:
         engine.close()
 
