@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"templates"},
     {"client"},
     {"store"},
+    {"transfers"},
     {"tools"},
     {"runners"},
     {"runner"},
