@@ -50,7 +50,9 @@ def error_text(body: bytes) -> str:
     return str(error or data)[:300]
 
 
-class Engine:
+class RemoteEngine:
+    """One engine serving a remote model elsewhere: its API, health and capacity, and the requests sent to it."""
+
     def __init__(self, spec: EngineSpec, model: str, http: httpx.AsyncClient) -> None:
         self.url = spec.url
         self.key_env = spec.api_key_env  # read at each request: a rotated key needs no restart

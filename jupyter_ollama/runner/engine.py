@@ -125,7 +125,7 @@ DRAFT_USEFUL = 2
 NEAR_TIE = 0.05
 
 
-class Engine:
+class BatchEngine:
     def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
                  n_threads: int = 1, n_threads_batch: int | None = None, share_prefixes: bool = True,
                  kv_cache_type: str = "f16", flash_attention: bool | None = None, draft_path: str | None = None,

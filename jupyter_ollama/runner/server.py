@@ -38,7 +38,7 @@ from ..runners.protocol import (
     from_json,
     to_json,
 )
-from .engine import DRAFT_NUM_PREDICT, Completion, Engine, EngineEvent
+from .engine import DRAFT_NUM_PREDICT, BatchEngine, Completion, EngineEvent
 from .llama import LlamaModel
 from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
 from .prompt_cache import Settings as CacheSettings
@@ -51,7 +51,7 @@ PROMPT_TAIL = 64  # characters of the rendered prompt the manager sees (an open 
 
 class RunnerHandler(tornado.web.RequestHandler):
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> BatchEngine:
         return self.settings["engine"]
 
     @property
@@ -81,7 +81,7 @@ class RunnerHandler(tornado.web.RequestHandler):
             super().log_exception(typ, value, tb)
 
 
-class HealthHandler(RunnerHandler):
+class RunnerHealthHandler(RunnerHandler):
     def get(self) -> None:
         health = RunnerHealth(
             slots=self.engine.slot_states(),
@@ -246,7 +246,7 @@ def cache_settings(config: LoadConfig) -> CacheSettings | None:
     return CacheSettings(config.model_digest, config.prompt_cache_ram, folder, config.prompt_cache_disk)
 
 
-def _exit_when_stdin_closes(engine: Engine) -> None:
+def _exit_when_stdin_closes(engine: BatchEngine) -> None:
     sys.stdin.read()
     engine.flush_cache(EXIT_FLUSH)  # prompts saved in the last moments reach the disk (the manager waits 10 s)
     os._exit(0)  # the manager is gone: leave at once, the OS takes the memory back
@@ -267,7 +267,7 @@ async def main() -> None:
         except BadRequest as err:  # the model serves text all the same; images get this reason
             vision_error = err.message
             print(f"warning: {vision_error}; the model reads no images", file=sys.stderr, flush=True)
-    engine = Engine(
+    engine = BatchEngine(
         model,
         n_slots=config.num_parallel,
         n_ctx_slot=config.num_ctx,
@@ -284,7 +284,7 @@ async def main() -> None:
         print(f"warning: {engine.draft_error}; decoding without it", file=sys.stderr, flush=True)
     app = tornado.web.Application(
         [
-            (r"/health", HealthHandler),
+            (r"/health", RunnerHealthHandler),
             (r"/completion", CompletionHandler),
             (r"/render", RenderHandler),
             (r"/count", CountHandler),

@@ -13,7 +13,7 @@ import pytest
 
 import jupyter_ollama.runner.engine as engine_module
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.runner.engine import Completion, Engine, EngineEvent
+from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
@@ -30,7 +30,7 @@ def tokens_of(model, spec: dict, n_ctx: int, truncate: bool = True) -> list[int]
     return prompt_tokens(model, Prompt.of(spec), n_ctx, truncate)[1]
 
 
-class RecordingEngine(Engine):
+class RecordingEngine(BatchEngine):
     """The real engine, noting each admission: (slot id, request, reused tokens, tokens to prefill)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -106,7 +106,7 @@ def chat(model: LlamaModel, content: str) -> list[int]:
     return tokens_of(model, {"messages": [{"role": "user", "content": content}]}, N_CTX_SLOT)
 
 
-def start(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:
+def start(engine: BatchEngine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:
     collector = Collector()
     options = kwargs.pop("options", GREEDY)
     completion = Completion(tokens=tokens, options=options, on_event=collector, **kwargs)
@@ -114,7 +114,7 @@ def start(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion,
     return completion, collector
 
 
-def complete(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector, Done]:
+def complete(engine: BatchEngine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector, Done]:
     completion, collector = start(engine, tokens, **kwargs)
     final = collector.wait()
     assert not isinstance(final, Failed), final
@@ -252,7 +252,7 @@ def raw(model: LlamaModel, text: str) -> list[int]:
     return tokens_of(model, {"raw": text}, N_CTX_SLOT)
 
 
-def think_then(engine: Engine, model: LlamaModel, prompt: str, opened: bool, **kwargs: Any) -> str:
+def think_then(engine: BatchEngine, model: LlamaModel, prompt: str, opened: bool, **kwargs: Any) -> str:
     _, collector, final = complete(engine, raw(model, prompt), grammar=grammar_for_format(PLACE), num_predict=48,
                                    think_first=ThinkFirst("<think>", "</think>", opened=opened), **kwargs)
     assert final.done_reason == "stop", collector.text
@@ -381,7 +381,7 @@ def test_utf8_pieces_are_whole_characters(engine, model):
 
 
 def test_context_shift_lets_generation_run_past_the_slot(model):
-    small = Engine(model, n_slots=1, n_ctx_slot=64, n_batch=64, n_threads=1)
+    small = BatchEngine(model, n_slots=1, n_ctx_slot=64, n_batch=64, n_threads=1)
     try:
         assert small.can_shift
         tokens = model.tokenize("Once upon a time", add_bos=False)
@@ -395,7 +395,7 @@ def test_context_shift_lets_generation_run_past_the_slot(model):
 
 
 def test_close_ends_running_and_waiting_requests_with_an_error(model):
-    small = Engine(model, n_slots=1, n_ctx_slot=128, n_batch=128, n_threads=1)
+    small = BatchEngine(model, n_slots=1, n_ctx_slot=128, n_batch=128, n_threads=1)
     tokens = model.tokenize("Once upon a time", add_bos=False)
     running, first = start(small, tokens, num_predict=10_000)
     waiting, second = start(small, tokens, num_predict=10)
@@ -468,7 +468,7 @@ def test_a_q8_0_kv_cache_holds_a_slot_in_about_half_the_bytes(model):
     tokens = prompt_with(model, QUESTIONS[0])
     sizes, texts = {}, {}
     for kv_type in ("f16", "q8_0"):
-        engine = Engine(model, n_slots=1, n_ctx_slot=1024, n_batch=512, n_threads=1, kv_cache_type=kv_type)
+        engine = BatchEngine(model, n_slots=1, n_ctx_slot=1024, n_batch=512, n_threads=1, kv_cache_type=kv_type)
         try:
             _, collector, _ = complete(engine, tokens, num_predict=12)
             texts[kv_type] = collector.text
@@ -487,7 +487,7 @@ def test_the_greedy_fast_path_picks_what_the_greedy_sampler_picks(model, monkeyp
     generated = {}
     for fast in (True, False):
         monkeypatch.setattr(engine_module, "SamplerChain", lambda *a, fast=fast, **k: SamplerChain(*a, **k, fast_greedy=fast))
-        engine = Engine(model, n_slots=1, n_ctx_slot=512, n_batch=512, n_threads=1)
+        engine = BatchEngine(model, n_slots=1, n_ctx_slot=512, n_batch=512, n_threads=1)
         try:
             completion, _, _ = complete(engine, tokens, num_predict=48)
             generated[fast] = completion.generated
@@ -514,7 +514,7 @@ def test_guessed_tokens_leave_greedy_output_exactly_as_plain_decoding(model, con
     tokens = chat(model, content)
     replies = []
     for draft_max in (0, 8):  # each on a fresh engine: no cache reused from the other run
-        fresh = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+        fresh = BatchEngine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
         try:
             _, collector, final = complete(fresh, tokens, num_predict=60, draft_max=draft_max)
             replies.append((collector.text, final.eval_count, fresh.tokens_drafted_total))
@@ -560,7 +560,7 @@ def test_a_close_call_in_batched_logits_is_computed_again_alone(model, monkeypat
     texts = []
     for near_tie in (0.05, 1e9):
         monkeypatch.setattr(engine_module, "NEAR_TIE", near_tie)
-        fresh = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+        fresh = BatchEngine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
         try:
             _, collector, final = complete(fresh, tokens, num_predict=40)
             texts.append(collector.text)

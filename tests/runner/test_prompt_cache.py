@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jupyter_ollama.runner import cachefiles, seqstate
-from jupyter_ollama.runner.engine import Completion, Engine, EngineEvent
+from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
 from jupyter_ollama.runner.llama import LlamaModel, batch_add
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.prompt_cache import Settings
@@ -38,12 +38,12 @@ def prompt(model: LlamaModel, question: str, n: int = 0) -> list[int]:
 
 
 def engine(model: LlamaModel, folder: Path | None, ram: int = 64 << 20, disk: int = 1 << 30, slots: int = 1,
-           n_ctx: int = 512, digest: str = DIGEST) -> Engine:
+           n_ctx: int = 512, digest: str = DIGEST) -> BatchEngine:
     settings = Settings(digest, ram, folder if disk else None, disk, min_save=MIN_SAVE)
-    return Engine(model, n_slots=slots, n_ctx_slot=n_ctx, n_batch=512, n_threads=1, prompt_cache=settings)
+    return BatchEngine(model, n_slots=slots, n_ctx_slot=n_ctx, n_batch=512, n_threads=1, prompt_cache=settings)
 
 
-def ask(running: Engine, tokens: list[int], n: int = 12) -> tuple[str, Done]:
+def ask(running: BatchEngine, tokens: list[int], n: int = 12) -> tuple[str, Done]:
     """Greedy, `n` tokens at most: the text and the final event."""
     events: list[EngineEvent] = []
     done = threading.Event()

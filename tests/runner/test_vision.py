@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.runner.engine import Completion, Engine, EngineEvent
+from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
 from jupyter_ollama.runner.prompt import media_prompt, prompt_tokens, render
 from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.vision import IMAGE_TOKEN, Vision
@@ -29,8 +29,8 @@ def vision(gemma, projector_gguf) -> Vision:
 
 
 @pytest.fixture(scope="module")
-def engine(gemma, vision) -> Engine:
-    running = Engine(gemma, n_slots=2, n_ctx_slot=256, n_threads=1, vision=vision)
+def engine(gemma, vision) -> BatchEngine:
+    running = BatchEngine(gemma, n_slots=2, n_ctx_slot=256, n_threads=1, vision=vision)
     yield running
     running.close()
 
@@ -39,7 +39,7 @@ def asking(*images: str, text: str = "Describe the picture.") -> Prompt:
     return Prompt(messages=[{"role": "user", "content": text, "images": list(images)}])
 
 
-def run(engine: Engine, tokens: list[int], media: Any = None) -> tuple[list[EngineEvent], threading.Event]:
+def run(engine: BatchEngine, tokens: list[int], media: Any = None) -> tuple[list[EngineEvent], threading.Event]:
     events: list[EngineEvent] = []
     done = threading.Event()
 
