@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 # JupyterLab refuses to run as root (containers, CI) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup llama run serve test lint clean labextension chromium
+.PHONY: setup llama run serve test lint clean labextension chromium readme
 
 setup: $(VENV)/.installed labextension chromium $(JS_CLIENT) $(HUB_PROXY) $(AGENT_CLIS)
 
@@ -114,6 +114,10 @@ lint: setup
 	$(BIN)/ruff check jupyter_ollama tests benchmarks build_tools
 	$(BIN)/mypy
 	cd labextension && $(NPM) run lint
+
+# The README's Configuration table, written from jupyter_ollama/envconfig.py (tests/test_envconfig.py checks it).
+readme:
+	$(BIN)/python build_tools/readme_config.py
 
 test: lint
 	cd labextension && $(NPM) test
