@@ -26,7 +26,7 @@ LLAMA_CUDA_INSTALL = CUDACXX="$(NVCC)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BI
 LLAMA_RECORD = printf 'backend=%s\nreason=%s\ncmake_args=%s\n' '$(LLAMA_BACKEND)' '$(LLAMA_REASON)' "$$CMAKE_ARGS" > $(VENV)/jupyter-ollama-llama-build.txt
 # LLAVA_BUILD=OFF leaves out llama.cpp's multimodal library (llama_cpp.mtmd_cpp: images, audio); this compiles
 # it alone (about a minute on 2 cores) and caches it in ~/.cache/jupyter-ollama/mtmd, so a fresh clone copies it.
-MTMD_INSTALL = $(BIN)/python tools/build_mtmd.py --record $(VENV)/jupyter-ollama-llama-build.txt
+MTMD_INSTALL = $(BIN)/python build_tools/build_mtmd.py --record $(VENV)/jupyter-ollama-llama-build.txt
 
 # The JupyterLab sidebar: TypeScript in labextension/, built (npm + jupyter-builder) into
 # jupyter_ollama/labextension/, which the wheel ships and the editable install links.
@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 # JupyterLab refuses to run as root (containers, CI) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup llama run serve test lint clean labextension chromium
+.PHONY: setup llama run serve test lint clean labextension chromium readme
 
 setup: $(VENV)/.installed labextension chromium $(JS_CLIENT) $(HUB_PROXY) $(AGENT_CLIS)
 
@@ -111,9 +111,13 @@ serve: setup
 
 # Quality gates: lint and types, Python and TypeScript. `make test` runs them first.
 lint: setup
-	$(BIN)/ruff check jupyter_ollama tests benchmarks tools
+	$(BIN)/ruff check jupyter_ollama tests benchmarks build_tools
 	$(BIN)/mypy
 	cd labextension && $(NPM) run lint
+
+# The README's Configuration table, written from jupyter_ollama/envconfig.py (tests/test_envconfig.py checks it).
+readme:
+	$(BIN)/python build_tools/readme_config.py
 
 test: lint
 	cd labextension && $(NPM) test

@@ -3,12 +3,17 @@
 Each is read when asked for (tests and kernels change the environment), with its
 default written once here. Parsing that needs more than a number (durations,
 sizes) stays with its owner; this module hands over the raw text.
+`VARIABLES` lists them all with their defaults and meanings: `jupyter-ollama serve --help`
+prints it (as `ollama serve --help` does) and the README's Configuration table is written
+from it (`make readme`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import textwrap
 from dataclasses import dataclass
 
 
@@ -256,11 +261,14 @@ def model_aliases() -> str:
 
 # -- remote engines -----------------------------------------------------------------
 
+REMOTES = ("ollama.com",)
+REMOTE_CHECK_INTERVAL = 5.0  # seconds
+
 
 def remotes() -> list[str]:
     """OLLAMA_REMOTES: the hosts remote models may reach (comma-separated host names), Ollama's default `ollama.com`."""
     value = os.environ.get("OLLAMA_REMOTES", "").strip()
-    return [h.strip() for h in value.split(",") if h.strip()] if value else ["ollama.com"]
+    return [h.strip() for h in value.split(",") if h.strip()] if value else list(REMOTES)
 
 
 def remote_models() -> str:
@@ -277,9 +285,9 @@ def remote_engine_key(variable: str) -> str:
 def remote_check_interval() -> float:
     """Ours: OLLAMA_REMOTE_CHECK_INTERVAL, seconds between health and capacity checks of each remote engine."""
     try:
-        return max(0.2, float(os.environ.get("OLLAMA_REMOTE_CHECK_INTERVAL") or 5.0))
+        return max(0.2, float(os.environ.get("OLLAMA_REMOTE_CHECK_INTERVAL") or REMOTE_CHECK_INTERVAL))
     except ValueError:
-        return 5.0
+        return REMOTE_CHECK_INTERVAL
 
 
 # -- the store ----------------------------------------------------------------------
@@ -300,6 +308,10 @@ def no_prune() -> bool:
     return _bool("OLLAMA_NOPRUNE")
 
 
+PULL_RETRIES = 6  # Ollama's
+PULL_RETRY_DELAY = 1.0  # seconds, doubled on each retry
+
+
 def pull_part_size() -> int | None:
     """Ours, for tests and slow links: a fixed size for a pull's ranged parts."""
     value = os.environ.get("OLLAMA_PULL_PART_SIZE")
@@ -307,11 +319,13 @@ def pull_part_size() -> int | None:
 
 
 def pull_retries() -> int:
-    return max(1, _int("OLLAMA_PULL_RETRIES", 6))
+    """Ours: OLLAMA_PULL_RETRIES, tries of each part of a pull."""
+    return max(1, _int("OLLAMA_PULL_RETRIES", PULL_RETRIES))
 
 
 def pull_retry_delay() -> float:
-    return float(os.environ.get("OLLAMA_PULL_RETRY_DELAY") or 1.0)
+    """Ours: OLLAMA_PULL_RETRY_DELAY, seconds before a part's second try (doubled for each next one)."""
+    return float(os.environ.get("OLLAMA_PULL_RETRY_DELAY") or PULL_RETRY_DELAY)
 
 
 # -- JupyterHub ---------------------------------------------------------------------
@@ -388,6 +402,148 @@ def jupyter_token() -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
-def debug() -> bool:
-    """OLLAMA_DEBUG: show llama.cpp's own log."""
-    return bool(os.environ.get("OLLAMA_DEBUG"))
+# Go's strconv.ParseBool's words for true (its words for false read as the level 0).
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+DEBUG_LEVELS = 2  # 0 off; 1 debug; 2 trace
+
+
+def debug_level() -> int:
+    """OLLAMA_DEBUG as Ollama reads it (envconfig.LogLevel): unset, `0` or `false` is 0 (off); `1` or `true` is 1
+    (debug: llama.cpp's own log, our debug lines); `2` is 2 (trace: llama.cpp's debug lines too). Anything else is 0."""
+    value = os.environ.get("OLLAMA_DEBUG", "").strip()
+    if value in _TRUE:
+        return 1
+    try:
+        return min(max(int(value), 0), DEBUG_LEVELS)
+    except ValueError:
+        return 0
+
+
+# -- the list of them all -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable (or a few set together), as `serve --help` and the README's table show it."""
+
+    names: tuple[str, ...]
+    default: str  # Markdown, as the README's table shows it; "" for none
+    meaning: str  # Markdown
+    trait: str = ""  # the `c.JupyterOllama.<trait>` that sets it under Jupyter, if one does
+
+
+def _code(value: object) -> str:
+    return f"`{value}`"
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(("OLLAMA_HOST",), "`127.0.0.1:11434`", "where `serve` listens and where the CLI and kernels connect"),
+    Variable(("OLLAMA_MODELS",), "`<jupyter data dir>/ollama/models`",
+             "the model store; several servers may share one, on NFS too", "models_dir"),
+    Variable(("OLLAMA_NUM_PARALLEL",), _code(NUM_PARALLEL), "slots per model (each with the full context)", "num_parallel"),
+    Variable(("OLLAMA_CONTEXT_LENGTH",), _code(CONTEXT_LENGTH), "context per slot, capped at the model's trained length",
+             "context_length"),
+    Variable(("OLLAMA_KEEP_ALIVE",), _code(KEEP_ALIVE),
+             "how long an idle model stays loaded (`0` unloads at once, negative = forever)", "keep_alive"),
+    Variable(("OLLAMA_MAX_LOADED_MODELS",), _code(MAX_LOADED_MODELS),
+             "models loaded at once; the idle one that expires soonest is evicted", "max_loaded_models"),
+    Variable(("OLLAMA_MAX_QUEUE",), _code(MAX_QUEUE), "requests waiting for a slot or a load before `503 server busy`",
+             "max_queue"),
+    Variable(("OLLAMA_USER_MAX_SLOTS",), "`0` (no cap)",
+             "slots one user may hold at once, over every model; past it their requests wait while others' go",
+             "user_max_slots"),
+    Variable(("OLLAMA_USER_MAX_QUEUE",), "`0` (no cap)", "requests one user may have waiting; past it `429` with `Retry-After`",
+             "user_max_queue"),
+    Variable(("OLLAMA_USER_TOKENS_PER_HOUR",), "`0` (no cap)",
+             "prompt + generated tokens per user in the last hour; past it `429` with `Retry-After`", "user_tokens_per_hour"),
+    Variable(("OLLAMA_GROUP_WEIGHTS",), "(all 1)", "turns per group, `teachers=4,students=1`: a user has their groups' largest weight",
+             "group_weights"),
+    Variable(("OLLAMA_MEMORY_BUDGET",), "(none)", "memory cap per device: `8GiB`, or `cpu=8GiB,gpu0=20GiB`", "memory_budget"),
+    Variable(("OLLAMA_NUM_THREAD",), "`0` (fit the machine)", "CPU threads per runner; see [CPU threads](#cpu-threads)",
+             "num_thread"),
+    Variable(("OLLAMA_PROMPT_CACHE_RAM",), _code(PROMPT_CACHE_RAM),
+             "RAM per loaded model for the KV of prompts read before (at most its KV cache's size; `0`: off); "
+             "see [How requests run](#how-requests-run)"),
+    Variable(("OLLAMA_PROMPT_CACHE_DISK",), _code(PROMPT_CACHE_DISK),
+             "cap of the prompt cache on disk, `<OLLAMA_MODELS>/cache`, for all models together (`0`: off)"),
+    Variable(("OLLAMA_KV_CACHE_TYPE",), _code(KV_CACHE_TYPES[0]),
+             "KV cache precision: `q8_0` about halves it, `q4_0` about quarters it (needs flash attention)"),
+    Variable(("OLLAMA_FLASH_ATTENTION",), "(llama.cpp decides)", "`1` or `0`; a quantized KV cache turns it on unless `0`"),
+    Variable(("OLLAMA_GPU_OVERHEAD",), "`0`", "bytes of VRAM left free on each GPU; see [GPUs](#gpus)"),
+    Variable(("OLLAMA_SCHED_SPREAD",), "", "`1`: spread every model over all GPUs"),
+    Variable(("CUDA_VISIBLE_DEVICES",), "(all)", "the GPUs models may use (indices or UUIDs)"),
+    Variable(("OLLAMA_ORIGINS",), "",
+             "more web origins allowed to call `serve` (comma-separated, `*` wildcards); "
+             "see [Security](#security-what-each-front-door-trusts)"),
+    Variable(("OLLAMA_MAX_BODY_SIZE",), f"{MAX_BODY_SIZE >> 20} MiB",
+             "the largest JSON request body, in bytes, after decoding a compressed one (blob uploads are not capped)"),
+    Variable(("OLLAMA_MODEL_ALIASES",), "(none)",
+             "names answered by local models: `claude-*=qwen3-coder,gpt-4o=llama3.2` (shell patterns, first match wins) or JSON",
+             "model_aliases"),
+    Variable(("OLLAMA_REMOTES",), ", ".join(map(_code, REMOTES)),
+             "host names remote models may reach; see [Models served elsewhere](#models-served-elsewhere)"),
+    Variable(("OLLAMA_REMOTE_MODELS",), "(none)", "remote models every user gets: JSON (inline or a file's path), name → create request",
+             "remote_models"),
+    Variable(("OLLAMA_REMOTE_CHECK_INTERVAL",), _code(f"{REMOTE_CHECK_INTERVAL:g}"),
+             "seconds between health and capacity checks of each remote engine"),
+    Variable(("OLLAMA_HUB_ADMIN_GROUP",), _code(HUB_ADMIN_GROUP),
+             "under JupyterHub, the group whose members (besides Hub admins) pull, create, copy, delete and push models; "
+             "see [JupyterHub](#jupyterhub-one-model-manager-for-the-whole-hub)"),
+    Variable(("JUPYTER_OLLAMA_HUB_SERVICE",), "",
+             "in a user server's environment under JupyterHub: the Hub service (its name, or its URL) whose model manager the "
+             "server uses instead of one of its own; see [docs/jupyterhub.md](docs/jupyterhub.md)", "hub_service"),
+    Variable(("OLLAMA_API_KEY",), "", "sent by the CLI and kernels as `Authorization: Bearer ...`"),
+    Variable((URL_ENV, TOKEN_ENV), "(set by the extension)",
+             "the API under Jupyter and its token, which the extension gives its kernels and terminals; the CLI and "
+             "`%ollama` use them when `OLLAMA_HOST` is not set"),
+    Variable(("JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_BASE_URL", "JUPYTERHUB_USER"), "(set by JupyterHub)",
+             "a user server's Hub, its token and its user: the extension forwards to the hub's service as that user"),
+    Variable(("JUPYTERHUB_SERVICE_NAME", "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_SERVICE_PREFIX"), "(set by JupyterHub)",
+             "`serve` as a Hub service (with `JUPYTERHUB_API_TOKEN`): its name, where it listens, the path the Hub's proxy forwards"),
+    Variable(("OLLAMA_NOPRUNE",), "", "keep unused blobs after a pull"),
+    Variable(("OLLAMA_PULL_PART_SIZE",), "(a 16th of the blob, 100 MB to 1 GB)",
+             "bytes in each ranged part of a pull: a fixed size, for slow links and tests"),
+    Variable(("OLLAMA_PULL_RETRIES",), _code(PULL_RETRIES), "tries of each part of a pull before the pull fails"),
+    Variable(("OLLAMA_PULL_RETRY_DELAY",), _code(f"{PULL_RETRY_DELAY:g}"),
+             "seconds before a part's second try, doubled for each try after it"),
+    Variable(("OLLAMA_DEBUG",), "`0`",
+             "`1` (or `true`): llama.cpp's own log, and `serve`'s debug lines; `2`: llama.cpp's debug lines too; "
+             "`0` or `false`: off (Ollama's levels)"),
+    Variable(("HF_ENDPOINT",), "`https://huggingface.co`",
+             "where `hf.co/...` pulls come from (read by `huggingface_hub`, as are `HF_HUB_OFFLINE` and its cache)"),
+    Variable(("HF_TOKEN",), "", "the token for gated Hugging Face repositories"),
+)
+
+
+def variable(name: str) -> Variable:
+    return next(v for v in VARIABLES if name in v.names)
+
+
+def markdown_table() -> str:
+    """The README's Configuration table (`make readme` writes it there; a test checks that it is)."""
+
+    def row(cells: list[str]) -> str:
+        return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+    lines = [row(["variable", "trait", "default", "meaning"]), "|---|---|---|---|"]
+    for v in VARIABLES:
+        lines.append(row([", ".join(map(_code, v.names)), _code(v.trait) if v.trait else "", v.default, v.meaning]))
+    return "\n".join(lines) + "\n"
+
+
+def plain(markdown: str) -> str:
+    """Markdown as a terminal shows it: links as their text, no backticks."""
+    return re.sub(r"\[([^]]+)\]\([^)]+\)", r"\1", markdown).replace("`", "")
+
+
+def help_text(width: int = 100) -> str:
+    """Every variable with its default and meaning, as `serve --help` prints them (Ollama's `serve --help` does)."""
+    lines = ["Environment variables:"]
+    for v in VARIABLES:
+        default = plain(v.default)
+        default = default[1:-1] if default.startswith("(") and default.endswith(")") else default
+        notes = [f"default: {default}"] if default else []
+        notes += [f"under Jupyter also c.JupyterOllama.{v.trait}"] if v.trait else []
+        text = f"{', '.join(v.names):<30} {plain(v.meaning)}" + (f" [{'; '.join(notes)}]" if notes else "")
+        lines.append(textwrap.fill(text, width, initial_indent="  ", subsequent_indent=" " * 33))
+    return "\n".join(lines)

@@ -48,6 +48,9 @@ from .store.declared import parse_declared
 from .store.store import default_models_dir
 
 AUTH_RESOURCE = "ollama"
+# The traits that are SchedulerSettings' fields as they are (keep_alive and memory_budget are parsed first).
+SCHEDULER_TRAITS = ("num_parallel", "context_length", "max_loaded_models", "max_queue", "num_thread",
+                    "user_max_slots", "user_max_queue", "user_tokens_per_hour", "group_weights")
 
 
 ACTIVITY = "ollama_last_activity"  # jupyter_server counts every `*_last_activity` setting as the server's activity
@@ -121,14 +124,18 @@ class JupyterOllama(ExtensionApp):
     load_other_extensions = True
 
     models_dir = Unicode(help="Model store (OLLAMA_MODELS); default: <jupyter data dir>/ollama/models").tag(config=True)
-    keep_alive = Unicode(help="How long an idle model stays loaded (OLLAMA_KEEP_ALIVE), e.g. 5m, 0, -1").tag(config=True)
-    num_parallel = Int(help="Slots per model (OLLAMA_NUM_PARALLEL)").tag(config=True)
-    context_length = Int(help="Context per slot (OLLAMA_CONTEXT_LENGTH)").tag(config=True)
-    max_loaded_models = Int(help="Models loaded at once (OLLAMA_MAX_LOADED_MODELS)").tag(config=True)
-    max_queue = Int(help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
-    memory_budget = Unicode(help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or cpu=8GiB,gpu0=20GiB").tag(config=True)
-    num_thread = Int(help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server may use").tag(config=True)
-    # Per requester (the Hub user, else a hash of the token shown); None: the OLLAMA_* variable's value.
+    # The scheduler's settings: None (unset) takes SchedulerSettings' default, the OLLAMA_* variable's value or its
+    # default (envconfig), so that is said in one place. Per requester: the Hub user, else a hash of the token shown.
+    keep_alive = Unicode(None, allow_none=True, help="How long an idle model stays loaded (OLLAMA_KEEP_ALIVE), e.g. 5m, 0, -1"
+                         ).tag(config=True)
+    num_parallel = Int(None, allow_none=True, help="Slots per model (OLLAMA_NUM_PARALLEL)").tag(config=True)
+    context_length = Int(None, allow_none=True, help="Context per slot (OLLAMA_CONTEXT_LENGTH)").tag(config=True)
+    max_loaded_models = Int(None, allow_none=True, help="Models loaded at once (OLLAMA_MAX_LOADED_MODELS)").tag(config=True)
+    max_queue = Int(None, allow_none=True, help="Waiting requests before 503 (OLLAMA_MAX_QUEUE)").tag(config=True)
+    memory_budget = Unicode(None, allow_none=True, help="Memory cap per device (OLLAMA_MEMORY_BUDGET): 8GiB or "
+                                                        "cpu=8GiB,gpu0=20GiB").tag(config=True)
+    num_thread = Int(None, allow_none=True, help="CPU threads per runner (OLLAMA_NUM_THREAD); 0 fits the CPUs this server "
+                                                 "may use").tag(config=True)
     user_max_slots = Int(None, allow_none=True, help="Slots one requester may hold at once (OLLAMA_USER_MAX_SLOTS); "
                                                       "0: no cap").tag(config=True)
     user_max_queue = Int(None, allow_none=True, help="Waiting requests per requester before 429 "
@@ -149,34 +156,6 @@ class JupyterOllama(ExtensionApp):
     @default("models_dir")
     def _models_dir(self) -> str:
         return str(default_models_dir())
-
-    @default("keep_alive")
-    def _keep_alive(self) -> str:
-        return envconfig.keep_alive()
-
-    @default("num_parallel")
-    def _num_parallel(self) -> int:
-        return envconfig.num_parallel()
-
-    @default("context_length")
-    def _context_length(self) -> int:
-        return envconfig.context_length()
-
-    @default("max_loaded_models")
-    def _max_loaded(self) -> int:
-        return envconfig.max_loaded_models()
-
-    @default("max_queue")
-    def _max_queue(self) -> int:
-        return envconfig.max_queue()
-
-    @default("memory_budget")
-    def _memory_budget(self) -> str:
-        return envconfig.memory_budget()
-
-    @default("num_thread")
-    def _num_thread(self) -> int:
-        return envconfig.num_thread()
 
     @default("hub_service")
     def _hub_service(self) -> str:
@@ -199,22 +178,19 @@ class JupyterOllama(ExtensionApp):
             return {}
 
     def scheduler_settings(self) -> SchedulerSettings:
-        try:
-            keep_alive = parse_keep_alive_setting(self.keep_alive)
-        except Exception:  # a bad setting falls back to Ollama's default, and says so
-            self.log.warning("JupyterOllama.keep_alive %r is not a duration; using the default", self.keep_alive)
-            keep_alive = default_keep_alive()
-        return SchedulerSettings(
-            num_parallel=self.num_parallel,
-            max_loaded_models=self.max_loaded_models,
-            max_queue=self.max_queue,
-            context_length=self.context_length,
-            keep_alive=keep_alive,
-            memory_budget=parse_budget(self.memory_budget),
-            num_thread=max(self.num_thread, 0),
-            **{name: getattr(self, name) for name in ("user_max_slots", "user_max_queue", "user_tokens_per_hour",
-                                                      "group_weights") if getattr(self, name) is not None},
-        )
+        """SchedulerSettings with the traits that were set; the others as the environment says."""
+        given: dict[str, Any] = {name: getattr(self, name) for name in SCHEDULER_TRAITS if getattr(self, name) is not None}
+        if "num_thread" in given:
+            given["num_thread"] = max(given["num_thread"], 0)
+        if self.memory_budget is not None:
+            given["memory_budget"] = parse_budget(self.memory_budget)
+        if self.keep_alive is not None:
+            try:
+                given["keep_alive"] = parse_keep_alive_setting(self.keep_alive)
+            except Exception:  # a bad setting falls back to Ollama's default, and says so
+                self.log.warning("JupyterOllama.keep_alive %r is not a duration; using the default", self.keep_alive)
+                given["keep_alive"] = default_keep_alive()
+        return SchedulerSettings(**given)
 
     scheduler: Scheduler | None = None
     forwarding: Forwarding | None = None

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import BadRequest, NotFound, PromptTooLong
 from ..modelfile.options import validate_parameters
-from ..runner.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
+from ..runners.protocol import CompletionRequest, Done, EmbedReply, EmbedRequest, Piece, Prompt, Started
 from ..scheduler.durations import parse_keep_alive
 from ..scheduler.scheduler import Loaded, RemoteLoaded, RunnerError, ShuttingDown
 from ..store.model import LocalModel, rfc3339

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import BadRequest
-from ..runner.protocol import CompletionRequest, Prompt, image_bytes
+from ..runners.protocol import CompletionRequest, Prompt, image_bytes
 from ..store.create import MESSAGE_ROLES
 from ..store.model import LocalModel
 from ..templates.capabilities import EMBEDDING, THINKING, TOOLS, VISION, go_capabilities, require

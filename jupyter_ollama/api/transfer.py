@@ -1,4 +1,4 @@
-"""POST /api/pull and POST /api/push: thin handlers around store.pull and store.push.
+"""POST /api/pull and POST /api/push: thin handlers around transfers.pull and transfers.push.
 
 Both stream Ollama's progress lines (NDJSON) by default; `stream: false` answers
 the last line, or `{"error"}` as Ollama's waitForStream does, with a truer status than
@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import BadRequest
 from ..store.names import ModelName
-from ..store.pull import pull_model
-from ..store.push import push_model
+from ..transfers.pull import pull_model
+from ..transfers.push import push_model
 from .base import OllamaHandler, run_in_thread
 from .wire import PullRequest, PushRequest
 

@@ -12,7 +12,9 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from .. import envconfig
 from .._version import __version__
 from ..client import Client, ClientError
 from ..client.arguments import bare_think, parse_interspersed, parse_think
@@ -28,6 +30,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpx2"):  # one line per runner or Hub call is noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if envconfig.debug_level() >= 1:  # OLLAMA_DEBUG=1: our own debug lines (other libraries' stay at INFO)
+        logging.getLogger("jupyter_ollama").setLevel(logging.DEBUG)
     asyncio.run(serve())
     return 0
 
@@ -146,12 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--version", action="version", version=f"jupyter-ollama {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, aliases=list(aliases))
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str, aliases: tuple[str, ...] = (),
+            **more: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, aliases=list(aliases), **more)
         p.set_defaults(handler=handler)
         return p
 
-    add("serve", cmd_serve, "Start the server (on OLLAMA_HOST, default 127.0.0.1:11434)", ("start",))
+    # As `ollama serve --help`, every environment variable with its default and meaning.
+    add("serve", cmd_serve, "Start the server (on OLLAMA_HOST, default 127.0.0.1:11434)", ("start",),
+        epilog=envconfig.help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p = add("create", cmd_create, "Create a model from a Modelfile")
     p.add_argument("name")
     p.add_argument("-f", "--file", help='Name of the Modelfile (default "Modelfile")')

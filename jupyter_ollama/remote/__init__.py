@@ -7,7 +7,7 @@ routing each request to the least-loaded healthy one. `engine` speaks to one eng
 We never run a distributed engine here; we route to the ones that exist.
 """
 
-from .engine import Engine, EngineError
+from .engine import EngineError, RemoteEngine
 from .pool import RemotePool
 
-__all__ = ["Engine", "EngineError", "RemotePool"]
+__all__ = ["RemoteEngine", "EngineError", "RemotePool"]

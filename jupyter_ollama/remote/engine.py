@@ -16,7 +16,7 @@ import httpx
 
 from .. import envconfig
 from ..errors import OllamaError
-from ..runner.protocol import CompletionEvent, CompletionRequest, Done, EmbedReply, EmbedRequest
+from ..runners.protocol import CompletionEvent, CompletionRequest, Done, EmbedReply, EmbedRequest
 from ..store.remote_hosts import EngineSpec
 from . import ollama_api, openai_api
 from .signals import Capacity, read_capacity
@@ -50,7 +50,9 @@ def error_text(body: bytes) -> str:
     return str(error or data)[:300]
 
 
-class Engine:
+class RemoteEngine:
+    """One engine serving a remote model elsewhere: its API, health and capacity, and the requests sent to it."""
+
     def __init__(self, spec: EngineSpec, model: str, http: httpx.AsyncClient) -> None:
         self.url = spec.url
         self.key_env = spec.api_key_env  # read at each request: a rotated key needs no restart

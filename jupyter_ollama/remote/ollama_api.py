@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runner.protocol import CompletionEvent, CompletionRequest, Done, EmbedRequest, Piece
+from ..runners.protocol import CompletionEvent, CompletionRequest, Done, EmbedRequest, Piece
 
 
 def completion_body(job: CompletionRequest, model: str) -> tuple[str, dict[str, Any]]:

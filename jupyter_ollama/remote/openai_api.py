@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any
 
-from ..runner.protocol import CompletionEvent, CompletionRequest, Done, Piece
+from ..runners.protocol import CompletionEvent, CompletionRequest, Done, Piece
 
 # Ollama option -> OpenAI (or vLLM/llama-server extra) field.
 OPTION_FIELDS = {

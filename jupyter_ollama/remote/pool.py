@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from ..errors import BadRequest
-from ..runner.protocol import (
+from ..runners.protocol import (
     CompletionEvent,
     CompletionRequest,
     EmbedReply,
@@ -30,19 +30,19 @@ from ..runner.protocol import (
     Started,
 )
 from ..store.remote_hosts import EngineSpec
-from .engine import Engine, EngineError, Unavailable
+from .engine import EngineError, RemoteEngine, Unavailable
 from .transport import engine_client
 
 log = logging.getLogger("jupyter_ollama")
 
 
 class RemotePool:
-    """The `Runner` of a remote model (see `runner.protocol.Runner`)."""
+    """The `Runner` of a remote model (see `runners.protocol.Runner`)."""
 
     def __init__(self, remote_model: str, engines: list[EngineSpec], check_interval: float = 5.0) -> None:
         self.remote_model = remote_model
         self.http = engine_client()
-        self.engines = [Engine(spec, remote_model, self.http) for spec in engines]
+        self.engines = [RemoteEngine(spec, remote_model, self.http) for spec in engines]
         self.check_interval = check_interval
         self.retries_total = 0
         self._checks: asyncio.Task[None] | None = None
@@ -80,9 +80,9 @@ class RemotePool:
 
     # -- routing --------------------------------------------------------------
 
-    def order(self) -> list[Engine]:
+    def order(self) -> list[RemoteEngine]:
         """Engines to try, best first: up ones by load, then those not known up (they may be back)."""
-        def key(engine: Engine) -> tuple[int, float, int]:
+        def key(engine: RemoteEngine) -> tuple[int, float, int]:
             return (0 if engine.up else 1, engine.load, engine.requests_total)
         return sorted(self.engines, key=key)
 

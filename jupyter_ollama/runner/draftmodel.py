@@ -6,7 +6,7 @@ what the draft holds is removed (`llama_memory_seq_rm`: guesses the model did no
 shift, a new request) and the tokens since are read (a new prompt, at its first guess; then the
 tokens sampled since the last guess). The guesses of every slot are decoded together, one token per
 slot per decode. The engine checks each guess against the model's own greedy choice
-(`Engine._check_draft`), so a wrong guess costs time, never text. A slot whose tokens do not fit
+(`BatchEngine._check_draft`), so a wrong guess costs time, never text. A slot whose tokens do not fit
 in one decode yet (a long prompt) reads what fits and guesses nothing this step; a draft whose
 decodes keep failing stops guessing, and the engine decodes plainly.
 """

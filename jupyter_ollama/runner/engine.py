@@ -5,7 +5,7 @@ cached tokens share the longest prefix with the new prompt; when another slot ho
 a longer one, its KV cache is copied instead of computed again), build one batch
 holding one token per generating slot plus prompt chunks for prefilling slots,
 run one `llama_decode`, sample each slot with its own chain, and hand the text
-to the request's callback. Long prompts are prefilled in chunks, so slots that
+to the request's callback as the protocol's events (`Piece`s, then one `Done` or `Failed`). Long prompts are prefilled in chunks, so slots that
 are already streaming keep streaming while a new prompt is read. A greedy slot
 whose newest tokens appeared before also decodes a guess of what follows them
 (`lookup.py`) and keeps the part the model confirms: several tokens per step.
@@ -31,6 +31,7 @@ from typing import Any
 import llama_cpp as L
 
 from ..errors import BadRequest
+from ..runners.protocol import Done, Failed, Piece, SlotState
 from .draftmodel import DraftModel, load_draft
 from .llama import LlamaModel, batch_add
 from .lookup import NgramDrafter, common_prefix
@@ -46,6 +47,9 @@ log = logging.getLogger("jupyter_ollama.runner")
 
 DRAFT_NUM_PREDICT = 8  # tokens guessed per step by default (the `draft_num_predict` option; 0 turns guessing off)
 
+# What a request hears: Pieces of text, then one final event, Done or Failed (runner/server.py streams them as they are).
+EngineEvent = Piece | Done | Failed
+
 
 @dataclass
 class Completion:
@@ -53,7 +57,7 @@ class Completion:
 
     tokens: list[int]
     options: SamplingOptions
-    on_event: Callable[[dict[str, Any]], object]
+    on_event: Callable[[EngineEvent], object]
     grammar: str | None = None
     think_first: ThinkFirst | None = None  # with a grammar: the model thinks unconstrained first (thinkfirst.py)
     stop: list[str] = field(default_factory=list)
@@ -121,7 +125,7 @@ DRAFT_USEFUL = 2
 NEAR_TIE = 0.05
 
 
-class Engine:
+class BatchEngine:
     def __init__(self, model: LlamaModel, n_slots: int, n_ctx_slot: int, n_batch: int = 512,
                  n_threads: int = 1, n_threads_batch: int | None = None, share_prefixes: bool = True,
                  kv_cache_type: str = "f16", flash_attention: bool | None = None, draft_path: str | None = None,
@@ -213,12 +217,9 @@ class Engine:
         """Taken up by the engine thread before its next decode."""
         self.threads = (max(n_threads, 1), max(n_threads_batch, 1))
 
-    def slot_states(self) -> list[dict[str, Any]]:
+    def slot_states(self) -> list[SlotState]:
         with self.cond:
-            return [
-                {"id": s.id, "state": s.state, "n_ctx": self.n_ctx_slot, "n_past": len(s.cached)}
-                for s in self.slots
-            ]
+            return [SlotState(id=s.id, state=s.state, n_ctx=self.n_ctx_slot, n_past=len(s.cached)) for s in self.slots]
 
     @property
     def draft_error(self) -> str:
@@ -267,14 +268,13 @@ class Engine:
                 self._forget(slot)
         waiting, self.waiting = self.waiting, deque()
         for request in waiting:
-            request.on_event({"error": message})
+            request.on_event(Failed(message))
 
     def _drop_cancelled(self) -> None:
         for request in [r for r in self.waiting if r.cancelled]:  # never admitted: still one final event
             if request.media is not None:
                 request.media.close()
-            request.on_event({"done": True, "done_reason": "cancel", "prompt_eval_count": 0,
-                              "prompt_eval_duration": 0, "eval_count": 0, "eval_duration": 0})
+            request.on_event(Done(done_reason="cancel", prompt_eval_count=0, prompt_eval_duration=0, eval_count=0, eval_duration=0))
         self.waiting = deque(r for r in self.waiting if not r.cancelled)
         for slot in self.slots:
             if slot.request and slot.request.cancelled:
@@ -319,7 +319,7 @@ class Engine:
                 if slot.held:
                     slot.held.close()
                     slot.held = None
-                request.on_event({"error": err.message})
+                request.on_event(Failed(err.message))
                 slot.request = None
                 continue
             slot.text = TextStream(request.stop)
@@ -608,9 +608,9 @@ class Engine:
         self.tokens_predicted_total += 1
         text = slot.text.feed(self.model.token_bytes(token))
         if request.logprobs:
-            request.on_event({"content": text, "logprobs": [self._logprob_entry(slot.sampler, index, token, request.top_logprobs)]})
+            request.on_event(Piece(text, [self._logprob_entry(slot.sampler, index, token, request.top_logprobs)]))
         elif text:
-            request.on_event({"content": text})
+            request.on_event(Piece(text))
         if slot.text.stopped:
             self._finish(slot, reason="stop")
         elif len(request.generated) >= self._limit(request):
@@ -664,30 +664,29 @@ class Engine:
         request = slot.request
         if request is None:
             return
-        events: list[dict[str, Any]] = []
+        events: list[EngineEvent] = []
         if error is not None:
-            events.append({"error": error})
+            events.append(Failed(error))
         else:
             assert slot.text is not None
             tail = slot.text.flush()
             if tail:
-                events.append({"content": tail})
+                events.append(Piece(tail))
             end = time.perf_counter()
             first = slot.first_token or end
             events.append(
-                {
-                    "done": True,
-                    "done_reason": reason,
-                    "prompt_eval_count": len(request.tokens),
-                    "prompt_dropped": request.dropped,
-                    "prompt_cached": request.reused,
-                    "prompt_restored": request.restored,
-                    "prompt_cache": request.cache_tier,
-                    "prompt_cache_saved": int(request.saved * 1e9),
-                    "prompt_eval_duration": int((first - slot.started) * 1e9),
-                    "eval_count": len(request.generated),
-                    "eval_duration": int((end - first) * 1e9),
-                }
+                Done(
+                    done_reason=reason,
+                    prompt_eval_count=len(request.tokens),
+                    prompt_dropped=request.dropped,
+                    prompt_cached=request.reused,
+                    prompt_restored=request.restored,
+                    prompt_cache=request.cache_tier,
+                    prompt_cache_saved=int(request.saved * 1e9),
+                    prompt_eval_duration=int((first - slot.started) * 1e9),
+                    eval_count=len(request.generated),
+                    eval_duration=int((end - first) * 1e9),
+                )
             )
         for chain in (slot.sampler, slot.held):
             if chain:

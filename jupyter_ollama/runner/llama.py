@@ -10,16 +10,22 @@ from typing import Any
 
 import llama_cpp as L
 
-from ..envconfig import debug
+from ..envconfig import debug_level
 from ..errors import BadRequest
 
 _backend_ready = False
 _KV_TYPES = {"f16": L.GGML_TYPE_F16, "q8_0": L.GGML_TYPE_Q8_0, "q4_0": L.GGML_TYPE_Q4_0}
 
 
-_GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+_GGML_LOG_DEBUG, _GGML_LOG_ERROR, _GGML_LOG_CONT = 1, 4, 5  # ggml.h: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 _keeping = False  # whether the message a CONT line continues was shown
 _errors: list[str] = []  # llama.cpp's error lines since the last load began: its reasons for refusing
+
+
+def shown(level: int, debug: int) -> bool:
+    """Whether a llama.cpp log line of `level` is shown at OLLAMA_DEBUG level `debug` (envconfig.debug_level): its
+    errors always; the rest of its log at 1; its own debug lines (every tensor at load) at 2 only."""
+    return level == _GGML_LOG_ERROR or (debug >= 1 and level != _GGML_LOG_DEBUG) or debug >= 2
 
 
 @L.llama_log_callback
@@ -27,7 +33,7 @@ def quiet_log(level: int, text: bytes, user_data: Any) -> None:
     # llama.cpp logs every tensor at load and warns about harmless defaults: keep errors, the rest on request.
     global _keeping
     if level != _GGML_LOG_CONT:
-        _keeping = level == _GGML_LOG_ERROR or debug()
+        _keeping = shown(level, debug_level())
     if _keeping:
         os.write(2, text)
     if level == _GGML_LOG_ERROR:

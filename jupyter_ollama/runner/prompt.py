@@ -25,9 +25,9 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from ..errors import BadRequest
+from ..runners.protocol import Prompt, image_bytes, to_json
 from ..templates.jinja import render_jinja
 from .llama import LlamaModel
-from .protocol import Prompt, image_bytes, to_json
 from .vision import MediaPrompt, Vision
 
 IMAGE_TAG = re.compile(r"\[img-(\d+)\]")

@@ -9,6 +9,7 @@ dies, however it dies, never leaves a runner holding memory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import os
@@ -22,25 +23,25 @@ import tornado.log
 import tornado.web
 
 from ..errors import BadRequest, OllamaError, PromptTooLong
-from .engine import DRAFT_NUM_PREDICT, Completion, Engine
-from .llama import LlamaModel
-from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
-from .prompt_cache import Settings as CacheSettings
-from .protocol import (
+from ..runners.protocol import (
     CompletionRequest,
     Done,
     EmbedReply,
     EmbedRequest,
+    Failed,
     LoadConfig,
-    Piece,
     Prompt,
     RunnerHealth,
-    SlotState,
     Started,
+    StreamEvent,
     event_to_json,
     from_json,
     to_json,
 )
+from .engine import DRAFT_NUM_PREDICT, BatchEngine, Completion, EngineEvent
+from .llama import LlamaModel
+from .prompt import images_of, media_prompt, prompt_text, prompt_tokens
+from .prompt_cache import Settings as CacheSettings
 from .sampling import SamplingOptions, grammar_for_format
 from .thinkfirst import ThinkFirst
 from .vision import IMAGE_TOKEN, MediaPrompt, Vision
@@ -50,7 +51,7 @@ PROMPT_TAIL = 64  # characters of the rendered prompt the manager sees (an open 
 
 class RunnerHandler(tornado.web.RequestHandler):
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> BatchEngine:
         return self.settings["engine"]
 
     @property
@@ -80,10 +81,10 @@ class RunnerHandler(tornado.web.RequestHandler):
             super().log_exception(typ, value, tb)
 
 
-class HealthHandler(RunnerHandler):
+class RunnerHealthHandler(RunnerHandler):
     def get(self) -> None:
         health = RunnerHealth(
-            slots=[SlotState(**s) for s in self.engine.slot_states()],
+            slots=self.engine.slot_states(),
             waiting=len(self.engine.waiting),
             threads=self.engine.threads[0],
             threads_batch=self.engine.threads[1],
@@ -98,7 +99,7 @@ class HealthHandler(RunnerHandler):
 
 
 class CompletionHandler(RunnerHandler):
-    """Streams NDJSON events (protocol.py): Started, Pieces, then Done, or one `{"error"}`."""
+    """Streams the engine's events as NDJSON (runners/protocol.py): Started, Pieces, then Done or Failed."""
 
     async def post(self) -> None:
         request = CompletionRequest.of(self.body())
@@ -109,7 +110,7 @@ class CompletionHandler(RunnerHandler):
                 media.close()
             raise PromptTooLong(len(tokens), self.engine.n_ctx_slot)
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        events: asyncio.Queue[EngineEvent] = asyncio.Queue()
         self.completion = Completion(
             tokens=tokens,
             options=SamplingOptions.from_options(options),
@@ -129,20 +130,16 @@ class CompletionHandler(RunnerHandler):
         await asyncio.to_thread(self.engine.find_cached, self.completion)  # reads a disk entry: not on the IOLoop
         self.engine.submit(self.completion)
         self.set_header("Content-Type", "application/x-ndjson")
-        if not await self.send(event_to_json(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:], prompt_tokens=len(tokens)))):
+        if not await self.send(Started(prompt_tail=text.rstrip()[-PROMPT_TAIL:], prompt_tokens=len(tokens))):
             return
         while True:
             event = await events.get()
-            if "error" in event:
-                out = event
-            elif event.get("done"):
+            if isinstance(event, Done) and request.return_tokens:
                 context = [t for t in tokens if t != IMAGE_TOKEN] + self.completion.generated  # an image is not a token
-                out = event_to_json(from_json(Done, {**event, "tokens": context if request.return_tokens else None}))
-            else:
-                out = event_to_json(Piece(event["content"], event.get("logprobs")))
-            if not await self.send(out):
+                event = dataclasses.replace(event, tokens=context)
+            if not await self.send(event):
                 return
-            if event.get("done") or "error" in event:
+            if isinstance(event, (Done, Failed)):
                 break
         self.finish()
 
@@ -165,10 +162,10 @@ class CompletionHandler(RunnerHandler):
             raise BadRequest("the prompt ends with an image: the model needs text after it")
         return text, media.tokens, media
 
-    async def send(self, event: dict[str, Any]) -> bool:
+    async def send(self, event: StreamEvent) -> bool:
         """Write one line; False (and the request cancelled) when the manager has hung up."""
         try:
-            self.write(json.dumps(event) + "\n")
+            self.write(json.dumps(event_to_json(event)) + "\n")
             await self.flush()
             return True
         except tornado.iostream.StreamClosedError:
@@ -249,7 +246,7 @@ def cache_settings(config: LoadConfig) -> CacheSettings | None:
     return CacheSettings(config.model_digest, config.prompt_cache_ram, folder, config.prompt_cache_disk)
 
 
-def _exit_when_stdin_closes(engine: Engine) -> None:
+def _exit_when_stdin_closes(engine: BatchEngine) -> None:
     sys.stdin.read()
     engine.flush_cache(EXIT_FLUSH)  # prompts saved in the last moments reach the disk (the manager waits 10 s)
     os._exit(0)  # the manager is gone: leave at once, the OS takes the memory back
@@ -270,7 +267,7 @@ async def main() -> None:
         except BadRequest as err:  # the model serves text all the same; images get this reason
             vision_error = err.message
             print(f"warning: {vision_error}; the model reads no images", file=sys.stderr, flush=True)
-    engine = Engine(
+    engine = BatchEngine(
         model,
         n_slots=config.num_parallel,
         n_ctx_slot=config.num_ctx,
@@ -287,7 +284,7 @@ async def main() -> None:
         print(f"warning: {engine.draft_error}; decoding without it", file=sys.stderr, flush=True)
     app = tornado.web.Application(
         [
-            (r"/health", HealthHandler),
+            (r"/health", RunnerHealthHandler),
             (r"/completion", CompletionHandler),
             (r"/render", RenderHandler),
             (r"/count", CountHandler),

@@ -33,7 +33,7 @@ def _library() -> Any:
     except (OSError, FileNotFoundError, RuntimeError) as err:
         raise BadRequest(
             "this model has a projector, but llama.cpp's multimodal library (libmtmd) is not installed: "
-            f"run `make setup` (or python tools/build_mtmd.py) ({err})"
+            f"run `make setup` (or python build_tools/build_mtmd.py) ({err})"
         ) from err
     mtmd.mtmd_log_set(quiet_log, ctypes.c_void_p(0))
     mtmd.mtmd_helper_log_set(quiet_log, ctypes.c_void_p(0))

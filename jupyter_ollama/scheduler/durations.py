@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
@@ -61,10 +62,12 @@ def parse_keep_alive_setting(text: str) -> float | None:
 
 
 def default_keep_alive() -> float | None:
-    """OLLAMA_KEEP_ALIVE; a malformed one means Ollama's default (5 minutes)."""
+    """OLLAMA_KEEP_ALIVE; a malformed one means Ollama's default (5 minutes), and is said."""
     try:
         return parse_keep_alive_setting(envconfig.keep_alive())
     except BadRequest:
+        logging.getLogger("jupyter_ollama").warning("OLLAMA_KEEP_ALIVE %r is not a duration; using %s",
+                                                    envconfig.keep_alive(), envconfig.KEEP_ALIVE)
         return parse_keep_alive_setting(envconfig.KEEP_ALIVE)
 
 

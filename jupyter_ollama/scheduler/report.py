@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any
 
-from ..runner.protocol import RunnerHealth
+from ..runners.protocol import RunnerHealth
 from ..store.model import rfc3339
 from .remotes import RemoteLoaded
 from .scheduler import Loaded, Scheduler

@@ -25,7 +25,8 @@ from typing import Any
 from .. import envconfig
 from ..errors import BadRequest, Busy
 from ..format import human_bytes_binary
-from ..runner.protocol import LoadConfig, Runner
+from ..runners.process import RunnerError, RunnerProcess
+from ..runners.protocol import LoadConfig, Runner
 from ..store.model import LocalModel
 from ..store.store import ModelStore
 from . import devices
@@ -34,7 +35,6 @@ from .devices import Machine
 from .memory import MemoryEstimate, estimate, layer_sizes
 from .placement import Gpu, LayerSizes, Plan, place
 from .remotes import RemoteLoaded, RemoteModels
-from .runner_process import RunnerError, RunnerProcess
 from .settings import SchedulerSettings
 from .shape import GROWN, MODEL_CHANGED, RUNNER_EXITED, LoadRequest, Reload
 from .stats import ModelStats

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from ..runner.protocol import LoadConfig
+from ..runners.protocol import LoadConfig
 from .cpus import Threads
 from .placement import Plan
 

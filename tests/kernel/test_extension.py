@@ -166,3 +166,26 @@ def test_a_stopping_server_tells_its_streams(tmp_path, smollm2_gguf):
     finally:
         if server.process.poll() is None:
             server.process.kill()
+
+
+def test_scheduler_settings_are_the_environments_unless_a_trait_says_otherwise(monkeypatch):
+    """The extension's settings default to SchedulerSettings' own (the OLLAMA_* variables): one place says them."""
+    from jupyter_ollama.extension import JupyterOllama
+    from jupyter_ollama.scheduler.settings import SchedulerSettings
+
+    for name, value in {"OLLAMA_NUM_PARALLEL": "2", "OLLAMA_KEEP_ALIVE": "1m", "OLLAMA_MEMORY_BUDGET": "cpu=8GiB",
+                        "OLLAMA_USER_MAX_QUEUE": "5", "OLLAMA_GROUP_WEIGHTS": "teachers=4"}.items():
+        monkeypatch.setenv(name, value)
+    from_environment = JupyterOllama().scheduler_settings()
+    assert from_environment == SchedulerSettings()
+    assert (from_environment.num_parallel, from_environment.keep_alive) == (2, 60.0)
+    assert from_environment.memory_budget == {"cpu": 8 << 30} and from_environment.group_weights == {"teachers": 4.0}
+
+    configured = JupyterOllama(num_parallel=3, keep_alive="-1", memory_budget="1GiB", num_thread=-2,
+                               user_max_queue=0, group_weights={"students": 2.0}).scheduler_settings()
+    assert (configured.num_parallel, configured.keep_alive, configured.memory_budget) == (3, None, {"*": 1 << 30})
+    assert (configured.num_thread, configured.user_max_queue, configured.group_weights) == (0, 0, {"students": 2.0})
+    assert configured.context_length == from_environment.context_length  # the rest as the environment says
+
+    bad = JupyterOllama(keep_alive="soon").scheduler_settings()  # a bad setting: the environment's (the log says so)
+    assert bad.keep_alive == 60.0

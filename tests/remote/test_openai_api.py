@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from jupyter_ollama.remote import ollama_api, openai_api
-from jupyter_ollama.runner.protocol import CompletionRequest, Done, Piece, Prompt
+from jupyter_ollama.runners.protocol import CompletionRequest, Done, Piece, Prompt
 
 
 def sse(data: dict) -> str:

@@ -7,9 +7,10 @@ import pytest
 
 from jupyter_ollama.runner import draftmodel
 from jupyter_ollama.runner.draftmodel import load_draft
-from jupyter_ollama.runner.engine import Engine
+from jupyter_ollama.runner.engine import BatchEngine
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.sampling import SamplingOptions
+from jupyter_ollama.runners.protocol import Failed
 
 from .test_engine import N_CTX_SLOT, chat, complete, start
 
@@ -19,22 +20,22 @@ PROMPTS = ("Write a short story about a cat.", "List five fruits, one per line."
 @pytest.fixture(scope="module")
 def plain(model) -> list[str]:
     """Both prompts decoded plainly (no guess at all), together on two slots."""
-    engine = Engine(model, n_slots=2, n_ctx_slot=N_CTX_SLOT, n_threads=1)
+    engine = BatchEngine(model, n_slots=2, n_ctx_slot=N_CTX_SLOT, n_threads=1)
     try:
         return replies(engine, model, draft_max=0)
     finally:
         engine.close()
 
 
-def replies(engine: Engine, model: LlamaModel, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
+def replies(engine: BatchEngine, model: LlamaModel, **kwargs) -> list[str]:  # type: ignore[no-untyped-def]
     running = [start(engine, chat(model, content), num_predict=30, **kwargs) for content in PROMPTS]
     finals = [collector.wait() for _, collector in running]
-    assert all("error" not in final for final in finals), finals
+    assert all(not isinstance(final, Failed) for final in finals), finals
     return [collector.text for _, collector in running]
 
 
 def test_a_draft_model_leaves_greedy_output_exactly_as_plain_decoding(model, smollm2_gguf, plain):
-    engine = Engine(model, n_slots=2, n_ctx_slot=N_CTX_SLOT, n_threads=1, draft_path=str(smollm2_gguf))
+    engine = BatchEngine(model, n_slots=2, n_ctx_slot=N_CTX_SLOT, n_threads=1, draft_path=str(smollm2_gguf))
     try:
         assert engine.drafts is not None and engine.draft_error == ""
         assert replies(engine, model) == plain
@@ -54,7 +55,7 @@ def test_a_draft_that_fails_leaves_plain_decoding(model, smollm2_gguf, plain, mo
         raise RuntimeError("llama_decode returned 1")
 
     monkeypatch.setattr(draftmodel.DraftModel, "_guess", broken)
-    engine = Engine(model, n_slots=2, n_ctx_slot=N_CTX_SLOT, n_threads=1, draft_path=str(smollm2_gguf))
+    engine = BatchEngine(model, n_slots=2, n_ctx_slot=N_CTX_SLOT, n_threads=1, draft_path=str(smollm2_gguf))
     try:
         assert replies(engine, model) == plain
         assert engine.tokens_drafted_total == 0 and engine.drafts is not None and not engine.drafts.usable
@@ -64,11 +65,11 @@ def test_a_draft_that_fails_leaves_plain_decoding(model, smollm2_gguf, plain, mo
 
 
 def test_a_draft_that_does_not_load_is_said_and_the_model_serves(model, tmp_path):
-    engine = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_threads=1, draft_path=str(tmp_path / "missing.gguf"))
+    engine = BatchEngine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_threads=1, draft_path=str(tmp_path / "missing.gguf"))
     try:
         assert engine.drafts is None and engine.draft_error.startswith("the draft model did not load")
         _, collector, final = complete(engine, chat(model, PROMPTS[1]), num_predict=5)
-        assert final["eval_count"] == 5 and engine.tokens_drafted_total == 0
+        assert final.eval_count == 5 and engine.tokens_drafted_total == 0
     finally:
         engine.close()
 

@@ -13,12 +13,12 @@ import pytest
 
 import jupyter_ollama.runner.engine as engine_module
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.runner.engine import Completion, Engine
+from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens
-from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
 from jupyter_ollama.runner.thinkfirst import ThinkFirst
+from jupyter_ollama.runners.protocol import Done, Failed, Piece, Prompt
 
 N_SLOTS = 3
 N_CTX_SLOT = 512
@@ -30,7 +30,7 @@ def tokens_of(model, spec: dict, n_ctx: int, truncate: bool = True) -> list[int]
     return prompt_tokens(model, Prompt.of(spec), n_ctx, truncate)[1]
 
 
-class RecordingEngine(Engine):
+class RecordingEngine(BatchEngine):
     """The real engine, noting each admission: (slot id, request, reused tokens, tokens to prefill)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -54,26 +54,27 @@ class Collector:
     """An `on_event` callback that keeps the events and signals the final one."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.events: list[EngineEvent] = []
         self.finished = threading.Event()
         self.first_content = threading.Event()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: EngineEvent) -> None:
         self.events.append(event)
-        if "content" in event:
+        if isinstance(event, Piece):
             self.first_content.set()
-        if event.get("done") or "error" in event:
+        if isinstance(event, (Done, Failed)):
             self.finished.set()
 
-    def wait(self, timeout: float = 60) -> dict[str, Any]:
+    def wait(self, timeout: float = 60) -> Done | Failed:
         assert self.finished.wait(timeout), f"no final event after {timeout}s: {self.events[-3:]}"
         final = self.events[-1]
-        assert sum(1 for e in self.events if e.get("done") or "error" in e) == 1
+        assert sum(1 for e in self.events if isinstance(e, (Done, Failed))) == 1
+        assert isinstance(final, (Done, Failed))
         return final
 
     @property
     def pieces(self) -> list[str]:
-        return [e["content"] for e in self.events if "content" in e]
+        return [e.content for e in self.events if isinstance(e, Piece)]
 
     @property
     def text(self) -> str:
@@ -96,7 +97,7 @@ def idle_engine(request):
     engine = request.getfixturevalue("engine")
     yield
     deadline = time.monotonic() + 30
-    while any(s["state"] != "idle" for s in engine.slot_states()) or engine.waiting:
+    while any(s.state != "idle" for s in engine.slot_states()) or engine.waiting:
         assert time.monotonic() < deadline, engine.slot_states()
         time.sleep(0.01)
 
@@ -105,7 +106,7 @@ def chat(model: LlamaModel, content: str) -> list[int]:
     return tokens_of(model, {"messages": [{"role": "user", "content": content}]}, N_CTX_SLOT)
 
 
-def start(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:
+def start(engine: BatchEngine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:
     collector = Collector()
     options = kwargs.pop("options", GREEDY)
     completion = Completion(tokens=tokens, options=options, on_event=collector, **kwargs)
@@ -113,10 +114,10 @@ def start(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion,
     return completion, collector
 
 
-def complete(engine: Engine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector, dict[str, Any]]:
+def complete(engine: BatchEngine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector, Done]:
     completion, collector = start(engine, tokens, **kwargs)
     final = collector.wait()
-    assert "error" not in final, final
+    assert not isinstance(final, Failed), final
     return completion, collector, final
 
 
@@ -136,28 +137,28 @@ def test_five_requests_on_three_slots_all_complete(engine, model):
     deadline = time.monotonic() + 60
     while not all(c.finished.is_set() for _, c in runs):
         assert time.monotonic() < deadline
-        busy = sum(1 for s in engine.slot_states() if s["state"] != "idle")
+        busy = sum(1 for s in engine.slot_states() if s.state != "idle")
         most_busy = max(most_busy, busy)
         time.sleep(0.002)
     assert most_busy == N_SLOTS  # three ran at once, never more
 
     for completion, collector in runs:
         final = collector.wait()
-        assert final["done"] is True and final["done_reason"] in ("stop", "length")
-        assert final["eval_count"] == len(completion.generated) > 0
-        assert final["prompt_eval_count"] == len(completion.tokens)
-        assert final["prompt_eval_duration"] >= 0 and final["eval_duration"] >= 0
+        assert isinstance(final, Done) and final.done_reason in ("stop", "length")
+        assert final.eval_count == len(completion.generated) > 0
+        assert final.prompt_eval_count == len(completion.tokens)
+        assert final.prompt_eval_duration >= 0 and final.eval_duration >= 0
         assert re.search(r"[A-Za-z]{3,}", collector.text), collector.text
     slots_used = {engine.admission_of(c)[0] for c, _ in runs}
     assert slots_used == set(range(N_SLOTS))
-    assert all(s["state"] == "idle" for s in engine.slot_states())
+    assert all(s.state == "idle" for s in engine.slot_states())
 
 
 def test_slot_states_shape(engine):
     states = engine.slot_states()
-    assert [s["id"] for s in states] == list(range(N_SLOTS))
+    assert [s.id for s in states] == list(range(N_SLOTS))
     for s in states:
-        assert s["state"] == "idle" and s["n_ctx"] == N_CTX_SLOT and 0 <= s["n_past"] <= N_CTX_SLOT
+        assert s.state == "idle" and s.n_ctx == N_CTX_SLOT and 0 <= s.n_past <= N_CTX_SLOT
 
 
 def test_empty_prompt_is_rejected(engine):
@@ -185,8 +186,8 @@ def test_same_seed_same_text(engine, model):
 
 def test_num_predict_gives_exactly_n_tokens(engine, model):
     completion, collector, final = complete(engine, chat(model, "Write a long essay about the history of Rome."), num_predict=7)
-    assert final["done_reason"] == "length"
-    assert final["eval_count"] == 7 and len(completion.generated) == 7
+    assert final.done_reason == "length"
+    assert final.eval_count == 7 and len(completion.generated) == 7
     assert collector.text == model.detokenize(completion.generated)
 
 
@@ -195,7 +196,7 @@ def test_stop_string_ends_generation_and_is_never_shown(engine, model):
     _, free, _ = complete(engine, tokens, num_predict=40)
     assert "5." in free.text  # greedy SmolLM2 writes "1. 1\n2. 2\n..."
     _, stopped, final = complete(engine, tokens, num_predict=40, stop=["5."])
-    assert final["done_reason"] == "stop"
+    assert final.done_reason == "stop"
     assert "5." not in stopped.text
     assert stopped.text == free.text[: free.text.index("5.")]
 
@@ -208,7 +209,7 @@ def test_json_format_parses(engine, model):
         engine, chat(model, "Reply in JSON with keys city and country for Paris."),
         grammar=grammar_for_format("json"), num_predict=96,
     )
-    assert final["done_reason"] == "stop"
+    assert final.done_reason == "stop"
     assert isinstance(json.loads(collector.text), dict)
 
 
@@ -222,7 +223,7 @@ def test_json_schema_format_has_typed_keys(engine, model):
         engine, chat(model, "Describe a person named Alice aged 30 as JSON."),
         grammar=grammar_for_format(schema), num_predict=96,
     )
-    assert final["done_reason"] == "stop"
+    assert final.done_reason == "stop"
     value = json.loads(collector.text)
     assert isinstance(value["name"], str)
     assert isinstance(value["age"], int) and not isinstance(value["age"], bool)
@@ -231,8 +232,8 @@ def test_json_schema_format_has_typed_keys(engine, model):
 def test_unparsable_grammar_is_an_error_event(engine, model):
     _, collector = start(engine, chat(model, "Hi"), grammar="root ::= (")
     final = collector.wait()
-    assert "error" in final and not collector.pieces
-    assert all(s["state"] == "idle" for s in engine.slot_states())
+    assert isinstance(final, Failed) and not collector.pieces
+    assert all(s.state == "idle" for s in engine.slot_states())
 
 
 # -- KV reuse, cancellation, long prompts -------------------------------------------
@@ -251,10 +252,10 @@ def raw(model: LlamaModel, text: str) -> list[int]:
     return tokens_of(model, {"raw": text}, N_CTX_SLOT)
 
 
-def think_then(engine: Engine, model: LlamaModel, prompt: str, opened: bool, **kwargs: Any) -> str:
+def think_then(engine: BatchEngine, model: LlamaModel, prompt: str, opened: bool, **kwargs: Any) -> str:
     _, collector, final = complete(engine, raw(model, prompt), grammar=grammar_for_format(PLACE), num_predict=48,
                                    think_first=ThinkFirst("<think>", "</think>", opened=opened), **kwargs)
-    assert final["done_reason"] == "stop", collector.text
+    assert final.done_reason == "stop", collector.text
     return collector.text
 
 
@@ -293,7 +294,7 @@ def test_an_output_that_does_not_think_follows_the_grammar_from_its_first_token(
 def test_a_bad_grammar_that_waits_for_the_thinking_fails_before_any_output(engine, model):
     _, collector = start(engine, raw(model, SHOT), grammar="root ::= (", think_first=ThinkFirst("<think>", "</think>", False))
     final = collector.wait()
-    assert "error" in final and not collector.pieces
+    assert isinstance(final, Failed) and not collector.pieces
 
 
 def test_identical_prompt_reuses_the_slot_prefix(engine, model):
@@ -323,12 +324,12 @@ def test_cancel_mid_generation_frees_the_slot(engine, model):
         time.sleep(0.005)
     completion.cancel()
     final = collector.wait()
-    assert final["done"] is True and final["done_reason"] == "cancel"
-    assert final["eval_count"] < 400
+    assert isinstance(final, Done) and final.done_reason == "cancel"
+    assert final.eval_count < 400
     slot, _, _ = engine.admission_of(completion)
     states = engine.slot_states()
-    assert all(s["state"] == "idle" for s in states)
-    assert states[slot]["n_past"] == 0 and engine.slots[slot].cached == []
+    assert all(s.state == "idle" for s in states)
+    assert states[slot].n_past == 0 and engine.slots[slot].cached == []
 
 
 def test_cancel_while_waiting_for_a_slot(engine, model):
@@ -336,17 +337,17 @@ def test_cancel_while_waiting_for_a_slot(engine, model):
     busy = [start(engine, chat(model, f"Write a long essay about topic {i}."), num_predict=400) for i in range(N_SLOTS)]
     queued, collector = start(engine, chat(model, "Never admitted."), num_predict=8)
     deadline = time.monotonic() + 30
-    while sum(1 for s in engine.slot_states() if s["state"] != "idle") < N_SLOTS:
+    while sum(1 for s in engine.slot_states() if s.state != "idle") < N_SLOTS:
         assert time.monotonic() < deadline
         time.sleep(0.002)
     assert queued in engine.waiting
     queued.cancel()
     final = collector.wait(timeout=10)
-    assert final.get("done_reason") == "cancel" and not collector.pieces
+    assert isinstance(final, Done) and final.done_reason == "cancel" and not collector.pieces
     assert all(r is not queued for _, r, _, _ in engine.admissions)
     for completion, c in busy:
         completion.cancel()
-        assert c.wait()["done_reason"] == "cancel"
+        assert isinstance(final := c.wait(), Done) and final.done_reason == "cancel"
 
 
 def test_prompt_longer_than_the_slot_is_cut_only_when_asked(engine, model):
@@ -354,9 +355,9 @@ def test_prompt_longer_than_the_slot_is_cut_only_when_asked(engine, model):
     assert len(tokens) > N_CTX_SLOT
     # Asked (a request with `shift: true`): cut as Ollama cuts it, num_keep and the newest, half the rest left free.
     completion, collector, final = complete(engine, tokens, num_predict=8, cut_prompt=True)
-    assert final["done_reason"] == "length" and final["eval_count"] == 8
+    assert final.done_reason == "length" and final.eval_count == 8
     read = N_CTX_SLOT - (N_CTX_SLOT - 4) // 2
-    assert final["prompt_eval_count"] == read and final["prompt_dropped"] == len(tokens) - read
+    assert final.prompt_eval_count == read and final.prompt_dropped == len(tokens) - read
     slot, reused, pending = engine.admission_of(completion)
     assert reused + pending == read
     kept = engine.slots[slot].cached
@@ -380,27 +381,27 @@ def test_utf8_pieces_are_whole_characters(engine, model):
 
 
 def test_context_shift_lets_generation_run_past_the_slot(model):
-    small = Engine(model, n_slots=1, n_ctx_slot=64, n_batch=64, n_threads=1)
+    small = BatchEngine(model, n_slots=1, n_ctx_slot=64, n_batch=64, n_threads=1)
     try:
         assert small.can_shift
         tokens = model.tokenize("Once upon a time", add_bos=False)
         completion, collector = start(small, tokens, num_predict=80)
         final = collector.wait()
-        assert final["done_reason"] == "length" and final["eval_count"] == 80 == len(completion.generated)
-        assert small.slot_states()[0]["n_past"] <= 64
+        assert final.done_reason == "length" and final.eval_count == 80 == len(completion.generated)
+        assert small.slot_states()[0].n_past <= 64
         assert small.slots[0].cached[:4] == tokens[:4]  # num_keep survives the shift
     finally:
         small.close()
 
 
 def test_close_ends_running_and_waiting_requests_with_an_error(model):
-    small = Engine(model, n_slots=1, n_ctx_slot=128, n_batch=128, n_threads=1)
+    small = BatchEngine(model, n_slots=1, n_ctx_slot=128, n_batch=128, n_threads=1)
     tokens = model.tokenize("Once upon a time", add_bos=False)
     running, first = start(small, tokens, num_predict=10_000)
     waiting, second = start(small, tokens, num_predict=10)
     assert first.first_content.wait(30)
     small.close()
-    assert "error" in first.wait(5) and "error" in second.wait(5)
+    assert isinstance(first.wait(5), Failed) and isinstance(second.wait(5), Failed)
     assert not small.thread.is_alive()
 
 
@@ -423,7 +424,7 @@ def after_reading(model: LlamaModel, share: bool, prompts: list[list[int]]) -> t
     complete(engine, prompt_with(model, "Summarize it."), num_predict=4)
     started = [start(engine, tokens, num_predict=24) for tokens in prompts]
     for _, collector in started:
-        assert "error" not in collector.wait()
+        assert not isinstance(collector.wait(), Failed)
     return engine, started
 
 
@@ -467,7 +468,7 @@ def test_a_q8_0_kv_cache_holds_a_slot_in_about_half_the_bytes(model):
     tokens = prompt_with(model, QUESTIONS[0])
     sizes, texts = {}, {}
     for kv_type in ("f16", "q8_0"):
-        engine = Engine(model, n_slots=1, n_ctx_slot=1024, n_batch=512, n_threads=1, kv_cache_type=kv_type)
+        engine = BatchEngine(model, n_slots=1, n_ctx_slot=1024, n_batch=512, n_threads=1, kv_cache_type=kv_type)
         try:
             _, collector, _ = complete(engine, tokens, num_predict=12)
             texts[kv_type] = collector.text
@@ -486,7 +487,7 @@ def test_the_greedy_fast_path_picks_what_the_greedy_sampler_picks(model, monkeyp
     generated = {}
     for fast in (True, False):
         monkeypatch.setattr(engine_module, "SamplerChain", lambda *a, fast=fast, **k: SamplerChain(*a, **k, fast_greedy=fast))
-        engine = Engine(model, n_slots=1, n_ctx_slot=512, n_batch=512, n_threads=1)
+        engine = BatchEngine(model, n_slots=1, n_ctx_slot=512, n_batch=512, n_threads=1)
         try:
             completion, _, _ = complete(engine, tokens, num_predict=48)
             generated[fast] = completion.generated
@@ -513,10 +514,10 @@ def test_guessed_tokens_leave_greedy_output_exactly_as_plain_decoding(model, con
     tokens = chat(model, content)
     replies = []
     for draft_max in (0, 8):  # each on a fresh engine: no cache reused from the other run
-        fresh = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+        fresh = BatchEngine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
         try:
             _, collector, final = complete(fresh, tokens, num_predict=60, draft_max=draft_max)
-            replies.append((collector.text, final["eval_count"], fresh.tokens_drafted_total))
+            replies.append((collector.text, final.eval_count, fresh.tokens_drafted_total))
         finally:
             fresh.close()
     (plain, plain_count, none_drafted), (guessed, guessed_count, drafted) = replies
@@ -532,7 +533,7 @@ def test_a_passage_to_repeat_is_mostly_guessed_right(engine, model):
     right = engine.tokens_draft_accepted_total - accepted
     assert "a kernel runs the code while the browser shows the results" in collector.text
     assert guessed > 0 and right >= 0.6 * guessed  # most of the copy came several tokens per step
-    assert right < final["eval_count"]  # each step still samples one token of its own
+    assert right < final.eval_count  # each step still samples one token of its own
 
 
 def test_no_guessing_when_sampling(engine, model):
@@ -545,9 +546,9 @@ def test_no_guessing_when_sampling(engine, model):
 def test_guesses_stop_at_num_predict_and_at_a_stop_string(engine, model):
     tokens = chat(model, f"Repeat this passage exactly:\n\n{PASSAGE}")
     _, collector, final = complete(engine, tokens, num_predict=7)
-    assert final["eval_count"] == 7 and final["done_reason"] == "length"
+    assert final.eval_count == 7 and final.done_reason == "length"
     _, stopped, final = complete(engine, tokens, num_predict=60, stop=["browser"])
-    assert "browser" not in stopped.text and final["done_reason"] == "stop"
+    assert "browser" not in stopped.text and final.done_reason == "stop"
     assert engine.slot_states()  # and the slots' caches hold only what was really kept (next test reuses them)
     _, again, _ = complete(engine, tokens, num_predict=60, draft_max=0)
     assert again.text.startswith(stopped.text)
@@ -559,12 +560,12 @@ def test_a_close_call_in_batched_logits_is_computed_again_alone(model, monkeypat
     texts = []
     for near_tie in (0.05, 1e9):
         monkeypatch.setattr(engine_module, "NEAR_TIE", near_tie)
-        fresh = Engine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
+        fresh = BatchEngine(model, n_slots=1, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
         try:
             _, collector, final = complete(fresh, tokens, num_predict=40)
             texts.append(collector.text)
             if near_tie > 1:
-                assert fresh.tokens_draft_accepted_total == 0 and final["eval_count"] == 40
+                assert fresh.tokens_draft_accepted_total == 0 and final.eval_count == 40
         finally:
             fresh.close()
     assert texts[0] == texts[1]

@@ -6,7 +6,7 @@ import pytest
 
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens, render, tokenize
-from jupyter_ollama.runner.protocol import Prompt
+from jupyter_ollama.runners.protocol import Prompt
 
 
 def tokens_of(model, spec: dict, n_ctx: int, truncate: bool = True) -> list[int]:  # type: ignore[no-untyped-def]

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from jupyter_ollama.runner import cachefiles, seqstate
-from jupyter_ollama.runner.engine import Completion, Engine
+from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
 from jupyter_ollama.runner.llama import LlamaModel, batch_add
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.prompt_cache import Settings
-from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.seqstate import snapshot
+from jupyter_ollama.runners.protocol import Done, Failed, Piece, Prompt
 
 DIGEST = "sha256:" + "5" * 64  # the model's blob digest, as the scheduler passes it
 MIN_SAVE = 64  # tokens: small prompts keep the tests fast (the default is 256)
@@ -38,25 +38,27 @@ def prompt(model: LlamaModel, question: str, n: int = 0) -> list[int]:
 
 
 def engine(model: LlamaModel, folder: Path | None, ram: int = 64 << 20, disk: int = 1 << 30, slots: int = 1,
-           n_ctx: int = 512, digest: str = DIGEST) -> Engine:
+           n_ctx: int = 512, digest: str = DIGEST) -> BatchEngine:
     settings = Settings(digest, ram, folder if disk else None, disk, min_save=MIN_SAVE)
-    return Engine(model, n_slots=slots, n_ctx_slot=n_ctx, n_batch=512, n_threads=1, prompt_cache=settings)
+    return BatchEngine(model, n_slots=slots, n_ctx_slot=n_ctx, n_batch=512, n_threads=1, prompt_cache=settings)
 
 
-def ask(running: Engine, tokens: list[int], n: int = 12) -> tuple[str, dict[str, Any]]:
+def ask(running: BatchEngine, tokens: list[int], n: int = 12) -> tuple[str, Done]:
     """Greedy, `n` tokens at most: the text and the final event."""
-    events: list[dict[str, Any]] = []
+    events: list[EngineEvent] = []
     done = threading.Event()
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(event: EngineEvent) -> None:
         events.append(event)
-        if event.get("done") or "error" in event:
+        if isinstance(event, (Done, Failed)):
             done.set()
 
     running.submit(Completion(tokens=list(tokens), options=GREEDY, on_event=on_event, num_predict=n))
     assert done.wait(120), events[-3:]
-    assert "error" not in events[-1], events[-1]
-    return "".join(e.get("content", "") for e in events), events[-1]
+    final = events[-1]
+    assert not isinstance(final, Failed), final
+    assert isinstance(final, Done), final
+    return "".join(e.content for e in events if isinstance(e, Piece)), final
 
 
 def entry_files(folder: Path) -> list[Path]:
@@ -74,7 +76,7 @@ def first_read(model: LlamaModel, tmp_path_factory: pytest.TempPathFactory) -> d
         report = reader.cache_report()
     finally:
         reader.close()  # waits for the disk write
-    assert final["prompt_cache"] == "miss" and final["prompt_restored"] == 0
+    assert final.prompt_cache == "miss" and final.prompt_restored == 0
     assert report["saves"] == 1 and report["ram_entries"] == 1 and report["disk_writes"] == 1
     [path] = entry_files(folder)
     return {"folder": folder, "tokens": tokens, "text": text, "path": path}
@@ -93,14 +95,14 @@ def test_a_prompt_read_before_is_restored_and_answers_the_same(model, first_read
     restorer = engine(model, folder, slots=3, n_ctx=1024)  # another slot count, another context size
     try:
         text, final = ask(restorer, tokens)  # from disk (a new runner: nothing in RAM)
-        assert (final["prompt_cache"], final["prompt_restored"]) == ("disk", len(tokens) - 1)
-        assert final["prompt_cached"] == len(tokens) - 1 and final["prompt_eval_count"] == len(tokens)
+        assert (final.prompt_cache, final.prompt_restored) == ("disk", len(tokens) - 1)
+        assert final.prompt_cached == len(tokens) - 1 and final.prompt_eval_count == len(tokens)
         assert text == first_read["text"]  # token for token
 
         other = prompt_tokens(model, Prompt.of({"messages": [{"role": "user", "content": "Name a fruit."}]}), 1024, True)[1]
         ask(restorer, other, n=4)  # takes the slot (it shares the most with it: the template's preamble)
         text, final = ask(restorer, tokens)  # from RAM now: the disk read put it there
-        assert (final["prompt_cache"], final["prompt_restored"]) == ("ram", len(tokens) - 1)
+        assert (final.prompt_cache, final.prompt_restored) == ("ram", len(tokens) - 1)
         assert text == first_read["text"]
         report = restorer.cache_report()
         assert (report["hits_disk"], report["hits_ram"], report["tokens_restored"]) == (1, 1, 2 * (len(tokens) - 1))
@@ -116,7 +118,7 @@ def test_a_prompt_that_shares_a_beginning_restores_that_much(model, first_read, 
     restorer = engine(model, folder)
     try:
         _, final = ask(restorer, tokens, n=2)
-        assert (final["prompt_cache"], final["prompt_restored"]) == ("disk", shared)
+        assert (final.prompt_cache, final.prompt_restored) == ("disk", shared)
         assert restorer.cache_report()["saves"] == 0  # too little of it is new to be worth an entry
     finally:
         restorer.close()
@@ -143,10 +145,10 @@ def test_a_sliding_window_state_serves_the_same_prompt_not_one_that_parts_from_i
     again = engine(gemma, tmp_path, n_ctx=1024)
     try:
         restored_text, final = ask(again, tokens, n=4)
-        assert (final["prompt_cache"], final["prompt_restored"]) == ("disk", len(tokens) - 1) and restored_text
+        assert (final.prompt_cache, final.prompt_restored) == ("disk", len(tokens) - 1) and restored_text
         parted = tokens[:200] + gemma.tokenize(" Which tool reads file 9?", add_bos=False)
         _, final = ask(again, parted, n=1)
-        assert final["prompt_restored"] == 0 and final["prompt_cached"] < 200  # computed: the window was not there
+        assert final.prompt_restored == 0 and final.prompt_cached < 200  # computed: the window was not there
     finally:
         again.close()
 
@@ -188,7 +190,7 @@ def test_a_damaged_or_mismatched_entry_is_removed_and_never_served(model, first_
     restorer = engine(model, folder)
     try:
         text, final = ask(restorer, tokens)
-        assert (final["prompt_cache"], final["prompt_restored"]) == ("miss", 0)  # computed, not restored
+        assert (final.prompt_cache, final.prompt_restored) == ("miss", 0)  # computed, not restored
         assert text == first_read["text"]  # and right
         report = restorer.cache_report()
         assert report["discarded"] == 1 and report["hits_disk"] == 0
@@ -215,14 +217,14 @@ def test_the_ram_tier_stays_inside_its_budget_least_recently_used_out_first(mode
             held.append((report["ram_bytes"], report["ram_entries"]))
         assert held[1][1] == 2 and held[1][0] <= budget
         _, final = ask(running, prompts[0], n=1)  # used again: the most recent now
-        assert final["prompt_cache"] == "ram"
+        assert final.prompt_cache == "ram"
         ask(running, prompts[2], n=1)  # no room for a third: the least recently used goes
         report = running.cache_report()
         assert report["ram_entries"] == 2 and report["ram_bytes"] <= budget
         assert report["disk_entries"] == 0 and report["disk_budget"] == 0
         _, kept = ask(running, prompts[0], n=1)
         _, evicted = ask(running, prompts[1], n=1)
-        assert (kept["prompt_cache"], evicted["prompt_cache"]) == ("ram", "miss")
+        assert (kept.prompt_cache, evicted.prompt_cache) == ("ram", "miss")
         assert running.cache_report()["ram_bytes"] <= budget
     finally:
         running.close()
@@ -240,7 +242,7 @@ def test_the_disk_cap_removes_the_least_recently_used(model, first_read, tmp_pat
             running.flush_cache(30)
         assert sorted(name[p.name] for p in entry_files(tmp_path)) == [0, 1]
         _, final = ask(running, prompts[0], n=1)  # read from disk: used now
-        assert final["prompt_cache"] == "disk"
+        assert final.prompt_cache == "disk"
         ask(running, prompts[2], n=1)
         running.flush_cache(30)
         assert sorted(name[p.name] for p in entry_files(tmp_path)) == [0, 2]  # the least recently used went
@@ -248,6 +250,6 @@ def test_the_disk_cap_removes_the_least_recently_used(model, first_read, tmp_pat
         assert report["disk_entries"] == 2 and report["disk_bytes"] <= int(2.5 * size) and report["ram_bytes"] == 0
         _, kept = ask(running, prompts[0], n=1)
         _, evicted = ask(running, prompts[1], n=1)
-        assert (kept["prompt_cache"], evicted["prompt_cache"]) == ("disk", "miss")
+        assert (kept.prompt_cache, evicted.prompt_cache) == ("disk", "miss")
     finally:
         running.close()

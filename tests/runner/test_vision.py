@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.runner.engine import Completion, Engine
+from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
 from jupyter_ollama.runner.prompt import media_prompt, prompt_tokens, render
-from jupyter_ollama.runner.protocol import Prompt
 from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.vision import IMAGE_TOKEN, Vision
+from jupyter_ollama.runners.protocol import Done, Failed, Piece, Prompt
 from tests.projector import IMAGE_TOKENS, png
 
 RED = base64.b64encode(png(40, 20, (220, 20, 20))).decode()
@@ -29,8 +29,8 @@ def vision(gemma, projector_gguf) -> Vision:
 
 
 @pytest.fixture(scope="module")
-def engine(gemma, vision) -> Engine:
-    running = Engine(gemma, n_slots=2, n_ctx_slot=256, n_threads=1, vision=vision)
+def engine(gemma, vision) -> BatchEngine:
+    running = BatchEngine(gemma, n_slots=2, n_ctx_slot=256, n_threads=1, vision=vision)
     yield running
     running.close()
 
@@ -39,13 +39,13 @@ def asking(*images: str, text: str = "Describe the picture.") -> Prompt:
     return Prompt(messages=[{"role": "user", "content": text, "images": list(images)}])
 
 
-def run(engine: Engine, tokens: list[int], media: Any = None) -> tuple[list[dict[str, Any]], threading.Event]:
-    events: list[dict[str, Any]] = []
+def run(engine: BatchEngine, tokens: list[int], media: Any = None) -> tuple[list[EngineEvent], threading.Event]:
+    events: list[EngineEvent] = []
     done = threading.Event()
 
-    def on_event(event: dict[str, Any]) -> None:
+    def on_event(event: EngineEvent) -> None:
         events.append(event)
-        if event.get("done") or "error" in event:
+        if isinstance(event, (Done, Failed)):
             done.set()
 
     engine.submit(Completion(tokens=tokens, options=SamplingOptions.from_options({"temperature": 0}), on_event=on_event,
@@ -53,10 +53,12 @@ def run(engine: Engine, tokens: list[int], media: Any = None) -> tuple[list[dict
     return events, done
 
 
-def finished(events: list[dict[str, Any]], done: threading.Event) -> list[dict[str, Any]]:
+def finished(events: list[EngineEvent], done: threading.Event) -> tuple[list[Piece], Done]:
+    """The pieces and the final event, which is a Done."""
     assert done.wait(60), events
-    assert events[-1].get("done"), events[-1]
-    return events
+    final = events[-1]
+    assert isinstance(final, Done), final
+    return [e for e in events if isinstance(e, Piece)], final
 
 
 def test_images_are_tagged_as_ollama_tags_them(gemma):
@@ -69,8 +71,8 @@ def test_images_are_tagged_as_ollama_tags_them(gemma):
 def test_an_image_becomes_its_projector_embeddings_in_the_slot(gemma, vision, engine):
     text, media = media_prompt(gemma, vision, asking(RED), 256)
     assert media.tokens.count(IMAGE_TOKEN) == IMAGE_TOKENS and media.media_end < len(media.tokens)
-    events = finished(*run(engine, media.tokens, media))
-    assert events[-1]["prompt_eval_count"] == len(media.tokens) and events[-1]["eval_count"] > 0
+    _, final = finished(*run(engine, media.tokens, media))
+    assert final.prompt_eval_count == len(media.tokens) and final.eval_count > 0
 
 
 def test_the_image_is_what_the_model_reads(gemma, vision, engine):
@@ -78,19 +80,19 @@ def test_the_image_is_what_the_model_reads(gemma, vision, engine):
     first = {}
     for name, image in (("red", RED), ("blue", BLUE), ("red again", RED)):
         _, media = media_prompt(gemma, vision, asking(image), 256)
-        events = finished(*run(engine, media.tokens, media))
-        first[name] = next(e["logprobs"][0] for e in events if e.get("logprobs"))
+        pieces, _ = finished(*run(engine, media.tokens, media))
+        first[name] = next(e.logprobs[0] for e in pieces if e.logprobs)
     assert first["red"] == first["red again"]
     assert first["red"]["logprob"] != first["blue"]["logprob"] or first["red"]["token"] != first["blue"]["token"]
 
 
 def test_a_text_request_beside_an_image_request_is_undisturbed(gemma, vision, engine):
     _, alone_tokens = prompt_tokens(gemma, Prompt(messages=[{"role": "user", "content": "Name three colours."}]), 256)
-    alone = finished(*run(engine, alone_tokens))
+    alone, _ = finished(*run(engine, alone_tokens))
     _, media = media_prompt(gemma, vision, asking(BLUE), 256)
     beside = run(engine, alone_tokens)
     with_image = run(engine, media.tokens, media)
-    assert [e.get("content") for e in finished(*beside)] == [e.get("content") for e in alone]
+    assert [e.content for e in finished(*beside)[0]] == [e.content for e in alone]
     finished(*with_image)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from jupyter_ollama.runner.protocol import (
+from jupyter_ollama.runners.process import RUNNER_STOPPED, RunnerError
+from jupyter_ollama.runners.protocol import (
     CompletionEvent,
     CompletionRequest,
     Done,
@@ -22,7 +23,6 @@ from jupyter_ollama.runner.protocol import (
     SlotState,
     Started,
 )
-from jupyter_ollama.scheduler.runner_process import RUNNER_STOPPED, RunnerError
 
 
 class FakeRunner:

@@ -1,7 +1,9 @@
 """The manager's side of one runner subprocess: start it, talk to it, stop it.
 
-`RunnerProcess` is the local implementation of `runner.protocol.Runner`: the typed
+`RunnerProcess` is the local implementation of `runners.protocol.Runner`: the typed
 calls become loopback HTTP requests to the subprocess, authenticated by a secret.
+The subprocess is the `runner/` program, started by its module name
+(`python -m jupyter_ollama.runner`): nothing in the manager imports it.
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import httpx
 
 from ..errors import OllamaError, PromptTooLong
-from ..runner.protocol import (
+from .protocol import (
     CompletionEvent,
     CompletionRequest,
     EmbedReply,
     EmbedRequest,
+    Failed,
     LoadConfig,
     Prompt,
     RunnerHealth,
@@ -106,8 +110,12 @@ class RunnerProcess:
         return RunnerHealth.of(await self.request("GET", "/health"))
 
     async def completion(self, request: CompletionRequest) -> AsyncIterator[CompletionEvent]:
-        async for event in self.stream("/completion", to_json(request)):
-            yield event_from_json(event)
+        async with aclosing(self.stream("/completion", to_json(request))) as lines:
+            async for line in lines:
+                event = event_from_json(line)
+                if isinstance(event, Failed):
+                    raise RunnerError(event.error)
+                yield event
 
     async def render(self, prompt: Prompt) -> str:
         return str((await self.request("POST", "/render", {"prompt": to_json(prompt)}))["prompt"])
@@ -129,7 +137,7 @@ class RunnerProcess:
             raise runner_error(data, response.status_code)
         return data
 
-    async def stream(self, path: str, body: Any) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, path: str, body: Any) -> AsyncGenerator[dict[str, Any], None]:
         """POST and yield NDJSON events; leaving early closes the request, which frees the slot."""
         assert self.http is not None
         try:
@@ -138,10 +146,7 @@ class RunnerProcess:
                     raise runner_error(json.loads(await response.aread()), response.status_code)
                 async for line in response.aiter_lines():
                     if line:
-                        event = json.loads(line)
-                        if "error" in event:
-                            raise RunnerError(event["error"])
-                        yield event
+                        yield json.loads(line)
         except httpx.TransportError as err:
             raise RunnerError(RUNNER_STOPPED) from err
 

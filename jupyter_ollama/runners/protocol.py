@@ -2,9 +2,10 @@
 
 As Ollama's `llm/server.go` has one `LlamaServer` interface, the scheduler and the
 handlers reach a loaded model only through `Runner`: the local llama.cpp subprocess
-(`scheduler/runner_process.py`) implements it, and so can an engine elsewhere.
-The shapes here are what crosses that boundary; over the subprocess's loopback
-HTTP they travel as the JSON of their fields (`to_json` / `from_json`).
+(`runners/process.py`, which starts the `runner/` program) implements it, and so do
+the remote engines (`remote/`). The shapes here are what crosses that boundary; over
+the subprocess's loopback HTTP they travel as the JSON of their fields (`to_json` /
+`from_json`, `event_to_json` / `event_from_json`).
 This module imports nothing heavy: the manager loads it without llama.cpp.
 """
 
@@ -159,11 +160,25 @@ class Done:
     prompt_cache_saved: int = 0  # nanoseconds of prompt processing the restore saved (estimated)
 
 
+@dataclass(frozen=True)
+class Failed:
+    """The end of a completion that failed in the runner (the model unloading, llama.cpp refusing a grammar).
+
+    It travels as `{"error": ...}`; `Runner.completion` raises it (`runners.process.RunnerError`), never yields it."""
+
+    error: str
+
+
+# What `Runner.completion` yields.
 CompletionEvent = Started | Piece | Done
+# What a runner's /completion stream carries, one NDJSON line each: Started, Pieces, then Done or Failed.
+StreamEvent = CompletionEvent | Failed
 _EVENT_KINDS: dict[str, type[CompletionEvent]] = {"started": Started, "piece": Piece, "done": Done}
 
 
-def event_to_json(event: CompletionEvent) -> dict[str, Any]:
+def event_to_json(event: StreamEvent) -> dict[str, Any]:
+    if isinstance(event, Failed):
+        return {"error": event.error}
     if isinstance(event, Piece):  # one per token: no generic (deep-copying) asdict on this path
         out: dict[str, Any] = {"kind": "piece", "content": event.content}
         if event.logprobs:
@@ -177,7 +192,9 @@ def event_to_json(event: CompletionEvent) -> dict[str, Any]:
     return {"kind": kind, **to_json(event)}
 
 
-def event_from_json(data: dict[str, Any]) -> CompletionEvent:
+def event_from_json(data: dict[str, Any]) -> StreamEvent:
+    if "error" in data:
+        return Failed(str(data["error"]))
     if data["kind"] == "piece":
         return Piece(data["content"], data.get("logprobs"), data.get("thinking") or "", data.get("tool_calls"))
     return from_json(_EVENT_KINDS[data["kind"]], data)

@@ -13,13 +13,13 @@ import re
 import threading
 
 from ..errors import OllamaError
+from ..store.manifests import Manifest
+from ..store.names import ModelName
+from ..store.progress import Progress, status, storage_error
+from ..store.store import ModelStore
 from .commit import commit_manifest
 from .download import BlobDownload, TransferSettings, download_blob
-from .manifests import Manifest
-from .names import ModelName
-from .progress import Progress, status, storage_error
 from .registry import Registry, RegistryError
-from .store import ModelStore
 
 HF_HOSTS = ("hf.co", "huggingface.co", "www.huggingface.co")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

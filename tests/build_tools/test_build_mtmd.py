@@ -1,4 +1,4 @@
-"""tools/build_mtmd.py without a compile: the source list read from CMakeLists, the cache lookup, the build record."""
+"""build_tools/build_mtmd.py without a compile: the source list read from CMakeLists, the cache lookup, the build record."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "build_mtmd.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "build_tools" / "build_mtmd.py"
 
 
 def load() -> ModuleType:

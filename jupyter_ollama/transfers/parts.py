@@ -25,8 +25,8 @@ class TransferSettings:
     """Ollama's constants, overridable from the environment (tests use small parts, fast retries)."""
 
     part_size: int | None = None  # fixed part size; default: total/16 within 100 MB..1 GB
-    retries: int = 6
-    retry_delay: float = 1.0  # doubled on each retry, as Ollama does
+    retries: int = envconfig.PULL_RETRIES
+    retry_delay: float = envconfig.PULL_RETRY_DELAY  # doubled on each retry, as Ollama does
     stall_timeout: float = 30.0
 
     @classmethod

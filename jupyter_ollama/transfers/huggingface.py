@@ -23,12 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, OllamaError
-from .blobs import BlobStore, sha256_file
-from .commit import commit_manifest
-from .gguf import NotGGUFError, read_gguf
-from .hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
-from .holds import Hold
-from .manifests import (
+from ..store.blobs import BlobStore, sha256_file
+from ..store.gguf import NotGGUFError, read_gguf
+from ..store.holds import Hold
+from ..store.manifests import (
     CONFIG_MEDIA_TYPE,
     MEDIA_MODEL,
     MEDIA_PARAMS,
@@ -38,10 +36,12 @@ from .manifests import (
     Layer,
     Manifest,
 )
-from .names import ModelName
-from .progress import Progress, Throttle, check_cancel, layer_line, status
+from ..store.names import ModelName
+from ..store.progress import Progress, Throttle, check_cancel, layer_line, status
+from ..store.store import ModelStore
+from .commit import commit_manifest
+from .hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
 from .registry import OFFLINE_HINT
-from .store import ModelStore
 
 SIDE_MEDIA = {"template": MEDIA_TEMPLATE, "system": MEDIA_SYSTEM, "params": MEDIA_PARAMS}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -186,7 +186,7 @@ def side_layer(
 ) -> Layer:
     """A repo's `template`, `system` or `params` file as a layer (checked as `create` checks it)."""
     from ..modelfile.options import validate_parameters
-    from .create import check_template
+    from ..store.create import check_template
 
     data = Path(download(repo_id, file, revision, lambda _: None, None, cancel)).read_bytes()
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jupyter_ollama.errors import OllamaError
-from jupyter_ollama.store.download import TransferSettings
 from jupyter_ollama.store.names import ModelName
-from jupyter_ollama.store.registry import Registry, parse_challenge
+from jupyter_ollama.transfers.download import TransferSettings
+from jupyter_ollama.transfers.registry import Registry, parse_challenge
 
 
 def test_parse_challenge_like_ollama():

@@ -10,9 +10,9 @@ import threading
 import pytest
 
 from jupyter_ollama.errors import BadRequest, OllamaError
-from jupyter_ollama.store.download import TransferSettings
-from jupyter_ollama.store.pull import pull_model
 from jupyter_ollama.store.store import ModelStore
+from jupyter_ollama.transfers.download import TransferSettings
+from jupyter_ollama.transfers.pull import pull_model
 
 from ..registry_server import Registry
 
@@ -234,14 +234,14 @@ def test_disk_full_is_a_clear_error(registry, store, weights, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("jupyter_ollama.store.download.os.pwrite", full)
+    monkeypatch.setattr("jupyter_ollama.transfers.download.os.pwrite", full)
     with pytest.raises(OllamaError, match="no space left on device"):
         pull(store, registry)
     assert store.find(f"{registry.host}/library/tiny") is None
 
 
 def _wait_for_no_download(digest: str) -> None:
-    from jupyter_ollama.store import download
+    from jupyter_ollama.transfers import download
 
     for _ in range(200):
         with download._manager_lock:

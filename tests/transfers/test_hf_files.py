@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jupyter_ollama.errors import OllamaError
-from jupyter_ollama.store.hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
+from jupyter_ollama.transfers.hf_files import RepoFile, cached_listing, pick_gguf, pick_projector, side_files
 
 REPO = [
     RepoFile("README.md"),

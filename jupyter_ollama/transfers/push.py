@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from ..errors import NotFound, OllamaError
-from .manifests import MANIFEST_MEDIA_TYPE, Layer
-from .names import ModelName
-from .progress import Progress, Throttle, check_cancel, layer_line, status, storage_error
+from ..store.manifests import MANIFEST_MEDIA_TYPE, Layer
+from ..store.names import ModelName
+from ..store.progress import Progress, Throttle, check_cancel, layer_line, status, storage_error
+from ..store.store import ModelStore
 from .registry import Registry, RegistryError, RegistryNotFound
-from .store import ModelStore
 
 CHUNK = 1 << 20
 

@@ -7,10 +7,10 @@ import secrets
 
 from ..envconfig import no_prune
 from ..errors import OllamaError
-from .manifests import Manifest
-from .names import ModelName
-from .progress import Progress, status
-from .store import ModelStore
+from ..store.manifests import Manifest
+from ..store.names import ModelName
+from ..store.progress import Progress, status
+from ..store.store import ModelStore
 
 
 def commit_manifest(

@@ -24,8 +24,8 @@ import httpx
 
 from .._version import __version__
 from ..errors import OllamaError
-from .manifests import MANIFEST_MEDIA_TYPE
-from .names import ModelName
+from ..store.manifests import MANIFEST_MEDIA_TYPE
+from ..store.names import ModelName
 
 USER_AGENT = f"jupyter-ollama/{__version__}"
 TIMEOUT = httpx.Timeout(30.0, read=30.0)

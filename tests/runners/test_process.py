@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from jupyter_ollama.errors import OllamaError
-from jupyter_ollama.runner.protocol import CompletionRequest, Done, LoadConfig, Piece, Prompt, Started
-from jupyter_ollama.scheduler.runner_process import RunnerError, RunnerProcess
+from jupyter_ollama.runners.process import RunnerError, RunnerProcess
+from jupyter_ollama.runners.protocol import CompletionRequest, Done, LoadConfig, Piece, Prompt, Started
 
 
 def config(model_path: Path | str, **overrides: Any) -> LoadConfig:

@@ -28,10 +28,10 @@ from pathlib import Path
 import httpx
 
 from ..errors import OllamaError
-from .blobs import BlobStore, sha256_file
-from .locks import FileLock, LockUnsupported
+from ..store.blobs import BlobStore, sha256_file
+from ..store.locks import FileLock, LockUnsupported
+from ..store.progress import TICK_SECONDS, Cancelled, Progress, check_cancel, layer_line, storage_error
 from .parts import MAX_PARTS, RECORD_INTERVAL, Part, TransferSettings
-from .progress import TICK_SECONDS, Cancelled, Progress, check_cancel, layer_line, storage_error
 from .registry import Registry, RegistryError, RegistryNotFound, transport_reason
 
 log = logging.getLogger("jupyter_ollama")

@@ -8,12 +8,12 @@ import os
 import pytest
 
 from jupyter_ollama.errors import OllamaError
-from jupyter_ollama.store.download import TransferSettings
 from jupyter_ollama.store.manifests import CONFIG_MEDIA_TYPE, MEDIA_MODEL, MEDIA_SYSTEM, Layer, Manifest
 from jupyter_ollama.store.names import ModelName
-from jupyter_ollama.store.pull import pull_model
-from jupyter_ollama.store.push import push_model
 from jupyter_ollama.store.store import ModelStore
+from jupyter_ollama.transfers.download import TransferSettings
+from jupyter_ollama.transfers.pull import pull_model
+from jupyter_ollama.transfers.push import push_model
 
 from ..registry_server import Registry
 

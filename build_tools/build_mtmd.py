@@ -19,7 +19,7 @@ backend define; the vision/audio encoder reaches the GPU at run time through ggm
 registry in libggml. The same libmtmd.so therefore serves a CPU or a CUDA build of the wheel
 (same version, same library names). Checked by grep only: no GPU machine was at hand to run it.
 
-Usage: python tools/build_mtmd.py [--force] [--record FILE]
+Usage: python build_tools/build_mtmd.py [--force] [--record FILE]
 """
 
 from __future__ import annotations
