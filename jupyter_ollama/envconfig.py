@@ -289,6 +289,15 @@ def api_key() -> str | None:
     return os.environ.get("OLLAMA_API_KEY") or None
 
 
+# LiteLLM's, not Ollama's: where its `ollama/` and `ollama_chat/` models go when a call names no `api_base`.
+# The extension sets it for kernels when unset and LiteLLM is installed (see `jupyter_ai`).
+LITELLM_API_BASE_ENV = "OLLAMA_API_BASE"
+
+
+def litellm_api_base() -> str | None:
+    return os.environ.get(LITELLM_API_BASE_ENV) or None
+
+
 def jupyter_url() -> str | None:
     return os.environ.get(URL_ENV) or None
 

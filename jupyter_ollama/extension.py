@@ -9,6 +9,8 @@ environment, so kernels it starts find it (see `discovery/`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import os
 import shlex
@@ -25,7 +27,7 @@ from jupyter_server.utils import url_path_join
 from tornado.web import RequestHandler
 from traitlets import Dict, Int, Unicode, default
 
-from . import envconfig
+from . import envconfig, jupyter_ai
 from .api.routes import mounted, own_verbs
 from .envconfig import TOKEN_ENV, URL_ENV
 from .scheduler.durations import default_keep_alive, parse_keep_alive_setting
@@ -38,11 +40,26 @@ from .store.store import ModelStore, default_models_dir
 AUTH_RESOURCE = "ollama"
 
 
+def basic_password(authorization: str) -> str | None:
+    """The password of HTTP Basic credentials (`Basic base64(user:password)`), else None."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
 async def _jupyter_prepare(self: Any) -> None:
-    # Anthropic's clients send their key as x-api-key: Jupyter reads tokens from Authorization only.
+    # Jupyter reads tokens from `Authorization: token|bearer` only. Anthropic's clients send their key as
+    # x-api-key; a URL with the token as its password (LiteLLM's OLLAMA_API_BASE, see `jupyter_ai`) sends Basic.
     key = self.request.headers.get("x-api-key")
     if key and "Authorization" not in self.request.headers:
         self.request.headers["Authorization"] = f"token {key}"
+    if password := basic_password(self.request.headers.get("Authorization", "")):
+        self.request.headers["Authorization"] = f"token {password}"
     # JupyterHandler.prepare authenticates, then hands back the wrapped handler's own prepare.
     result = await JupyterHandler.prepare(self)
     if inspect.isawaitable(result):
@@ -171,6 +188,8 @@ class JupyterOllama(ExtensionApp):
 
     def initialize_settings(self) -> None:
         store = ModelStore(Path(self.models_dir), ModelAliases.of(self.model_aliases))
+        self.store = store
+        self.jupyternaut: jupyter_ai.JupyternautModels | None = None
         self.scheduler = Scheduler(store, self.scheduler_settings())
         self.settings.update(ollama_store=store, ollama_scheduler=self.scheduler)
         sync_declared(store, self.remote_models)  # and those no longer declared go
@@ -192,7 +211,24 @@ class JupyterOllama(ExtensionApp):
         manager = serverapp.web_app.settings.get("terminal_manager")
         if manager is not None:
             manager.shell_command = terminal_shell(list(manager.shell_command), scripts)
+        self.connect_jupyter_ai(serverapp, token)
         self.log.info("jupyter-ollama API at %s (models in %s)", os.environ[URL_ENV], self.models_dir)
 
+    def connect_jupyter_ai(self, serverapp: Any, token: str) -> None:
+        """Jupyter AI in this server offers our models with no setup (see `jupyter_ai`)."""
+        os.environ.update(jupyter_ai.kernel_environment(os.environ[URL_ENV], token, jupyter_ai.litellm_installed()))
+        settings = serverapp.web_app.settings
+        if not jupyter_ai.jupyternaut_loaded(settings):
+            return
+        if not token:
+            self.log.warning("Jupyter AI's chat cannot reach jupyter-ollama's models: this server has no token to give it")
+            return
+        config_path = getattr(settings["jupyternaut.config_manager"], "config_path", None)
+        self.jupyternaut = jupyter_ai.JupyternautModels(self.store.list_models, serverapp.connection_url, os.environ[URL_ENV],
+                                                        token, self.log, config_path)
+        self.jupyternaut.start()
+
     async def stop_extension(self) -> None:
+        if self.jupyternaut is not None:
+            await self.jupyternaut.stop()
         await self.scheduler.shutdown()  # every runner goes, with its memory
