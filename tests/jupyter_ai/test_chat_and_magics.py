@@ -24,6 +24,8 @@ if not all(importlib.util.find_spec(p) for p in ("jupyter_ai_jupyternaut", "jupy
     pytest.skip('Jupyter AI is not installed: pip install -e ".[jupyter-ai]"', allow_module_level=True)
 
 TIMEOUT = 120_000  # ms: a generous ceiling for waits on a shared 2-core machine, never a measured time
+# Jupyternaut's prompt (its system prompt, the tools' names) is some 3500 tokens for SmolLM2 to read on the CPU.
+REPLY_TIMEOUT = 300_000
 OURS = "custom-jupyter-ollama/"
 
 
@@ -60,9 +62,9 @@ def test_jupyternauts_picker_offers_our_models_and_they_answer(ai_lab: AiLab, br
     message.fill("Say hello in one short sentence.")
     message.press("Enter")
     reply = page.locator(".jp-chat-message").nth(1)
-    expect(reply).to_contain_text("Jupyternaut")
+    expect(reply).to_contain_text("Jupyternaut", timeout=REPLY_TIMEOUT)
     expect(reply.locator(".jp-chat-rendered-message")).not_to_have_text("")
-    wait_for(lambda: loaded(lab).get("smollm2-tools:latest") == 0, timeout=120)  # answered by this server, now idle
+    wait_for(lambda: loaded(lab).get("smollm2-tools:latest") == 0, timeout=REPLY_TIMEOUT / 1000)  # answered here, now idle
     assert "Error" not in (reply.text_content() or "")
     shot(page, "2-reply")
     page.locator("button[title='Model']:visible").click()  # the picker again, over the conversation
