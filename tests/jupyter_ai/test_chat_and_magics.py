@@ -24,7 +24,7 @@ if not all(importlib.util.find_spec(p) for p in ("jupyter_ai_jupyternaut", "jupy
     pytest.skip('Jupyter AI is not installed: pip install -e ".[jupyter-ai]"', allow_module_level=True)
 
 TIMEOUT = 120_000  # ms: a generous ceiling for waits on a shared 2-core machine, never a measured time
-# Jupyternaut's prompt (its system prompt, the tools' names) is some 3500 tokens for SmolLM2 to read on the CPU.
+# Jupyternaut's prompt (its system prompt, the tools' names) is about 3800 tokens for SmolLM2 to read on the CPU.
 REPLY_TIMEOUT = 300_000
 OURS = "custom-jupyter-ollama/"
 
