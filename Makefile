@@ -44,7 +44,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 # JupyterLab refuses to run as root (containers, CI) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup llama run serve test lint clean labextension chromium readme
+.PHONY: setup llama run serve test test-jupyter-ai lint clean labextension chromium readme
 
 setup: $(VENV)/.installed labextension chromium $(JS_CLIENT) $(HUB_PROXY) $(AGENT_CLIS)
 
@@ -123,5 +123,18 @@ test: lint
 	cd labextension && $(NPM) test
 	$(BIN)/python -m pytest
 
+# Jupyter AI 3 beside the extension (tests/jupyter_ai, in Chromium): its chat's pins (httpx below 0.29) clash with
+# the test environment's, so it gets an environment of its own on top of .venv (which it reads through a .pth).
+JAI_VENV := .venv-jupyter-ai
+$(JAI_VENV)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(JAI_VENV)
+	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_path('purelib'))" \
+		> "$$($(JAI_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/jupyter-ollama-base.pth"
+	$(JAI_VENV)/bin/pip install -q "jupyter-ai[jupyternaut,magics]==3.2.0"
+	touch $@
+
+test-jupyter-ai: setup $(JAI_VENV)/.installed
+	JUPYTER_OLLAMA_JUPYTER_AI_TESTS=1 $(JAI_VENV)/bin/python -m pytest tests/jupyter_ai tests/test_jupyter_ai.py
+
 clean:
-	rm -rf $(VENV) labextension/node_modules labextension/lib labextension/tsconfig.tsbuildinfo jupyter_ollama/labextension
+	rm -rf $(VENV) $(JAI_VENV) labextension/node_modules labextension/lib labextension/tsconfig.tsbuildinfo jupyter_ollama/labextension

@@ -394,6 +394,15 @@ def api_key() -> str | None:
     return os.environ.get("OLLAMA_API_KEY") or None
 
 
+# LiteLLM's, not Ollama's: where its `ollama/` and `ollama_chat/` models go when a call names no `api_base`.
+# The extension sets it for kernels when unset and LiteLLM is installed (see `jupyter_ai`).
+LITELLM_API_BASE_ENV = "OLLAMA_API_BASE"
+
+
+def litellm_api_base() -> str | None:
+    return os.environ.get(LITELLM_API_BASE_ENV) or None
+
+
 def jupyter_url() -> str | None:
     return os.environ.get(URL_ENV) or None
 
@@ -493,6 +502,9 @@ VARIABLES: tuple[Variable, ...] = (
              "in a user server's environment under JupyterHub: the Hub service (its name, or its URL) whose model manager the "
              "server uses instead of one of its own; see [docs/jupyterhub.md](docs/jupyterhub.md)", "hub_service"),
     Variable(("OLLAMA_API_KEY",), "", "sent by the CLI and kernels as `Authorization: Bearer ...`"),
+    Variable((LITELLM_API_BASE_ENV,), "this server, for kernels",
+             "LiteLLM's, not Ollama's: where its `ollama_chat/` models go; set for kernels when LiteLLM is installed and "
+             "you have not; see [Jupyter AI](#jupyter-ai)"),
     Variable((URL_ENV, TOKEN_ENV), "(set by the extension)",
              "the API under Jupyter and its token, which the extension gives its kernels and terminals; the CLI and "
              "`%ollama` use them when `OLLAMA_HOST` is not set"),

@@ -14,6 +14,8 @@ an idle culler never stops a server in the middle of a chat or a pull.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import logging
 import os
@@ -35,7 +37,7 @@ from tornado.ioloop import PeriodicCallback
 from tornado.web import RequestHandler
 from traitlets import Dict, Float, Int, Unicode, default
 
-from . import envconfig
+from . import envconfig, jupyter_ai
 from .api.routes import mounted, own_verbs
 from .envconfig import TOKEN_ENV, URL_ENV, hub_server_env
 from .hub.forward import ForwardHandler, Forwarding
@@ -45,7 +47,7 @@ from .scheduler.scheduler import Scheduler
 from .scheduler.settings import SchedulerSettings, parse_budget
 from .store.aliases import ModelAliases
 from .store.declared import parse_declared
-from .store.store import default_models_dir
+from .store.store import ModelStore, default_models_dir
 
 AUTH_RESOURCE = "ollama"
 # The traits that are SchedulerSettings' fields as they are (keep_alive and memory_budget are parsed first).
@@ -61,12 +63,27 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def basic_password(authorization: str) -> str | None:
+    """The password of HTTP Basic credentials (`Basic base64(user:password)`), else None."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
 async def _jupyter_prepare(self: Any) -> None:
     self.settings[ACTIVITY] = utcnow()
-    # Anthropic's clients send their key as x-api-key: Jupyter reads tokens from Authorization only.
+    # Jupyter reads tokens from `Authorization: token|bearer` only. Anthropic's clients send their key as
+    # x-api-key; a URL with the token as its password (LiteLLM's OLLAMA_API_BASE, see `jupyter_ai`) sends Basic.
     key = self.request.headers.get("x-api-key")
     if key and "Authorization" not in self.request.headers:
         self.request.headers["Authorization"] = f"token {key}"
+    if password := basic_password(self.request.headers.get("Authorization", "")):
+        self.request.headers["Authorization"] = f"token {password}"
     # JupyterHandler.prepare authenticates, then hands back the wrapped handler's own prepare.
     result = await JupyterHandler.prepare(self)
     if inspect.isawaitable(result):
@@ -193,7 +210,9 @@ class JupyterOllama(ExtensionApp):
         return SchedulerSettings(**given)
 
     scheduler: Scheduler | None = None
+    store: ModelStore | None = None
     forwarding: Forwarding | None = None
+    jupyternaut: jupyter_ai.JupyternautModels | None = None
 
     def initialize_settings(self) -> None:
         self._share_log()
@@ -207,7 +226,7 @@ class JupyterOllama(ExtensionApp):
                            "(no JUPYTERHUB_API_URL and JUPYTERHUB_API_TOKEN): it runs a model manager of its own", self.hub_service)
         manager = build_manager(Path(self.models_dir), self.scheduler_settings(), ModelAliases.of(self.model_aliases),
                                 declared=self.remote_models)  # and those no longer declared go
-        self.scheduler = manager.scheduler
+        self.scheduler, self.store = manager.scheduler, manager.store
         self.settings.update(ollama_store=manager.store, ollama_scheduler=manager.scheduler)
 
     def initialize_handlers(self) -> None:
@@ -260,12 +279,32 @@ class JupyterOllama(ExtensionApp):
         self.activity = PeriodicCallback(self._mark_while_busy, ACTIVITY_EVERY * 1000)
         self.activity.start()
         graceful_interrupt(serverapp)
+        self.connect_jupyter_ai(serverapp, token)
         where = f"the hub service {self.hub_service!r}" if self.forwarding else f"models in {self.models_dir}"
         self.log.info("jupyter-ollama API at %s (%s)", os.environ[URL_ENV], where)
+
+    def connect_jupyter_ai(self, serverapp: Any, token: str) -> None:
+        """Jupyter AI in this server offers our models with no setup (see `jupyter_ai`)."""
+        os.environ.update(jupyter_ai.kernel_environment(os.environ[URL_ENV], token, jupyter_ai.litellm_installed()))
+        settings = serverapp.web_app.settings
+        if not jupyter_ai.jupyternaut_loaded(settings):
+            return
+        if self.store is None:  # under JupyterHub the models are the hub service's: its list is not here
+            self.log.info("Jupyter AI's chat lists no jupyter-ollama models here: they are the hub service's")
+            return
+        if not token:
+            self.log.warning("Jupyter AI's chat cannot reach jupyter-ollama's models: this server has no token to give it")
+            return
+        config_path = getattr(settings["jupyternaut.config_manager"], "config_path", None)
+        self.jupyternaut = jupyter_ai.JupyternautModels(self.store.list_models, serverapp.connection_url, os.environ[URL_ENV],
+                                                        token, self.log, config_path)
+        self.jupyternaut.start()
 
     async def stop_extension(self) -> None:
         if getattr(self, "activity", None) is not None:
             self.activity.stop()
+        if self.jupyternaut is not None:
+            await self.jupyternaut.stop()
         if self.forwarding is not None:
             await self.forwarding.stop()  # forwarded streams end with "the server is shutting down"
         if self.scheduler is not None:

@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+# Jupyter AI's tests run in an environment of their own (its pins clash with this one's): `make test-jupyter-ai`.
+collect_ignore = [] if os.environ.get("JUPYTER_OLLAMA_JUPYTER_AI_TESTS") else ["jupyter_ai"]
+
 
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:

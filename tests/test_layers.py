@@ -35,7 +35,7 @@ LAYERS: list[set[str]] = [
     {"discovery"},
     {"widgets"},
     {"kernel"},
-    {"demo", "extension", "__init__", "__main__"},
+    {"demo", "extension", "jupyter_ai", "__init__", "__main__"},
 ]
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
 
