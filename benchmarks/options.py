@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from loadgen import BIN, default_model, free_port
+from loadgen import BIN, default_model, free_port, stop_group
 
 SEQUENCE: list[dict[str, Any]] = [
     {"num_ctx": 2048}, {"num_ctx": 8192}, {"num_ctx": 4096}, {"num_batch": 256}, {"use_mlock": True},
@@ -58,18 +57,6 @@ def start_server(logdir: Path) -> tuple[subprocess.Popen[bytes], str]:
             pass
         time.sleep(0.2)
     raise TimeoutError("server not ready after 60 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
 
 
 def loads(url: str, name: str) -> tuple[float, float] | None:
@@ -169,7 +156,7 @@ def main() -> None:
             concurrent(url, name, args.tokens)
         finally:
             if proc is not None:
-                stop_server(proc)
+                stop_group(proc, term_wait=15)
 
 
 if __name__ == "__main__":

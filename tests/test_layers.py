@@ -16,7 +16,7 @@ PACKAGE = Path(jupyter_ollama.__file__).parent
 
 # Lowest first. A module may import from its own layer and the ones before it.
 LAYERS: list[set[str]] = [
-    {"errors", "envconfig", "_version", "format", "gojson", "views"},
+    {"errors", "envconfig", "_version", "format", "gojson", "views", "digests"},
     {"gotemplate"},
     {"modelfile"},
     {"templates"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 from collections.abc import Callable, Generator
@@ -11,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from ..digests import sha256_file
 from ..envconfig import api_key, host_is_set, jupyter_token, jupyter_url, ollama_host
 
 
@@ -126,11 +126,3 @@ def hang_up(response: httpx.Response) -> None:
         except OSError:  # already closed
             pass
 
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    """`sha256:<hex>` of a file, as blobs are named (a client has no store to ask)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(chunk_size):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from ..digests import sha256_file
 from ..errors import BadRequest
 from .owners import abandoned, owned_name
 
@@ -38,14 +39,6 @@ def normalize_digest(digest: str) -> str:
     if match is None:
         raise BadRequest(INVALID_DIGEST)
     return "sha256:" + match.group(1).lower()
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 class BlobWriter:

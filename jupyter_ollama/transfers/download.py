@@ -27,8 +27,9 @@ from pathlib import Path
 
 import httpx
 
+from ..digests import sha256_file
 from ..errors import OllamaError
-from ..store.blobs import BlobStore, sha256_file
+from ..store.blobs import BlobStore
 from ..store.locks import FileLock, LockUnsupported
 from ..store.progress import TICK_SECONDS, Cancelled, Progress, check_cancel, layer_line, storage_error
 from .parts import MAX_PARTS, RECORD_INTERVAL, Part, TransferSettings

@@ -22,8 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..digests import sha256_file
 from ..errors import BadRequest, OllamaError
-from ..store.blobs import BlobStore, sha256_file
+from ..store.blobs import BlobStore
 from ..store.gguf import NotGGUFError, read_gguf
 from ..store.holds import Hold
 from ..store.manifests import (

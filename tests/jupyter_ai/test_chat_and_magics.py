@@ -11,7 +11,6 @@ import stat
 import uuid
 
 import httpx
-import pytest
 from playwright.sync_api import Locator, Page, expect
 from tornado.websocket import websocket_connect
 

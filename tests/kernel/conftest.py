@@ -17,7 +17,8 @@ from nbclient import NotebookClient
 
 from ..conftest import free_port
 
-SERVER_ENV_KEYS = ("OLLAMA_HOST", "OLLAMA_API_KEY", "JUPYTER_OLLAMA_URL", "JUPYTER_OLLAMA_TOKEN")
+# LiteLLM's OLLAMA_API_BASE too: the extension sets it for kernels only where none is set (see jupyter_ai.py).
+SERVER_ENV_KEYS = ("OLLAMA_HOST", "OLLAMA_API_KEY", "JUPYTER_OLLAMA_URL", "JUPYTER_OLLAMA_TOKEN", "OLLAMA_API_BASE")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

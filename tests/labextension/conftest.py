@@ -49,45 +49,49 @@ class JupyterLab:
         return httpx.request(method, f"{self.ollama_url}/{path}", headers=headers, timeout=120, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def jupyter_lab(tmp_path_factory, smollm2_gguf):
-    """`jupyter lab` with the extension under a prefixed base_url and a token, with `smollm2` created."""
-    root = tmp_path_factory.mktemp("lab")
-    models = tmp_path_factory.mktemp("labmodels")
+def start_lab(root: Path, root_dir: Path, args: tuple[str, ...] = (), **env: str) -> tuple[JupyterLab, subprocess.Popen]:
+    """`jupyter lab` with the extension under a prefixed base_url and a token, its settings and workspaces under
+    `root` (no "get Jupyter news?" toast over the screenshots), serving `root_dir`; `args`: more command-line
+    options, `env`: more environment (OLLAMA_MODELS among them). Returns once the API answers."""
     port, token = free_port(), secrets.token_hex(16)
     settings = root / "settings"
-    # No "get Jupyter news?" toast over the screenshots; settings and workspaces stay in the temp dir.
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    env = clean_env(OLLAMA_MODELS=str(models), JUPYTER_CONFIG_DIR=str(root / "config"),
-                    JUPYTER_RUNTIME_DIR=str(root / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-                    JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), OLLAMA_KEEP_ALIVE="10m",
-                    # Remote models on loopback engines (test_sidebar_remote), checked twice a second.
-                    OLLAMA_REMOTES="127.0.0.1", OLLAMA_REMOTE_CHECK_INTERVAL="0.5")
+    environment = clean_env(JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+                            JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), **env)
     log = root / "lab.log"
     with open(log, "w") as log_file:  # the server writes to its own copy of the handle
         process = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-             f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root}",
+             f"--IdentityProvider.token={token}", "--ServerApp.base_url=/a%40b/", f"--ServerApp.root_dir={root_dir}",
              "--ServerApp.jpserver_extensions={'jupyter_ollama': True}", "--ServerApp.allow_unauthenticated_access=False",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            env=env, stdout=subprocess.DEVNULL, stderr=log_file,
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *args],
+            env=environment, stdout=subprocess.DEVNULL, stderr=log_file,
         )
-    lab = JupyterLab(f"http://127.0.0.1:{port}/a%40b/", token, models, log)
-    deadline = time.monotonic() + 90
+    lab = JupyterLab(f"http://127.0.0.1:{port}/a%40b/", token, Path(env["OLLAMA_MODELS"]), log)
+    deadline = time.monotonic() + 120
     while True:
         try:
             if lab.api("GET", "api/version").status_code == 200:
-                break
+                return lab, process
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("jupyter lab did not start:\n" + log.read_text())
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory, smollm2_gguf):
+    """`jupyter lab` with the extension under a prefixed base_url and a token, with `smollm2` created."""
+    root = tmp_path_factory.mktemp("lab")
+    lab, process = start_lab(root, root, OLLAMA_MODELS=str(tmp_path_factory.mktemp("labmodels")), OLLAMA_KEEP_ALIVE="10m",
+                             # Remote models on loopback engines (test_sidebar_remote), checked twice a second.
+                             OLLAMA_REMOTES="127.0.0.1", OLLAMA_REMOTE_CHECK_INTERVAL="0.5")
     import ollama
 
-    client = ollama.Client(host=lab.ollama_url, headers={"Authorization": f"token {token}"})
+    client = ollama.Client(host=lab.ollama_url, headers={"Authorization": f"token {lab.token}"})
     # Short replies keep the chat step quick; the rest is the model as the other tests use it.
     client.create(model="smollm2", files={"m.gguf": client.create_blob(smollm2_gguf)}, parameters={"num_predict": 48})
     yield lab

@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from jupyter_ollama.digests import sha256_file
 from jupyter_ollama.scheduler.cpus import CpuBudget
 from jupyter_ollama.scheduler.devices import Device, Machine
 from jupyter_ollama.scheduler.scheduler import Scheduler, SchedulerSettings
 from jupyter_ollama.scheduler.turns import ANONYMOUS, Requester
-from jupyter_ollama.store.blobs import sha256_file
 from jupyter_ollama.store.create import ModelCreator
 from jupyter_ollama.store.store import ModelStore
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from jupyter_ollama.digests import sha256_file
 from jupyter_ollama.errors import BadRequest, Busy
 from jupyter_ollama.scheduler.cpus import CpuBudget, Threads
 from jupyter_ollama.scheduler.devices import Device
 from jupyter_ollama.scheduler.placement import Gpu, LayerSizes, place
 from jupyter_ollama.scheduler.report import entry
 from jupyter_ollama.scheduler.scheduler import Scheduler, SchedulerSettings
-from jupyter_ollama.store.blobs import sha256_file
 from jupyter_ollama.store.create import ModelCreator
 from jupyter_ollama.store.store import ModelStore
 from jupyter_ollama.views import processor

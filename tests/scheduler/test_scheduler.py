@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from jupyter_ollama.digests import sha256_file
 from jupyter_ollama.errors import Busy
 from jupyter_ollama.runners.process import RUNNER_STOPPED, RunnerError
 from jupyter_ollama.runners.protocol import CompletionRequest, Done, Piece, Prompt
 from jupyter_ollama.scheduler import report
 from jupyter_ollama.scheduler.cpus import CpuBudget, Threads
 from jupyter_ollama.scheduler.scheduler import BUSY, Loaded, Scheduler, SchedulerSettings
-from jupyter_ollama.store.blobs import sha256_file
 from jupyter_ollama.store.create import ModelCreator
 from jupyter_ollama.store.store import ModelStore
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from jupyter_ollama.digests import sha256_file
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.store.blobs import sha256_file
 from jupyter_ollama.store.create import ModelCreator
 from jupyter_ollama.store.draft import REMOTE_DRAFT, vocabulary_difference
 from jupyter_ollama.store.gguf import GGUFInfo
