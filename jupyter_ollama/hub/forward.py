@@ -24,7 +24,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,11 +33,11 @@ import tornado.web
 from ..api import anthropic_wire
 from ..api.openai import error_body as openai_error
 from ..envconfig import HubServerEnv
+from ..scheduler.scheduler import SHUTTING_DOWN
 
 log = logging.getLogger("jupyter_ollama")
 
 SERVE_PORT = 11434  # `serve`'s default port, where the documented recipe runs the service
-SHUTTING_DOWN = "the server is shutting down"
 # Request headers the service reads; the user's own credentials for this server never leave it.
 FORWARDED_REQUEST = ("content-type", "content-encoding", "accept", "user-agent", "anthropic-version", "anthropic-beta")
 # Response headers that describe the connection, not the reply: tornado writes its own.
@@ -87,10 +86,6 @@ def error_frame(path: str, message: str, status: int, streaming: str | None) -> 
     return (text + "\n").encode() if streaming else text.encode()
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _nothing() -> asyncio.Future[None]:
     """An awaitable that is done already (a reply finished before)."""
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -106,7 +101,6 @@ class Forwarding:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None, write=None))
         self.location: ServiceLocation | None = None
         self.in_flight: set[ForwardHandler] = set()
-        self.stopping = False
 
     async def base(self) -> str:
         if self.location is None:
@@ -121,7 +115,6 @@ class Forwarding:
     async def stop(self, grace: float = 3.0) -> None:
         """The server is stopping: every forwarded stream ends with an error that says so, written out to its
         client (within `grace` seconds) before the server goes."""
-        self.stopping = True
         ending = [handler.end_with(SHUTTING_DOWN) for handler in list(self.in_flight)]
         if ending:
             log.info("jupyter-ollama: ending %d forwarded request(s): the server is shutting down", len(ending))

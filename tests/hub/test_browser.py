@@ -3,6 +3,8 @@ models in the sidebar and runs `%ollama` in a notebook, all served by the hub's 
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from ..labextension.conftest import ARTIFACTS, browser_page  # noqa: F401  (the fixture)
@@ -41,9 +43,10 @@ def test_sidebar_and_magics_under_the_hub(hub: RunningHub, hub_model: str, brows
     cell.click()
     page.keyboard.type('%load_ext jupyter_ollama\n%ollama run smollm2 "Name a color." -o num_predict=12 -o temperature=0')
     page.keyboard.press("Shift+Enter")
-    output = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea-output")
-    expect(output.first).not_to_be_empty(timeout=TIMEOUT)
+    # The live view streams into a display that is emptied at the end, when the reply becomes the cell's
+    # value (Out[1]); so wait for the cell to finish and read the whole output area, not its first output.
     expect(page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputArea-prompt")).to_contain_text("[1]", timeout=TIMEOUT)
+    expect(page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")).to_contain_text(re.compile(r"\w"), timeout=TIMEOUT)
     # The sidebar shows the model the kernel's request loaded on the service.
     expect(panel.locator('li[data-running="smollm2:latest"]')).to_be_visible(timeout=TIMEOUT)
     page.screenshot(path=str(ARTIFACTS / "hub-sidebar.png"))
