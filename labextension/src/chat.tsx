@@ -60,11 +60,15 @@ export function Chat(props: { model: PanelModel }): JSX.Element {
         {chat.messages.length === 0 && (
           <div className="jp-Ollama-empty">Ask {model.chatModel || 'a model'} something.</div>
         )}
-        {chat.messages.map((message, i) => (
-          <div key={i} className={`jp-Ollama-message jp-Ollama-message-${message.role}`}>
-            {message.content || (chat.streaming && i === chat.messages.length - 1 ? '…' : '')}
-          </div>
-        ))}
+        {chat.messages.map((message, i) => {
+          const live = chat.streaming && i === chat.messages.length - 1;
+          return (
+            <div key={i} className={`jp-Ollama-message jp-Ollama-message-${message.role}`}>
+              {message.thinking && <Thought text={message.thinking} answering={!!message.content || !live} />}
+              {message.content || (live && !message.thinking ? '…' : '')}
+            </div>
+          );
+        })}
       </div>
       {chat.error && <ErrorLine message={chat.error} />}
       <div className="jp-Ollama-chatStatus">{chat.streaming ? 'generating…' : (chat.rate ?? '')}</div>
@@ -100,5 +104,27 @@ export function Chat(props: { model: PanelModel }): JSX.Element {
         )}
       </div>
     </div>
+  );
+}
+
+/** A thinking model's thoughts, folded above its answer: open while it thinks, folded once the answer
+ * starts, unless the reader opened or closed it (as the notebook chat widget does). */
+function Thought(props: { text: string; answering: boolean }): JSX.Element {
+  const [chosen, setChosen] = React.useState<boolean | null>(null);
+  const open = chosen ?? !props.answering;
+  return (
+    <details
+      className="jp-Ollama-thinking"
+      open={open}
+      onToggle={event => {
+        // Also fired when `open` changes here; only a reader's click differs from it.
+        if (event.currentTarget.open !== open) {
+          setChosen(event.currentTarget.open);
+        }
+      }}
+    >
+      <summary>{props.answering ? 'Thinking' : 'Thinking…'}</summary>
+      <div className="jp-Ollama-thinkingBody">{props.text}</div>
+    </details>
   );
 }

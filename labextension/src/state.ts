@@ -117,7 +117,8 @@ export function reduceChat(state: ChatState, action: ChatAction): ChatState {
         return state;
       }
       const piece = action.chunk.message?.content ?? '';
-      const messages = piece ? appendToReply(state.messages, piece) : state.messages;
+      const thought = action.chunk.message?.thinking ?? '';
+      const messages = piece || thought ? appendToReply(state.messages, piece, thought) : state.messages;
       if (!action.chunk.done) {
         return { ...state, messages };
       }
@@ -137,14 +138,18 @@ export function reduceChat(state: ChatState, action: ChatAction): ChatState {
   }
 }
 
-function appendToReply(messages: ChatMessage[], piece: string): ChatMessage[] {
+function appendToReply(messages: ChatMessage[], piece: string, thought: string): ChatMessage[] {
   const last = messages[messages.length - 1];
-  return [...messages.slice(0, -1), { ...last, content: last.content + piece }];
+  const reply = { ...last, content: last.content + piece };
+  if (thought) {
+    reply.thinking = (last.thinking ?? '') + thought;
+  }
+  return [...messages.slice(0, -1), reply];
 }
 
 function dropEmptyReply(messages: ChatMessage[]): ChatMessage[] {
   const last = messages[messages.length - 1];
-  return last && last.role === 'assistant' && !last.content ? messages.slice(0, -1) : messages;
+  return last && last.role === 'assistant' && !last.content && !last.thinking ? messages.slice(0, -1) : messages;
 }
 
 /** What to send for a new user message: the conversation so far plus it. */

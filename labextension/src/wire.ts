@@ -201,6 +201,8 @@ export type Role = 'system' | 'user' | 'assistant' | 'tool';
 export interface ChatMessage {
   role: Role;
   content: string;
+  /** A thinking model's thoughts, apart from its answer (Ollama's `message.thinking`). */
+  thinking?: string;
 }
 
 /** One line of `/api/chat`; the last (`done: true`) carries the timings, in nanoseconds. */

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from ..conftest import wait_for
-from .test_sidebar import TIMEOUT, open_panel, shot
+from .test_sidebar import ask_in_chat, shot
 
 LONG = "Write a very long story about a dragon, with ten chapters."  # greedy SmolLM2 goes on for 1000+ tokens
 
@@ -20,15 +20,7 @@ def test_stop_ends_a_long_reply_and_frees_the_slot(jupyter_lab, browser_page: Pa
     )
     assert created.status_code == 200, created.text
     page = browser_page
-    page.set_default_timeout(TIMEOUT)
-    expect.set_options(timeout=TIMEOUT)
-    open_panel(page, jupyter_lab)
-    panel = page.locator("#jupyter-ollama-panel")
-    panel.get_by_role("tab", name="Chat").click()
-    panel.get_by_label("Chat model").select_option("rambler:latest")
-    message = panel.get_by_label("Message")
-    message.fill(LONG)
-    message.press("Enter")
+    panel = ask_in_chat(page, jupyter_lab, "rambler:latest", LONG)
 
     reply = panel.locator(".jp-Ollama-message-assistant").last
     expect(reply).not_to_have_text("…")  # text is arriving

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from ..registry_server import file_digest
 from .conftest import ARTIFACTS
@@ -41,6 +41,20 @@ def open_panel(page: Page, lab) -> None:  # type: ignore[no-untyped-def]
     page.mouse.down()
     page.mouse.move(box["x"] + 120, box["y"] + box["height"] / 2, steps=5)
     page.mouse.up()
+
+
+def ask_in_chat(page: Page, lab, model: str, text: str) -> Locator:  # type: ignore[no-untyped-def]
+    """Open the sidebar's Chat tab, pick `model` and send `text`; the panel, for what follows."""
+    page.set_default_timeout(TIMEOUT)
+    expect.set_options(timeout=TIMEOUT)
+    open_panel(page, lab)
+    panel = page.locator("#jupyter-ollama-panel")
+    panel.get_by_role("tab", name="Chat").click()
+    panel.get_by_label("Chat model").select_option(model)
+    message = panel.get_by_label("Message")
+    message.fill(text)
+    message.press("Enter")
+    return panel
 
 
 def test_sidebar_manages_pulls_chats_and_unloads(jupyter_lab, registry, gemma_gguf, browser_page: Page) -> None:

@@ -138,6 +138,36 @@ describe('chat', () => {
     expect(reduceChat(finished, { type: 'ended' })).toBe(finished);
   });
 
+  it("keeps a thinking model's thoughts apart from its answer, and sends them back", () => {
+    const thought = (thinking: string): ChatChunk => ({
+      model: 'qwen3',
+      message: { role: 'assistant', content: '', thinking },
+      done: false
+    });
+    let state = reduceChat(emptyChat, { type: 'send', content: '2+2?' });
+    state = reduceChat(state, { type: 'chunk', chunk: thought('Two and ') });
+    state = reduceChat(state, { type: 'chunk', chunk: thought('two.') });
+    expect(state.messages[1]).toEqual({ role: 'assistant', content: '', thinking: 'Two and two.' });
+    state = reduceChat(state, { type: 'chunk', chunk: chunk('4', true) });
+    expect(chatRequest(state, 'and 3+3?')).toEqual([
+      { role: 'user', content: '2+2?' },
+      { role: 'assistant', content: '4', thinking: 'Two and two.' },
+      { role: 'user', content: 'and 3+3?' }
+    ]);
+  });
+
+  it('keeps a reply stopped while it was still thinking', () => {
+    let state = reduceChat(emptyChat, { type: 'send', content: 'Hi' });
+    state = reduceChat(state, {
+      type: 'chunk',
+      chunk: { model: 'qwen3', message: { role: 'assistant', content: '', thinking: 'Hmm' }, done: false }
+    });
+    expect(reduceChat(state, { type: 'stopped' }).messages).toEqual([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: '', thinking: 'Hmm' }
+    ]);
+  });
+
   it('clears the conversation, but not while a reply streams', () => {
     const sent = reduceChat(emptyChat, { type: 'send', content: 'Hi' });
     expect(reduceChat(sent, { type: 'clear' })).toBe(sent);
