@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import socket
 import sys
 import threading
@@ -40,6 +41,14 @@ def file_digest(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return "sha256:" + h.hexdigest()
+
+
+def new_blob(model: Path, target: Path, extra: int) -> Path:
+    """`model` with `extra` zero bytes more at `target`: a blob that is new to a store, so a pull really downloads it."""
+    shutil.copyfile(model, target)
+    with open(target, "ab") as f:
+        f.write(b"\0" * extra)
+    return target
 
 
 @dataclass

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import pytest
 
 from jupyter_ollama.client import Client
 from jupyter_ollama.client.progress import Layer, TransferProgress
 
-from ..registry_server import Registry, file_digest
+from ..registry_server import Registry, file_digest, new_blob
 
 MODEL = "application/vnd.ollama.image.model"
 SYSTEM = "application/vnd.ollama.image.system"
@@ -20,10 +18,7 @@ SYSTEM = "application/vnd.ollama.image.system"
 def registry(tmp_path_factory, smollm2_gguf):
     """`library/fold`: SmolLM2 with a few bytes more, so its blob is new to the server and really downloads."""
     root = tmp_path_factory.mktemp("fold-registry")
-    blob = root / "fold.gguf"
-    shutil.copyfile(smollm2_gguf, blob)
-    with open(blob, "ab") as f:
-        f.write(b"\0" * 96)
+    blob = new_blob(smollm2_gguf, root / "fold.gguf", 96)
     reg = Registry(root)
     reg.publish("library/fold", "latest", [(MODEL, blob), (SYSTEM, b"You fold.")])
     reg.blob = blob  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from typing import Any
 
@@ -13,16 +12,17 @@ import pytest
 
 import jupyter_ollama.runner.engine as engine_module
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
+from jupyter_ollama.runner.engine import BatchEngine, Completion
 from jupyter_ollama.runner.llama import LlamaModel
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.sampling import SamplingOptions, grammar_for_format
 from jupyter_ollama.runner.thinkfirst import ThinkFirst
-from jupyter_ollama.runners.protocol import Done, Failed, Piece, Prompt
+from jupyter_ollama.runners.protocol import Done, Failed, Prompt
+
+from .events import GREEDY, Collector, complete, start
 
 N_SLOTS = 3
 N_CTX_SLOT = 512
-GREEDY = SamplingOptions(temperature=0)
 
 
 def tokens_of(model, spec: dict, n_ctx: int, truncate: bool = True) -> list[int]:  # type: ignore[no-untyped-def]
@@ -50,37 +50,6 @@ class RecordingEngine(BatchEngine):
         return found[0]
 
 
-class Collector:
-    """An `on_event` callback that keeps the events and signals the final one."""
-
-    def __init__(self) -> None:
-        self.events: list[EngineEvent] = []
-        self.finished = threading.Event()
-        self.first_content = threading.Event()
-
-    def __call__(self, event: EngineEvent) -> None:
-        self.events.append(event)
-        if isinstance(event, Piece):
-            self.first_content.set()
-        if isinstance(event, (Done, Failed)):
-            self.finished.set()
-
-    def wait(self, timeout: float = 60) -> Done | Failed:
-        assert self.finished.wait(timeout), f"no final event after {timeout}s: {self.events[-3:]}"
-        final = self.events[-1]
-        assert sum(1 for e in self.events if isinstance(e, (Done, Failed))) == 1
-        assert isinstance(final, (Done, Failed))
-        return final
-
-    @property
-    def pieces(self) -> list[str]:
-        return [e.content for e in self.events if isinstance(e, Piece)]
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-
 @pytest.fixture(scope="module")
 def engine(model: LlamaModel) -> RecordingEngine:
     running = RecordingEngine(model, n_slots=N_SLOTS, n_ctx_slot=N_CTX_SLOT, n_batch=512, n_threads=1)
@@ -104,21 +73,6 @@ def idle_engine(request):
 
 def chat(model: LlamaModel, content: str) -> list[int]:
     return tokens_of(model, {"messages": [{"role": "user", "content": content}]}, N_CTX_SLOT)
-
-
-def start(engine: BatchEngine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector]:
-    collector = Collector()
-    options = kwargs.pop("options", GREEDY)
-    completion = Completion(tokens=tokens, options=options, on_event=collector, **kwargs)
-    engine.submit(completion)
-    return completion, collector
-
-
-def complete(engine: BatchEngine, tokens: list[int], **kwargs: Any) -> tuple[Completion, Collector, Done]:
-    completion, collector = start(engine, tokens, **kwargs)
-    final = collector.wait()
-    assert not isinstance(final, Failed), final
-    return completion, collector, final
 
 
 # -- batching ---------------------------------------------------------------------

@@ -5,7 +5,6 @@ their budgets, least recently used out first."""
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +13,17 @@ import numpy as np
 import pytest
 
 from jupyter_ollama.runner import cachefiles, seqstate
-from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
+from jupyter_ollama.runner.engine import BatchEngine
 from jupyter_ollama.runner.llama import LlamaModel, batch_add
 from jupyter_ollama.runner.prompt import prompt_tokens
 from jupyter_ollama.runner.prompt_cache import Settings
-from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.seqstate import snapshot
-from jupyter_ollama.runners.protocol import Done, Failed, Piece, Prompt
+from jupyter_ollama.runners.protocol import Done, Prompt
+
+from .events import complete
 
 DIGEST = "sha256:" + "5" * 64  # the model's blob digest, as the scheduler passes it
 MIN_SAVE = 64  # tokens: small prompts keep the tests fast (the default is 256)
-GREEDY = SamplingOptions(temperature=0)
 
 
 def document(n: int) -> str:
@@ -45,20 +44,9 @@ def engine(model: LlamaModel, folder: Path | None, ram: int = 64 << 20, disk: in
 
 def ask(running: BatchEngine, tokens: list[int], n: int = 12) -> tuple[str, Done]:
     """Greedy, `n` tokens at most: the text and the final event."""
-    events: list[EngineEvent] = []
-    done = threading.Event()
-
-    def on_event(event: EngineEvent) -> None:
-        events.append(event)
-        if isinstance(event, (Done, Failed)):
-            done.set()
-
-    running.submit(Completion(tokens=list(tokens), options=GREEDY, on_event=on_event, num_predict=n))
-    assert done.wait(120), events[-3:]
-    final = events[-1]
-    assert not isinstance(final, Failed), final
+    _, collector, final = complete(running, list(tokens), timeout=120, num_predict=n)
     assert isinstance(final, Done), final
-    return "".join(e.content for e in events if isinstance(e, Piece)), final
+    return collector.text, final
 
 
 def entry_files(folder: Path) -> list[Path]:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import base64
-import threading
 from typing import Any
 
 import pytest
 
 from jupyter_ollama.errors import BadRequest
-from jupyter_ollama.runner.engine import BatchEngine, Completion, EngineEvent
+from jupyter_ollama.runner.engine import BatchEngine
 from jupyter_ollama.runner.prompt import media_prompt, prompt_tokens, render
 from jupyter_ollama.runner.sampling import SamplingOptions
 from jupyter_ollama.runner.vision import IMAGE_TOKEN, Vision
-from jupyter_ollama.runners.protocol import Done, Failed, Piece, Prompt
+from jupyter_ollama.runners.protocol import Done, Piece, Prompt
 from tests.projector import IMAGE_TOKENS, png
+
+from .events import Collector, start
 
 RED = base64.b64encode(png(40, 20, (220, 20, 20))).decode()
 BLUE = base64.b64encode(png(16, 16, (20, 20, 220))).decode()
@@ -39,26 +40,16 @@ def asking(*images: str, text: str = "Describe the picture.") -> Prompt:
     return Prompt(messages=[{"role": "user", "content": text, "images": list(images)}])
 
 
-def run(engine: BatchEngine, tokens: list[int], media: Any = None) -> tuple[list[EngineEvent], threading.Event]:
-    events: list[EngineEvent] = []
-    done = threading.Event()
-
-    def on_event(event: EngineEvent) -> None:
-        events.append(event)
-        if isinstance(event, (Done, Failed)):
-            done.set()
-
-    engine.submit(Completion(tokens=tokens, options=SamplingOptions.from_options({"temperature": 0}), on_event=on_event,
-                             num_predict=8, logprobs=True, media=media))
-    return events, done
+def run(engine: BatchEngine, tokens: list[int], media: Any = None) -> Collector:
+    return start(engine, tokens, options=SamplingOptions.from_options({"temperature": 0}), num_predict=8, logprobs=True,
+                 media=media)[1]
 
 
-def finished(events: list[EngineEvent], done: threading.Event) -> tuple[list[Piece], Done]:
+def finished(collector: Collector) -> tuple[list[Piece], Done]:
     """The pieces and the final event, which is a Done."""
-    assert done.wait(60), events
-    final = events[-1]
+    final = collector.wait(60)
     assert isinstance(final, Done), final
-    return [e for e in events if isinstance(e, Piece)], final
+    return [e for e in collector.events if isinstance(e, Piece)], final
 
 
 def test_images_are_tagged_as_ollama_tags_them(gemma):
@@ -71,7 +62,7 @@ def test_images_are_tagged_as_ollama_tags_them(gemma):
 def test_an_image_becomes_its_projector_embeddings_in_the_slot(gemma, vision, engine):
     text, media = media_prompt(gemma, vision, asking(RED), 256)
     assert media.tokens.count(IMAGE_TOKEN) == IMAGE_TOKENS and media.media_end < len(media.tokens)
-    _, final = finished(*run(engine, media.tokens, media))
+    _, final = finished(run(engine, media.tokens, media))
     assert final.prompt_eval_count == len(media.tokens) and final.eval_count > 0
 
 
@@ -80,7 +71,7 @@ def test_the_image_is_what_the_model_reads(gemma, vision, engine):
     first = {}
     for name, image in (("red", RED), ("blue", BLUE), ("red again", RED)):
         _, media = media_prompt(gemma, vision, asking(image), 256)
-        pieces, _ = finished(*run(engine, media.tokens, media))
+        pieces, _ = finished(run(engine, media.tokens, media))
         first[name] = next(e.logprobs[0] for e in pieces if e.logprobs)
     assert first["red"] == first["red again"]
     assert first["red"]["logprob"] != first["blue"]["logprob"] or first["red"]["token"] != first["blue"]["token"]
@@ -88,12 +79,12 @@ def test_the_image_is_what_the_model_reads(gemma, vision, engine):
 
 def test_a_text_request_beside_an_image_request_is_undisturbed(gemma, vision, engine):
     _, alone_tokens = prompt_tokens(gemma, Prompt(messages=[{"role": "user", "content": "Name three colours."}]), 256)
-    alone, _ = finished(*run(engine, alone_tokens))
+    alone, _ = finished(run(engine, alone_tokens))
     _, media = media_prompt(gemma, vision, asking(BLUE), 256)
     beside = run(engine, alone_tokens)
     with_image = run(engine, media.tokens, media)
-    assert [e.content for e in finished(*beside)[0]] == [e.content for e in alone]
-    finished(*with_image)
+    assert [e.content for e in finished(beside)[0]] == [e.content for e in alone]
+    finished(with_image)
 
 
 def test_bad_images_are_400s(gemma, vision):

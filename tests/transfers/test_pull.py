@@ -24,13 +24,6 @@ FAST = TransferSettings(part_size=PART, retries=2, retry_delay=0.01)
 
 
 @pytest.fixture
-def registry(tmp_path):
-    reg = Registry(tmp_path / "registry")
-    yield reg
-    reg.close()
-
-
-@pytest.fixture
 def store(tmp_path):
     return ModelStore(tmp_path / "models")
 

@@ -15,15 +15,6 @@ from jupyter_ollama.transfers.download import TransferSettings
 from jupyter_ollama.transfers.pull import pull_model
 from jupyter_ollama.transfers.push import push_model
 
-from ..registry_server import Registry
-
-
-@pytest.fixture
-def registry(tmp_path):
-    reg = Registry(tmp_path / "registry")
-    yield reg
-    reg.close()
-
 
 def make_model(store: ModelStore, name: str) -> Manifest:
     layers = []

@@ -10,7 +10,6 @@ reloaded page shows the conversation again. Screenshots go to tests/artifacts/wi
 from __future__ import annotations
 
 import json
-import shutil
 
 import nbformat
 import pytest
@@ -18,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from ..conftest import wait_for
 from ..labextension.conftest import ARTIFACTS
-from ..registry_server import Registry
+from ..registry_server import Registry, new_blob
 
 TIMEOUT = 120_000  # ms: a ceiling for waits on a shared 2-core machine, never a measured time
 MODEL = "application/vnd.ollama.image.model"
@@ -47,10 +46,7 @@ print("<b>not bold</b>")
 def registry(tmp_path_factory, smollm2_gguf):
     """`library/smol`: SmolLM2 with a few bytes more, so its blob is new to the lab's store and really downloads."""
     root = tmp_path_factory.mktemp("registry")
-    blob = root / "smol.gguf"
-    shutil.copyfile(smollm2_gguf, blob)
-    with open(blob, "ab") as f:
-        f.write(b"\0" * 64)
+    blob = new_blob(smollm2_gguf, root / "smol.gguf", 64)
     reg = Registry(root)
     reg.publish("library/smol", "latest", [(MODEL, blob)])
     yield reg

@@ -2,6 +2,8 @@ import { OllamaError } from '../errors';
 import { OllamaClient, PanelModel, REFRESH_MS } from '../model';
 import type { ChatChunk, ChatMessage, LocalModel, PullEvent } from '../wire';
 
+import { aborted } from './aborted';
+
 const local = (name: string): LocalModel => ({
   name,
   model: name,
@@ -10,17 +12,6 @@ const local = (name: string): LocalModel => ({
   digest: 'd',
   details: { family: 'llama', parameter_size: '135M', quantization_level: 'Q4_1' }
 });
-
-/** Waits until `signal` fires, then fails the way an aborted fetch body does. */
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
-    if (signal.aborted) {
-      fail();
-    }
-    signal.addEventListener('abort', fail);
-  });
-}
 
 class FakeApi implements OllamaClient {
   tags = jest.fn(async () => ({ models: [local('smollm2:latest'), local('other:latest')] }));

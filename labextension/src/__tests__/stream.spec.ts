@@ -1,16 +1,7 @@
 import { OllamaError } from '../errors';
 import { StreamEnd, StreamedRequest } from '../stream';
 
-/** Waits until `signal` fires, then fails the way an aborted fetch body does. */
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
-    if (signal.aborted) {
-      fail();
-    }
-    signal.addEventListener('abort', fail);
-  });
-}
+import { aborted } from './aborted';
 
 /** A stream of `lines`; then it closes, fails with `error`, or (`hang`) waits until stopped. */
 function stream(lines: string[], after: { error?: Error; hang?: boolean } = {}) {
